@@ -1,0 +1,187 @@
+//! The event stream: what workers and primitives report, and the cheap, bounded,
+//! never-silent sender they report through.
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use super::state::State;
+
+/// What a worker waits or blocks on, for the timeline's "blocked on …".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Resource(ResourceId),
+    Thread(WorkerId),
+}
+
+/// Index of a worker within one lab, in spawn order.
+pub type WorkerId = u32;
+/// Index of a resource (lock, queue, …) within one lab, in creation order.
+pub type ResourceId = u32;
+/// Index of a counter within one lab, in creation order.
+pub type CounterId = u32;
+
+/// What kind of primitive a resource is; shown in the window and in `--json`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceKind {
+    Lock,
+    RLock,
+    Semaphore,
+    BoundedSemaphore,
+    Queue,
+    Event,
+    Condition,
+    Barrier,
+    Timer,
+    Thread,
+}
+
+impl ResourceKind {
+    /// Python's name for the kind.
+    pub fn python_name(self) -> &'static str {
+        match self {
+            ResourceKind::Lock => "Lock",
+            ResourceKind::RLock => "RLock",
+            ResourceKind::Semaphore => "Semaphore",
+            ResourceKind::BoundedSemaphore => "BoundedSemaphore",
+            ResourceKind::Queue => "Queue",
+            ResourceKind::Event => "Event",
+            ResourceKind::Condition => "Condition",
+            ResourceKind::Barrier => "Barrier",
+            ResourceKind::Timer => "Timer",
+            ResourceKind::Thread => "Thread",
+        }
+    }
+
+    /// What the resource's level series measures, e.g. the depth of a queue.
+    pub fn level_meaning(self) -> &'static str {
+        match self {
+            ResourceKind::Lock | ResourceKind::RLock | ResourceKind::Condition => "holders",
+            ResourceKind::Semaphore | ResourceKind::BoundedSemaphore => "free_permits",
+            ResourceKind::Queue => "depth",
+            ResourceKind::Event => "is_set",
+            ResourceKind::Barrier => "arrived",
+            ResourceKind::Timer => "pending",
+            ResourceKind::Thread => "alive",
+        }
+    }
+}
+
+/// One thing that happened, stamped with nanoseconds since the lab started.
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub t_ns: u64,
+    pub kind: EventKind,
+}
+
+#[derive(Clone, Debug)]
+pub enum EventKind {
+    WorkerCreated {
+        id: WorkerId,
+        name: Arc<str>,
+        daemon: bool,
+    },
+    State {
+        id: WorkerId,
+        state: State,
+        target: Option<Target>,
+    },
+    Failed {
+        id: WorkerId,
+        message: String,
+    },
+    ResourceCreated {
+        id: ResourceId,
+        name: Arc<str>,
+        kind: ResourceKind,
+        capacity: Option<i64>,
+    },
+    /// The resource's state after a change: its level (depth, free permits,
+    /// holders…), how many workers wait on it, and its capacity if it has one.
+    Resource {
+        id: ResourceId,
+        level: i64,
+        waiters: u32,
+        capacity: Option<i64>,
+        /// The owning worker, for locks (the wait-for graph needs it).
+        holder: Option<WorkerId>,
+    },
+    CounterCreated {
+        id: CounterId,
+        name: Arc<str>,
+    },
+    Counter {
+        id: CounterId,
+        value: i64,
+    },
+    Log {
+        worker: Option<WorkerId>,
+        text: String,
+    },
+    Knob {
+        name: &'static str,
+        value: f64,
+    },
+}
+
+/// The sending side of the stream. Sending never blocks: when the recorder falls
+/// behind and the channel is full, the event is counted as dropped.
+#[derive(Clone)]
+pub struct Probe {
+    tx: Sender<Event>,
+    epoch: Instant,
+    counts: Arc<ProbeCounts>,
+}
+
+#[derive(Default)]
+pub struct ProbeCounts {
+    pub sent: AtomicU64,
+    pub dropped: AtomicU64,
+}
+
+impl Probe {
+    /// A probe and the receiver a recorder drains, holding at most `capacity`
+    /// undelivered events.
+    pub fn new(capacity: usize) -> (Probe, Receiver<Event>) {
+        let (tx, rx) = crossbeam_channel::bounded(capacity.max(1));
+        let probe = Probe {
+            tx,
+            epoch: Instant::now(),
+            counts: Arc::new(ProbeCounts::default()),
+        };
+        (probe, rx)
+    }
+
+    pub fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
+    pub fn counts(&self) -> &Arc<ProbeCounts> {
+        &self.counts
+    }
+
+    /// Nanoseconds since the lab started.
+    #[inline]
+    pub fn now_ns(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    /// Stamp and send one event; count it as dropped if the channel is full.
+    #[inline]
+    pub fn emit(&self, kind: EventKind) {
+        let event = Event {
+            t_ns: self.now_ns(),
+            kind,
+        };
+        match self.tx.try_send(event) {
+            Ok(()) => {
+                self.counts.sent.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! The states a worker can be in. Every worker is in exactly one at any time.
+
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// The Thread object exists; `start()` has not been called.
+    Created,
+    /// Started: the OS thread exists but has not begun the body yet.
+    Ready,
+    /// Executing its own code.
+    Running,
+    /// In `time.sleep`.
+    Sleeping,
+    /// Blocked acquiring a resource: a lock, a semaphore, a queue slot or item.
+    Blocked,
+    /// Waiting for a signal: an event, a condition, a barrier, a join, a timer.
+    Waiting,
+    /// The body returned.
+    Done,
+    /// The body raised (panicked); the message is kept.
+    Failed,
+    /// Cut off: a daemon at exit, or every worker when the lab is stopped.
+    Killed,
+}
+
+impl State {
+    pub const ALL: [State; 9] = [
+        State::Created,
+        State::Ready,
+        State::Running,
+        State::Sleeping,
+        State::Blocked,
+        State::Waiting,
+        State::Done,
+        State::Failed,
+        State::Killed,
+    ];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, State::Done | State::Failed | State::Killed)
+    }
+
+    /// The lowercase English name used in logs and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Created => "created",
+            State::Ready => "ready",
+            State::Running => "running",
+            State::Sleeping => "sleeping",
+            State::Blocked => "blocked",
+            State::Waiting => "waiting",
+            State::Done => "done",
+            State::Failed => "failed",
+            State::Killed => "killed",
+        }
+    }
+}

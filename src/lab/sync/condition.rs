@@ -1,0 +1,238 @@
+//! `threading.Condition` over its own re-entrant lock: `wait` releases the lock
+//! and sleeps until notified; `notify(n)` wakes the n longest waiters and
+//! `notify_all` every one; both require holding the lock.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::ResourceBase;
+use crate::lab::LabHandle;
+use crate::lab::error::{SyncError, SyncResult};
+use crate::lab::monitor::{Monitor, WaitEnd};
+use crate::lab::probe::{ResourceKind, WorkerId};
+use crate::lab::state::State;
+use crate::lab::worker::{StateScope, current};
+
+struct CondState {
+    owner: Option<WorkerId>,
+    count: u32,
+    lock_waiters: u32,
+    /// Tokens of waiters not yet notified, oldest first.
+    waiting: VecDeque<u64>,
+    /// Tokens notified but not yet back from `wait`.
+    notified: Vec<u64>,
+    next_token: u64,
+}
+
+struct Core {
+    base: ResourceBase,
+    m: Arc<Monitor<CondState>>,
+}
+
+#[derive(Clone)]
+pub struct Condition(Arc<Core>);
+
+impl Condition {
+    pub fn new(lab: &LabHandle, name: &str) -> Condition {
+        let base = ResourceBase::new(lab, name, ResourceKind::Condition, Some(1));
+        let m = Arc::new(Monitor::new(CondState {
+            owner: None,
+            count: 0,
+            lock_waiters: 0,
+            waiting: VecDeque::new(),
+            notified: Vec::new(),
+            next_token: 0,
+        }));
+        lab.0.register_waker(m.clone());
+        let core = Arc::new(Core { base, m });
+        core.base.report(0, 0, Some(1), None);
+        Condition(core)
+    }
+
+    fn report(&self, s: &CondState) {
+        let waiters = s.lock_waiters + s.waiting.len() as u32 + s.notified.len() as u32;
+        self.0
+            .base
+            .report(i64::from(s.count > 0), waiters, Some(1), s.owner);
+    }
+
+    fn me() -> (
+        Option<Arc<crate::lab::worker::WorkerInner>>,
+        Option<WorkerId>,
+    ) {
+        let me = current();
+        let id = me.as_ref().map(|w| w.id);
+        (me, id)
+    }
+
+    /// `acquire()` on the condition's lock (re-entrant).
+    pub fn acquire(&self) -> SyncResult<()> {
+        let (me, my_id) = Self::me();
+        let mut s = self.0.m.lock();
+        if s.count > 0 && s.owner == my_id && my_id.is_some() {
+            s.count += 1;
+            return Ok(());
+        }
+        if s.count > 0 {
+            s.lock_waiters += 1;
+            self.report(&s);
+            let scope = StateScope::enter(me.as_deref(), State::Blocked, self.0.base.target());
+            let (s2, end) = self
+                .0
+                .m
+                .wait_until(s, &self.0.base.lab, me.as_deref(), None, |s| s.count == 0);
+            s = s2;
+            s.lock_waiters -= 1;
+            drop(scope);
+            if end == WaitEnd::Stopped {
+                self.report(&s);
+                return Err(SyncError::Stopped);
+            }
+        }
+        s.count = 1;
+        s.owner = my_id;
+        self.report(&s);
+        Ok(())
+    }
+
+    /// `release()`: only the owner may.
+    pub fn release(&self) -> SyncResult<()> {
+        let (_, my_id) = Self::me();
+        let mut s = self.0.m.lock();
+        if s.count == 0 || s.owner != my_id {
+            return Err(SyncError::RuntimeError(
+                "cannot release un-acquired lock".into(),
+            ));
+        }
+        s.count -= 1;
+        if s.count == 0 {
+            s.owner = None;
+            self.0.m.notify_all();
+        }
+        self.report(&s);
+        Ok(())
+    }
+
+    /// `wait(timeout=None)`: release the lock, wait for a notify, take the lock
+    /// back. Returns false if it timed out. A RuntimeError without the lock.
+    pub fn wait(&self, timeout: Option<f64>) -> SyncResult<bool> {
+        let (me, my_id) = Self::me();
+        let mut s = self.0.m.lock();
+        if s.count == 0 || s.owner != my_id {
+            return Err(SyncError::RuntimeError(
+                "cannot wait on un-acquired lock".into(),
+            ));
+        }
+        let saved = s.count;
+        s.count = 0;
+        s.owner = None;
+        let token = s.next_token;
+        s.next_token += 1;
+        s.waiting.push_back(token);
+        self.0.m.notify_all();
+        self.report(&s);
+        let deadline = self.0.base.deadline(timeout);
+        let (s2, end) = {
+            let _scope = StateScope::enter(me.as_deref(), State::Waiting, self.0.base.target());
+            self.0
+                .m
+                .wait_until(s, &self.0.base.lab, me.as_deref(), deadline, |s| {
+                    s.notified.contains(&token)
+                })
+        };
+        s = s2;
+        let notified = end == WaitEnd::Ready;
+        s.waiting.retain(|t| *t != token);
+        s.notified.retain(|t| *t != token);
+        if end == WaitEnd::Stopped {
+            self.report(&s);
+            return Err(SyncError::Stopped);
+        }
+        // Take the lock back, at the depth it was held.
+        if s.count > 0 {
+            s.lock_waiters += 1;
+            self.report(&s);
+            let scope = StateScope::enter(me.as_deref(), State::Blocked, self.0.base.target());
+            let (s3, end) = self
+                .0
+                .m
+                .wait_until(s, &self.0.base.lab, me.as_deref(), None, |s| s.count == 0);
+            s = s3;
+            s.lock_waiters -= 1;
+            drop(scope);
+            if end == WaitEnd::Stopped {
+                self.report(&s);
+                return Err(SyncError::Stopped);
+            }
+        }
+        s.count = saved;
+        s.owner = my_id;
+        self.report(&s);
+        Ok(notified)
+    }
+
+    /// `wait_for(predicate, timeout=None)`: wait until `predicate()` is true.
+    pub fn wait_for(
+        &self,
+        mut predicate: impl FnMut() -> bool,
+        timeout: Option<f64>,
+    ) -> SyncResult<bool> {
+        let deadline = self.0.base.deadline(timeout);
+        loop {
+            if predicate() {
+                return Ok(true);
+            }
+            let remaining = match deadline {
+                None => None,
+                Some(d) => {
+                    let now = std::time::Instant::now();
+                    if now >= d {
+                        return Ok(false);
+                    }
+                    Some((d - now).as_secs_f64() * self.0.base.lab.speed())
+                }
+            };
+            self.wait(remaining)?;
+        }
+    }
+
+    /// `notify(n=1)`: wake the `n` longest-waiting threads. Returns how many woke.
+    pub fn notify(&self, n: usize) -> SyncResult<usize> {
+        let (_, my_id) = Self::me();
+        let mut s = self.0.m.lock();
+        if s.count == 0 || s.owner != my_id {
+            return Err(SyncError::RuntimeError(
+                "cannot notify on un-acquired lock".into(),
+            ));
+        }
+        let mut woken = 0;
+        while woken < n {
+            match s.waiting.pop_front() {
+                Some(t) => {
+                    s.notified.push(t);
+                    woken += 1;
+                }
+                None => break,
+            }
+        }
+        if woken > 0 {
+            self.0.m.notify_all();
+        }
+        self.report(&s);
+        Ok(woken)
+    }
+
+    /// `notify_all()`.
+    pub fn notify_all(&self) -> SyncResult<usize> {
+        self.notify(usize::MAX)
+    }
+
+    /// Threads waiting for a notify now.
+    pub fn waiting(&self) -> usize {
+        self.0.m.lock().waiting.len()
+    }
+
+    pub fn name(&self) -> &str {
+        &self.0.base.name
+    }
+}

@@ -1,0 +1,219 @@
+//! `threading.Lock` (not re-entrant: a second acquire by its owner blocks, which
+//! is the self-deadlock lesson) and `threading.RLock` (re-entrant, owner-only release).
+
+use std::sync::Arc;
+
+use super::ResourceBase;
+use crate::lab::LabHandle;
+use crate::lab::error::{SyncError, SyncResult};
+use crate::lab::monitor::{Monitor, WaitEnd};
+use crate::lab::probe::{ResourceKind, WorkerId};
+use crate::lab::state::State;
+use crate::lab::worker::{StateScope, current};
+
+struct Owned {
+    /// How many times the owner holds it (always 0 or 1 for Lock).
+    count: u32,
+    owner: Option<WorkerId>,
+    waiters: u32,
+}
+
+struct LockCore {
+    base: ResourceBase,
+    m: Arc<Monitor<Owned>>,
+    reentrant: bool,
+}
+
+impl LockCore {
+    fn new(lab: &LabHandle, name: &str, reentrant: bool) -> Arc<LockCore> {
+        let kind = if reentrant {
+            ResourceKind::RLock
+        } else {
+            ResourceKind::Lock
+        };
+        let base = ResourceBase::new(lab, name, kind, Some(1));
+        let m = Arc::new(Monitor::new(Owned {
+            count: 0,
+            owner: None,
+            waiters: 0,
+        }));
+        lab.0.register_waker(m.clone());
+        let core = Arc::new(LockCore { base, m, reentrant });
+        core.base.report(0, 0, Some(1), None);
+        core
+    }
+
+    fn report(&self, s: &Owned) {
+        self.base
+            .report(i64::from(s.count > 0), s.waiters, Some(1), s.owner);
+    }
+
+    /// Python's `acquire(blocking, timeout)`: `Ok(false)` when non-blocking or
+    /// timed out without getting it.
+    fn acquire(&self, blocking: bool, timeout: Option<f64>) -> SyncResult<bool> {
+        let me = current();
+        let my_id = me.as_ref().map(|w| w.id);
+        let mut s = self.m.lock();
+        if self.reentrant && s.count > 0 && s.owner == my_id && my_id.is_some() {
+            s.count += 1;
+            self.report(&s);
+            return Ok(true);
+        }
+        if s.count == 0 {
+            s.count = 1;
+            s.owner = my_id;
+            self.report(&s);
+            return Ok(true);
+        }
+        if !blocking {
+            return Ok(false);
+        }
+        if self.base.lab.is_stopping() || me.as_ref().is_some_and(|w| w.is_killed()) {
+            return Err(SyncError::Stopped);
+        }
+        let deadline = self.base.deadline(timeout);
+        s.waiters += 1;
+        self.report(&s);
+        let scope = StateScope::enter(me.as_deref(), State::Blocked, self.base.target());
+        let (mut s, end) = self
+            .m
+            .wait_until(s, &self.base.lab, me.as_deref(), deadline, |s| s.count == 0);
+        s.waiters -= 1;
+        let result = match end {
+            WaitEnd::Ready => {
+                s.count = 1;
+                s.owner = my_id;
+                Ok(true)
+            }
+            WaitEnd::TimedOut => Ok(false),
+            WaitEnd::Stopped => Err(SyncError::Stopped),
+        };
+        self.report(&s);
+        drop(s);
+        drop(scope);
+        result
+    }
+
+    fn release(&self) -> SyncResult<()> {
+        let my_id = current().map(|w| w.id);
+        let mut s = self.m.lock();
+        if s.count == 0 {
+            return Err(SyncError::RuntimeError(if self.reentrant {
+                "cannot release un-acquired lock".into()
+            } else {
+                "release unlocked lock".into()
+            }));
+        }
+        // Python lets any thread release a Lock; an RLock only by its owner.
+        if self.reentrant && s.owner != my_id {
+            return Err(SyncError::RuntimeError(
+                "cannot release un-acquired lock".into(),
+            ));
+        }
+        s.count -= 1;
+        if s.count == 0 {
+            s.owner = None;
+            self.m.notify_all();
+        }
+        self.report(&s);
+        Ok(())
+    }
+}
+
+/// `threading.Lock`. Cloning gives another handle to the same lock.
+#[derive(Clone)]
+pub struct Lock(Arc<LockCore>);
+
+/// Held while alive, like `with lock:`; releases on drop.
+pub struct LockGuard<'a> {
+    core: &'a LockCore,
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.core.release();
+    }
+}
+
+impl Lock {
+    pub fn new(lab: &LabHandle, name: &str) -> Lock {
+        Lock(LockCore::new(lab, name, false))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.0.base.name
+    }
+
+    /// `acquire()`: block until it is free. Acquiring a Lock you already hold
+    /// blocks forever (until Stop): Lock is not re-entrant.
+    pub fn acquire(&self) -> SyncResult<()> {
+        self.0.acquire(true, None).map(|_| ())
+    }
+
+    /// `acquire(blocking=False)`.
+    pub fn try_acquire(&self) -> SyncResult<bool> {
+        self.0.acquire(false, None)
+    }
+
+    /// `acquire(timeout=seconds)`.
+    pub fn acquire_timeout(&self, seconds: f64) -> SyncResult<bool> {
+        self.0.acquire(true, Some(seconds))
+    }
+
+    /// `release()`; a RuntimeError if it is not locked. Any thread may release.
+    pub fn release(&self) -> SyncResult<()> {
+        self.0.release()
+    }
+
+    /// `locked()`.
+    pub fn locked(&self) -> bool {
+        self.0.m.lock().count > 0
+    }
+
+    /// `with lock:` — acquire now, release when the guard drops.
+    pub fn hold(&self) -> SyncResult<LockGuard<'_>> {
+        self.acquire()?;
+        Ok(LockGuard { core: &self.0 })
+    }
+}
+
+/// `threading.RLock`: the owner may acquire again; it must release as many times.
+#[derive(Clone)]
+pub struct RLock(Arc<LockCore>);
+
+impl RLock {
+    pub fn new(lab: &LabHandle, name: &str) -> RLock {
+        RLock(LockCore::new(lab, name, true))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.0.base.name
+    }
+
+    pub fn acquire(&self) -> SyncResult<()> {
+        self.0.acquire(true, None).map(|_| ())
+    }
+
+    pub fn try_acquire(&self) -> SyncResult<bool> {
+        self.0.acquire(false, None)
+    }
+
+    pub fn acquire_timeout(&self, seconds: f64) -> SyncResult<bool> {
+        self.0.acquire(true, Some(seconds))
+    }
+
+    /// `release()`: only the owner may; a RuntimeError otherwise.
+    pub fn release(&self) -> SyncResult<()> {
+        self.0.release()
+    }
+
+    /// How many times the owner holds it now.
+    pub fn depth(&self) -> u32 {
+        self.0.m.lock().count
+    }
+
+    pub fn hold(&self) -> SyncResult<LockGuard<'_>> {
+        self.acquire()?;
+        Ok(LockGuard { core: &self.0 })
+    }
+}

@@ -1,0 +1,461 @@
+//! Workers: real, named `std::thread`s with Python's Thread semantics (start,
+//! join with timeout, is_alive, daemon), their states, and the context a body runs in.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::LabShared;
+use super::error::{SyncError, SyncResult};
+use super::monitor::{Monitor, WaitEnd};
+use super::probe::{EventKind, Target, WorkerId};
+use super::state::State;
+
+pub(crate) type Body = Box<dyn FnOnce(&Ctx) -> SyncResult<()> + Send + 'static>;
+/// The body every member of a [`Crew`] runs, given its number.
+type CrewBody = Arc<dyn Fn(&Ctx, usize) -> SyncResult<()> + Send + Sync>;
+
+pub(crate) struct Finish {
+    started: bool,
+    finished: bool,
+}
+
+pub(crate) struct WorkerInner {
+    pub id: WorkerId,
+    pub name: Arc<str>,
+    pub daemon: bool,
+    pub lab: Arc<LabShared>,
+    state: AtomicU8,
+    killed: AtomicBool,
+    retire: AtomicBool,
+    pub(crate) finish: Arc<Monitor<Finish>>,
+    body: Mutex<Option<Body>>,
+}
+
+impl WorkerInner {
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
+    }
+
+    pub fn state(&self) -> State {
+        State::ALL[self.state.load(Ordering::Acquire) as usize]
+    }
+
+    pub(crate) fn set_state(&self, state: State, target: Option<Target>) {
+        self.state.store(state.index() as u8, Ordering::Release);
+        self.lab.probe.emit(EventKind::State {
+            id: self.id,
+            state,
+            target,
+        });
+    }
+
+    /// Cut this worker off: its current or next blocking call returns `Stopped`.
+    pub(crate) fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.lab.wake_everything();
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<WorkerInner>>> = const { RefCell::new(None) };
+}
+
+/// The worker running on this OS thread, if this is a lab worker.
+pub(crate) fn current() -> Option<Arc<WorkerInner>> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// Enter `state` for the duration of a blocking wait; back to running on drop.
+/// Only built once a wait is certain, so uncontended calls emit nothing.
+pub(crate) struct StateScope<'a> {
+    worker: Option<&'a WorkerInner>,
+}
+
+impl<'a> StateScope<'a> {
+    pub fn enter(worker: Option<&'a WorkerInner>, state: State, target: Option<Target>) -> Self {
+        if let Some(w) = worker {
+            w.set_state(state, target);
+        }
+        StateScope { worker }
+    }
+}
+
+impl Drop for StateScope<'_> {
+    fn drop(&mut self) {
+        if let Some(w) = self.worker {
+            w.set_state(State::Running, None);
+        }
+    }
+}
+
+/// A handle to a worker, like Python's `threading.Thread` object.
+#[derive(Clone)]
+pub struct Thread {
+    pub(crate) inner: Arc<WorkerInner>,
+}
+
+impl Thread {
+    pub(crate) fn create(lab: &Arc<LabShared>, name: &str, daemon: bool, body: Body) -> Thread {
+        let id = lab.next_worker_id();
+        let finish = Arc::new(Monitor::new(Finish {
+            started: false,
+            finished: false,
+        }));
+        lab.register_waker(finish.clone());
+        let inner = Arc::new(WorkerInner {
+            id,
+            name: Arc::from(name),
+            daemon,
+            lab: lab.clone(),
+            state: AtomicU8::new(State::Created.index() as u8),
+            killed: AtomicBool::new(false),
+            retire: AtomicBool::new(false),
+            finish,
+            body: Mutex::new(Some(body)),
+        });
+        lab.probe.emit(EventKind::WorkerCreated {
+            id,
+            name: inner.name.clone(),
+            daemon,
+        });
+        inner.set_state(State::Created, None);
+        lab.add_worker(inner.clone());
+        Thread { inner }
+    }
+
+    pub fn id(&self) -> WorkerId {
+        self.inner.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    pub fn daemon(&self) -> bool {
+        self.inner.daemon
+    }
+
+    pub fn state(&self) -> State {
+        self.inner.state()
+    }
+
+    /// `Thread.start()`: spawn the OS thread. Like Python, a second start is a
+    /// RuntimeError.
+    pub fn start(&self) -> SyncResult<()> {
+        {
+            let mut f = self.inner.finish.lock();
+            if f.started {
+                return Err(SyncError::RuntimeError(
+                    "threads can only be started once".into(),
+                ));
+            }
+            f.started = true;
+        }
+        let lab = &self.inner.lab;
+        if lab.is_stopping() {
+            self.finish_with(State::Killed);
+            return Err(SyncError::Stopped);
+        }
+        self.inner.set_state(State::Ready, None);
+        let inner = self.inner.clone();
+        let spawned = std::thread::Builder::new()
+            .name(lab.os_thread_name(self.inner.id))
+            .spawn(move || run_worker(inner));
+        match spawned {
+            Ok(handle) => {
+                lab.add_os_thread(handle);
+                Ok(())
+            }
+            Err(e) => {
+                let message = format!("the OS refused a new thread: {e}");
+                self.inner.lab.probe.emit(EventKind::Failed {
+                    id: self.inner.id,
+                    message: message.clone(),
+                });
+                self.finish_with(State::Failed);
+                Err(SyncError::RuntimeError(message))
+            }
+        }
+    }
+
+    fn finish_with(&self, state: State) {
+        self.inner.set_state(state, None);
+        let mut f = self.inner.finish.lock();
+        f.finished = true;
+        drop(f);
+        self.inner.finish.notify_all();
+    }
+
+    /// `Thread.is_alive()`: started and not yet finished.
+    pub fn is_alive(&self) -> bool {
+        let f = self.inner.finish.lock();
+        f.started && !f.finished
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.inner.finish.lock().finished
+    }
+
+    /// `Thread.join(timeout)`: wait until the thread ends or `timeout` scenario
+    /// seconds pass (scaled by the lab's speed). Returns whether it ended; like
+    /// Python, a timed-out join is not an error — check `is_alive()`.
+    pub fn join(&self, timeout: Option<f64>) -> SyncResult<bool> {
+        let me = current();
+        if me.as_ref().is_some_and(|m| m.id == self.inner.id) {
+            return Err(SyncError::RuntimeError("cannot join current thread".into()));
+        }
+        let lab = &self.inner.lab;
+        let deadline = timeout.map(|t| Instant::now() + lab.scaled(t));
+        let guard = self.inner.finish.lock();
+        if !guard.started {
+            return Err(SyncError::RuntimeError(
+                "cannot join thread before it is started".into(),
+            ));
+        }
+        if guard.finished {
+            return Ok(true);
+        }
+        let _scope = StateScope::enter(
+            me.as_deref(),
+            State::Waiting,
+            Some(Target::Thread(self.inner.id)),
+        );
+        let (_guard, end) =
+            self.inner
+                .finish
+                .wait_until(guard, lab, me.as_deref(), deadline, |f| f.finished);
+        match end {
+            WaitEnd::Ready => Ok(true),
+            WaitEnd::TimedOut => Ok(false),
+            WaitEnd::Stopped => Err(SyncError::Stopped),
+        }
+    }
+
+    /// Ask a worker to leave its loop at the next `should_retire()` check; used
+    /// when a live knob lowers a worker count.
+    pub fn retire(&self) {
+        self.inner.retire.store(true, Ordering::Release);
+    }
+
+    pub fn is_retiring(&self) -> bool {
+        self.inner.retire.load(Ordering::Acquire)
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-text payload".to_string()
+    }
+}
+
+fn run_worker(inner: Arc<WorkerInner>) {
+    CURRENT.with(|c| *c.borrow_mut() = Some(inner.clone()));
+    let ctx = Ctx { me: inner.clone() };
+    let body = inner
+        .body
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    inner.set_state(State::Running, None);
+    let outcome = match body {
+        Some(body) => catch_unwind(AssertUnwindSafe(|| body(&ctx))),
+        None => Ok(Ok(())),
+    };
+    let failure = match outcome {
+        Ok(Ok(())) => None,
+        Ok(Err(SyncError::Stopped)) => {
+            inner.set_state(State::Killed, None);
+            Some(None)
+        }
+        Ok(Err(e)) => Some(Some(e.to_string())),
+        Err(payload) => Some(Some(panic_message(payload.as_ref()))),
+    };
+    match failure {
+        None => inner.set_state(State::Done, None),
+        Some(None) => {}
+        Some(Some(message)) => {
+            // Python prints "Exception in thread NAME:" and the thread dies; the
+            // rest of the program goes on. So does the lab.
+            inner.lab.probe.emit(EventKind::Log {
+                worker: Some(inner.id),
+                text: format!("Exception in thread {}: {message}", inner.name),
+            });
+            inner.lab.probe.emit(EventKind::Failed {
+                id: inner.id,
+                message,
+            });
+            inner.set_state(State::Failed, None);
+        }
+    }
+    let mut f = inner.finish.lock();
+    f.finished = true;
+    drop(f);
+    inner.finish.notify_all();
+    CURRENT.with(|c| *c.borrow_mut() = None);
+}
+
+/// What a worker's body receives: its identity, the lab's clock and knobs, and
+/// the factory for threads and primitives.
+#[derive(Clone)]
+pub struct Ctx {
+    pub(crate) me: Arc<WorkerInner>,
+}
+
+impl Ctx {
+    pub fn name(&self) -> &str {
+        &self.me.name
+    }
+
+    pub fn id(&self) -> WorkerId {
+        self.me.id
+    }
+
+    /// The lab this worker belongs to: the factory for primitives.
+    pub fn lab(&self) -> super::LabHandle {
+        super::LabHandle(self.me.lab.clone())
+    }
+
+    /// `Stopped` if the lab is stopping or this worker was cut off; call it in
+    /// loops that otherwise never block.
+    pub fn check(&self) -> SyncResult<()> {
+        if self.me.lab.is_stopping() || self.me.is_killed() {
+            Err(SyncError::Stopped)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Whether a live knob lowered the worker count and this worker should leave.
+    pub fn should_retire(&self) -> bool {
+        self.me.retire.load(Ordering::Acquire)
+    }
+
+    /// `time.sleep(seconds)`, scaled by the lab's speed, cut short by Stop.
+    pub fn sleep(&self, seconds: f64) -> SyncResult<()> {
+        self.me
+            .lab
+            .sleep_scaled(Some(&self.me), self.me.lab.scaled(seconds))
+    }
+
+    /// Sleep a real duration, not scaled by speed.
+    pub fn sleep_real(&self, duration: Duration) -> SyncResult<()> {
+        self.me.lab.sleep_scaled(Some(&self.me), duration)
+    }
+
+    /// One line of the event log, like `logging.info`.
+    pub fn log(&self, text: impl Into<String>) {
+        self.me.lab.probe.emit(EventKind::Log {
+            worker: Some(self.me.id),
+            text: text.into(),
+        });
+    }
+
+    /// The knob's live value.
+    pub fn knob(&self, name: &str) -> f64 {
+        self.me.lab.knobs.get(name)
+    }
+
+    pub fn knob_usize(&self, name: &str) -> usize {
+        self.knob(name).round().max(0.0) as usize
+    }
+
+    pub fn knob_bool(&self, name: &str) -> bool {
+        self.knob(name) >= 0.5
+    }
+
+    /// `threading.Thread(name=…, target=…, daemon=…)`: created, not started.
+    pub fn thread(
+        &self,
+        name: &str,
+        daemon: bool,
+        body: impl FnOnce(&Ctx) -> SyncResult<()> + Send + 'static,
+    ) -> Thread {
+        Thread::create(&self.me.lab, name, daemon, Box::new(body))
+    }
+
+    /// Create and start a non-daemon thread.
+    pub fn spawn(
+        &self,
+        name: &str,
+        body: impl FnOnce(&Ctx) -> SyncResult<()> + Send + 'static,
+    ) -> SyncResult<Thread> {
+        let t = self.thread(name, false, body);
+        t.start()?;
+        Ok(t)
+    }
+}
+
+/// A group of interchangeable workers whose size follows a live knob: growing
+/// starts new workers, shrinking asks the newest to retire at their next loop.
+pub struct Crew {
+    role: String,
+    spawned: usize,
+    members: Vec<Thread>,
+    body: CrewBody,
+}
+
+impl Crew {
+    /// Workers named `"{role}-{n}"`, numbered from 1, each running `body(ctx, n)`.
+    pub fn new(
+        role: &str,
+        body: impl Fn(&Ctx, usize) -> SyncResult<()> + Send + Sync + 'static,
+    ) -> Crew {
+        Crew {
+            role: role.to_string(),
+            spawned: 0,
+            members: Vec::new(),
+            body: Arc::new(body),
+        }
+    }
+
+    /// Members that are alive and not retiring.
+    pub fn active(&self) -> usize {
+        self.members
+            .iter()
+            .filter(|t| !t.is_retiring() && !t.is_finished())
+            .count()
+    }
+
+    /// Start or retire members until `target` are active.
+    pub fn resize(&mut self, ctx: &Ctx, target: usize) -> SyncResult<()> {
+        self.members.retain(|t| !t.is_finished());
+        let mut active: Vec<&Thread> = self.members.iter().filter(|t| !t.is_retiring()).collect();
+        while active.len() > target {
+            if let Some(t) = active.pop() {
+                ctx.log(format!("{}: asked to leave (knob lowered)", t.name()));
+                t.retire();
+            }
+        }
+        let mut to_start = target.saturating_sub(active.len());
+        while to_start > 0 {
+            self.spawned += 1;
+            let n = self.spawned;
+            let body = self.body.clone();
+            let t = ctx.spawn(&format!("{}-{n}", self.role), move |c| body(c, n))?;
+            self.members.push(t);
+            to_start -= 1;
+        }
+        Ok(())
+    }
+
+    /// Join every member, retiring or not.
+    pub fn join_all(&mut self) -> SyncResult<()> {
+        for t in &self.members {
+            t.join(None)?;
+        }
+        self.members.clear();
+        Ok(())
+    }
+
+    pub fn members(&self) -> &[Thread] {
+        &self.members
+    }
+}

@@ -1,0 +1,7 @@
+//! Hilos: a concurrency lab. `lab` runs real instrumented threads with Python's
+//! semantics; `scenarios` are the lessons; `ui` draws them; `cli` runs them headless.
+
+pub mod cli;
+pub mod lab;
+pub mod scenarios;
+pub mod ui;

@@ -1,0 +1,144 @@
+//! The lessons. Each scenario is one file: its knobs, its body (run on real
+//! threads as "MainThread"), its metrics, its explanation and its Python
+//! program. Adding one is adding a file and a line in [`all`].
+
+pub mod frozen_ui;
+pub mod producer_consumer;
+pub mod race_condition;
+
+use crate::lab::record::Record;
+use crate::lab::text::Text;
+use crate::lab::{Ctx, KnobSpec, Knobs, SyncResult};
+use crate::t;
+
+/// Groups as the tutorials group them; the window's left panel follows this order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Group {
+    Threads,
+    Synchronisation,
+    Communication,
+    Parallelism,
+    Async,
+}
+
+impl Group {
+    pub const ALL: [Group; 5] = [
+        Group::Threads,
+        Group::Synchronisation,
+        Group::Communication,
+        Group::Parallelism,
+        Group::Async,
+    ];
+
+    pub fn title(self) -> Text {
+        match self {
+            Group::Threads => t!("Threads", "Hilos"),
+            Group::Synchronisation => t!("Synchronisation", "Sincronización"),
+            Group::Communication => t!("Communication", "Comunicación"),
+            Group::Parallelism => t!("Parallelism", "Paralelismo"),
+            Group::Async => t!("Async", "Asíncrono"),
+        }
+    }
+}
+
+/// One series a plot draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeriesRef {
+    /// A resource's level: queue depth, free permits, holders…
+    Level(&'static str),
+    /// A resource's capacity, drawn as a line that moves when a knob changes it.
+    Capacity(&'static str),
+    /// How many threads wait on a resource.
+    Waiters(&'static str),
+    /// A counter.
+    Counter(&'static str),
+}
+
+/// One plot under the timeline.
+#[derive(Clone, Copy, Debug)]
+pub struct PlotSpec {
+    pub title: Text,
+    pub series: &'static [(SeriesRef, Text)],
+}
+
+/// A number the scenario reports: in the window, and in `hilos run --json`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Metric {
+    pub name: &'static str,
+    pub label: Text,
+    pub value: f64,
+}
+
+pub struct Scenario {
+    /// kebab-case, used by `hilos run ID`.
+    pub id: &'static str,
+    pub group: Group,
+    pub title: Text,
+    /// One sentence: the lesson.
+    pub lesson: Text,
+    /// A few paragraphs explaining what to watch.
+    pub explanation: Text,
+    pub knobs: &'static [KnobSpec],
+    /// Runs as the worker "MainThread".
+    pub body: fn(&Ctx) -> SyncResult<()>,
+    pub metrics: fn(&Record) -> Vec<Metric>,
+    /// The equivalent Python program for these knob values.
+    pub python: fn(&Knobs) -> String,
+    pub plots: &'static [PlotSpec],
+}
+
+impl Scenario {
+    pub fn knobs(&self) -> Knobs {
+        Knobs::new(self.knobs)
+    }
+}
+
+/// Every scenario, in the order of the window's list.
+pub fn all() -> &'static [&'static Scenario] {
+    static ALL: [&Scenario; 3] = [
+        &frozen_ui::SCENARIO,
+        &race_condition::SCENARIO,
+        &producer_consumer::SCENARIO,
+    ];
+    &ALL
+}
+
+pub fn find(id: &str) -> Option<&'static Scenario> {
+    all().iter().copied().find(|s| s.id == id)
+}
+
+pub fn ids() -> Vec<&'static str> {
+    all().iter().map(|s| s.id).collect()
+}
+
+/// A counter's last value as a metric (0 if it was never created).
+pub(crate) fn counter_metric(record: &Record, name: &'static str, label: Text) -> Metric {
+    Metric {
+        name,
+        label,
+        value: record.counter_value(name).unwrap_or(0) as f64,
+    }
+}
+
+/// Format seconds the way a Python literal would read: 0.1, 2, 0.25.
+pub(crate) fn py_num(v: f64) -> String {
+    crate::lab::knobs::format_number(v)
+}
+
+/// A tiny deterministic generator for fake message contents (not a lesson;
+/// the tutorials use `random.randint(1, 101)`).
+pub(crate) struct Dice(u64);
+
+impl Dice {
+    pub fn new(seed: u64) -> Dice {
+        Dice(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// A number from 1 to 100.
+    pub fn roll(&mut self) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % 100) as u32 + 1
+    }
+}

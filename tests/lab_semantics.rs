@@ -1,0 +1,648 @@
+//! The primitives behave the way Python's documentation says, on real threads.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hilos::lab::record::Limits;
+use hilos::lab::{Ctx, Knobs, Lab, LabOptions, State, SyncError, SyncResult, Thread};
+
+fn lab() -> Lab {
+    Lab::new(LabOptions::default(), Knobs::new(&[]))
+}
+
+fn start(
+    lab: &Lab,
+    name: &str,
+    body: impl FnOnce(&Ctx) -> SyncResult<()> + Send + 'static,
+) -> Thread {
+    let t = lab.handle().thread(name, false, body);
+    t.start().expect("start");
+    t
+}
+
+/// Poll until `cond` holds or 5 s pass (generous: CI machines are slow).
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn lock_is_not_reentrant_and_blocks_its_own_owner() {
+    let mut lab = lab();
+    let lock = lab.handle().lock("lock");
+    let l = lock.clone();
+    let t = start(&lab, "Owner", move |_| {
+        l.acquire()?;
+        assert!(
+            !l.try_acquire()?,
+            "a held Lock refuses a non-blocking acquire"
+        );
+        l.acquire()?; // blocks forever: Lock is not re-entrant
+        unreachable!("the second acquire must never succeed");
+    });
+    eventually("owner blocked on its own lock", || {
+        t.state() == State::Blocked
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(t.state(), State::Blocked);
+    let report = lab.stop();
+    assert!(
+        report.stop_seconds < 0.25,
+        "stop took {} s",
+        report.stop_seconds
+    );
+    assert_eq!(t.state(), State::Killed);
+}
+
+#[test]
+fn lock_release_rules_follow_python() {
+    let lab = lab();
+    let lock = lab.handle().lock("lock");
+    assert!(
+        matches!(lock.release(), Err(SyncError::RuntimeError(_))),
+        "release unlocked lock"
+    );
+    lock.acquire().unwrap();
+    assert!(lock.locked());
+    // Python lets any thread release a Lock.
+    let l = lock.clone();
+    let t = start(&lab, "Other", move |_| l.release());
+    t.join(None).unwrap();
+    assert_eq!(t.state(), State::Done);
+    assert!(!lock.locked());
+    assert!(lock.acquire_timeout(0.01).unwrap());
+    assert!(
+        !lock.acquire_timeout(0.02).unwrap(),
+        "timed acquire of a held lock gives up"
+    );
+}
+
+#[test]
+fn rlock_is_reentrant_and_only_its_owner_releases() {
+    let lab = lab();
+    let rlock = lab.handle().rlock("rlock");
+    let (tx, rx) = mpsc::channel();
+    let r = rlock.clone();
+    let owner = start(&lab, "Owner", move |_| {
+        r.acquire()?;
+        r.acquire()?;
+        tx.send(r.depth()).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        r.release()?;
+        r.release()?;
+        Ok(())
+    });
+    assert_eq!(rx.recv().unwrap(), 2);
+    let r = rlock.clone();
+    let other = start(&lab, "Other", move |_| {
+        assert!(matches!(r.release(), Err(SyncError::RuntimeError(_))));
+        let t0 = Instant::now();
+        r.acquire()?;
+        assert!(
+            t0.elapsed() >= Duration::from_millis(30),
+            "waited for both releases"
+        );
+        r.release()
+    });
+    other.join(None).unwrap();
+    owner.join(None).unwrap();
+    assert_eq!(other.state(), State::Done);
+    assert_eq!(owner.state(), State::Done);
+}
+
+#[test]
+fn semaphore_limits_concurrency_to_its_permits() {
+    let mut lab = lab();
+    let sem = lab.handle().semaphore("pool", 3);
+    let inside = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<Thread> = (0..10)
+        .map(|i| {
+            let (sem, inside, peak) = (sem.clone(), inside.clone(), peak.clone());
+            start(&lab, &format!("Client-{i}"), move |c| {
+                sem.acquire()?;
+                let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                c.sleep(0.02)?;
+                inside.fetch_sub(1, Ordering::SeqCst);
+                sem.release(1)
+            })
+        })
+        .collect();
+    for t in &threads {
+        t.join(None).unwrap();
+        assert_eq!(t.state(), State::Done);
+    }
+    assert_eq!(
+        peak.load(Ordering::SeqCst),
+        3,
+        "peak concurrency equals the permits"
+    );
+    assert_eq!(sem.free(), 3);
+    lab.stop();
+    let rec = lab.record().lock().unwrap();
+    let pool = rec.resource_by_name("pool").unwrap();
+    assert_eq!(pool.level_series.min, 0.0, "free permits reached 0");
+    assert!(pool.waiters_series.max >= 1.0, "someone waited");
+}
+
+#[test]
+fn bounded_semaphore_refuses_over_release_and_plain_one_allows_it() {
+    let lab = lab();
+    let bounded = lab.handle().bounded_semaphore("bounded", 2);
+    bounded.acquire().unwrap();
+    bounded.release(1).unwrap();
+    let err = bounded.release(1).unwrap_err();
+    assert!(matches!(err, SyncError::ValueError(_)), "{err}");
+    assert!(err.to_string().contains("released too many times"));
+    assert_eq!(bounded.free(), 2, "a refused release changes nothing");
+    let plain = lab.handle().semaphore("plain", 2);
+    plain.release(1).unwrap();
+    assert_eq!(plain.free(), 3);
+}
+
+#[test]
+fn queue_blocks_when_full_and_empty_and_raises_full_and_empty() {
+    let lab = lab();
+    let q = lab.handle().queue::<u32>("q", 2);
+    assert!(q.empty());
+    assert_eq!(q.get_nowait(), Err(SyncError::Empty));
+    q.put(1).unwrap();
+    q.put(2).unwrap();
+    assert!(q.full());
+    assert_eq!(q.qsize(), 2);
+    assert_eq!(q.put_nowait(3), Err(SyncError::Full));
+    let t0 = Instant::now();
+    assert_eq!(q.put_timeout(3, 0.05), Err(SyncError::Full));
+    assert!(
+        t0.elapsed() >= Duration::from_millis(45),
+        "timed put waited its timeout"
+    );
+
+    // A producer blocks on the full queue until a consumer makes room.
+    let q2 = q.clone();
+    let producer = start(&lab, "Producer", move |_| q2.put(3));
+    eventually("producer blocked on a full queue", || {
+        producer.state() == State::Blocked
+    });
+    assert_eq!(q.get().unwrap(), 1, "FIFO");
+    producer.join(None).unwrap();
+    assert_eq!(producer.state(), State::Done);
+    assert_eq!(q.get().unwrap(), 2);
+    assert_eq!(q.get().unwrap(), 3);
+
+    // A consumer blocks on the empty queue until something arrives.
+    let q3 = q.clone();
+    let (tx, rx) = mpsc::channel();
+    let consumer = start(&lab, "Consumer", move |_| {
+        tx.send(q3.get()?).unwrap();
+        Ok(())
+    });
+    eventually("consumer blocked on an empty queue", || {
+        consumer.state() == State::Blocked
+    });
+    q.put(42).unwrap();
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), 42);
+    let t0 = Instant::now();
+    assert_eq!(q.get_timeout(0.05), Err(SyncError::Empty));
+    assert!(t0.elapsed() >= Duration::from_millis(45));
+}
+
+#[test]
+fn queue_capacity_changes_while_running() {
+    let lab = lab();
+    let q = lab.handle().queue::<u32>("q", 1);
+    q.put(1).unwrap();
+    let q2 = q.clone();
+    let producer = start(&lab, "Producer", move |_| q2.put(2));
+    eventually("producer blocked", || producer.state() == State::Blocked);
+    q.set_maxsize(2);
+    producer.join(None).unwrap();
+    assert_eq!(q.qsize(), 2);
+    assert_eq!(q.maxsize(), 2);
+    q.set_maxsize(0);
+    for i in 0..100 {
+        q.put_nowait(i).unwrap();
+    }
+    assert!(!q.full(), "maxsize 0 is unbounded, as in Python");
+}
+
+#[test]
+fn queue_join_waits_for_task_done() {
+    let lab = lab();
+    let q = lab.handle().queue::<u32>("q", 0);
+    q.put(1).unwrap();
+    q.put(2).unwrap();
+    let q2 = q.clone();
+    let worker = start(&lab, "Worker", move |c| {
+        for _ in 0..2 {
+            q2.get()?;
+            c.sleep(0.02)?;
+            q2.task_done()?;
+        }
+        Ok(())
+    });
+    let t0 = Instant::now();
+    q.join().unwrap();
+    assert!(t0.elapsed() >= Duration::from_millis(35));
+    worker.join(None).unwrap();
+    assert!(matches!(q.task_done(), Err(SyncError::ValueError(_))));
+}
+
+#[test]
+fn event_set_wakes_every_waiter() {
+    let lab = lab();
+    let ev = lab.handle().event("ev");
+    let waiters: Vec<Thread> = (0..5)
+        .map(|i| {
+            let ev = ev.clone();
+            start(&lab, &format!("Waiter-{i}"), move |_| {
+                assert!(ev.wait(None)?);
+                Ok(())
+            })
+        })
+        .collect();
+    eventually("all five waiting", || {
+        waiters.iter().all(|t| t.state() == State::Waiting)
+    });
+    ev.set();
+    for t in &waiters {
+        assert!(t.join(Some(5.0)).unwrap());
+        assert_eq!(t.state(), State::Done);
+    }
+    assert!(ev.is_set());
+    assert!(
+        ev.wait(Some(0.0)).unwrap(),
+        "wait on a set event returns at once"
+    );
+    ev.clear();
+    let t0 = Instant::now();
+    assert!(!ev.wait(Some(0.05)).unwrap(), "timed wait returns False");
+    assert!(t0.elapsed() >= Duration::from_millis(45));
+}
+
+#[test]
+fn condition_notify_wakes_one_and_notify_all_wakes_the_rest() {
+    let lab = lab();
+    let cond = lab.handle().condition("cond");
+    let woke = Arc::new(AtomicUsize::new(0));
+    let waiters: Vec<Thread> = (0..3)
+        .map(|i| {
+            let (cond, woke) = (cond.clone(), woke.clone());
+            start(&lab, &format!("Consumer-{i}"), move |_| {
+                cond.acquire()?;
+                assert!(cond.wait(None)?);
+                woke.fetch_add(1, Ordering::SeqCst);
+                cond.release()
+            })
+        })
+        .collect();
+    eventually("three waiting", || cond.waiting() == 3);
+    assert!(
+        matches!(cond.notify(1), Err(SyncError::RuntimeError(_))),
+        "notify needs the lock"
+    );
+    cond.acquire().unwrap();
+    assert_eq!(cond.notify(1).unwrap(), 1);
+    cond.release().unwrap();
+    eventually("one woke", || woke.load(Ordering::SeqCst) == 1);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(woke.load(Ordering::SeqCst), 1, "notify(1) woke exactly one");
+    cond.acquire().unwrap();
+    assert_eq!(cond.notify_all().unwrap(), 2);
+    cond.release().unwrap();
+    for t in &waiters {
+        t.join(None).unwrap();
+        assert_eq!(t.state(), State::Done);
+    }
+    assert_eq!(woke.load(Ordering::SeqCst), 3);
+    assert!(
+        matches!(cond.wait(None), Err(SyncError::RuntimeError(_))),
+        "wait needs the lock"
+    );
+    cond.acquire().unwrap();
+    assert!(!cond.wait(Some(0.03)).unwrap(), "timed wait returns False");
+    cond.release().unwrap();
+}
+
+#[test]
+fn barrier_releases_all_parties_together() {
+    let lab = lab();
+    let barrier = lab.handle().barrier("barrier", 4);
+    let indices = Arc::new(Mutex::new(Vec::new()));
+    let passed = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<Thread> = (0..3)
+        .map(|i| {
+            let (b, idx, passed) = (barrier.clone(), indices.clone(), passed.clone());
+            start(&lab, &format!("Party-{i}"), move |_| {
+                let index = b.wait(None)?;
+                idx.lock().unwrap().push(index);
+                passed.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            })
+        })
+        .collect();
+    eventually("three arrived", || barrier.n_waiting() == 3);
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(
+        passed.load(Ordering::SeqCst),
+        0,
+        "nobody leaves before the fourth arrives"
+    );
+    let (b, idx) = (barrier.clone(), indices.clone());
+    let last = start(&lab, "Party-3", move |_| {
+        let index = b.wait(None)?;
+        idx.lock().unwrap().push(index);
+        Ok(())
+    });
+    for t in threads.iter().chain([&last]) {
+        t.join(None).unwrap();
+    }
+    let mut idx = indices.lock().unwrap().clone();
+    idx.sort();
+    assert_eq!(idx, vec![0, 1, 2, 3]);
+}
+
+#[test]
+fn barrier_timeout_and_abort_break_it() {
+    let lab = lab();
+    let barrier = lab.handle().barrier("barrier", 3);
+    let b = barrier.clone();
+    let waiter = start(&lab, "Waiter", move |_| {
+        assert_eq!(b.wait(None), Err(SyncError::BrokenBarrier));
+        Ok(())
+    });
+    eventually("one waiting", || barrier.n_waiting() == 1);
+    assert_eq!(
+        barrier.wait(Some(0.03)),
+        Err(SyncError::BrokenBarrier),
+        "timeout breaks it"
+    );
+    waiter.join(None).unwrap();
+    assert_eq!(waiter.state(), State::Done);
+    assert!(barrier.broken());
+    barrier.reset();
+    assert!(!barrier.broken());
+    barrier.abort();
+    assert_eq!(barrier.wait(None), Err(SyncError::BrokenBarrier));
+}
+
+#[test]
+fn timer_fires_after_its_delay_unless_cancelled() {
+    let lab = lab();
+    let fired = Arc::new(AtomicUsize::new(0));
+    let f = fired.clone();
+    let t0 = Instant::now();
+    let timer = lab.handle().timer("Timer-1", 0.05, move |_| {
+        f.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    });
+    timer.start().unwrap();
+    timer.thread().join(None).unwrap();
+    assert!(t0.elapsed() >= Duration::from_millis(45));
+    assert_eq!(fired.load(Ordering::SeqCst), 1);
+    assert!(timer.fired());
+
+    let f = fired.clone();
+    let cancelled = lab.handle().timer("Timer-2", 10.0, move |_| {
+        f.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    });
+    cancelled.start().unwrap();
+    assert!(cancelled.cancel(), "cancel before it fires");
+    assert!(cancelled.thread().join(Some(5.0)).unwrap());
+    assert_eq!(
+        fired.load(Ordering::SeqCst),
+        1,
+        "a cancelled timer never calls its function"
+    );
+    assert!(!cancelled.fired());
+}
+
+#[test]
+fn thread_start_and_join_follow_python() {
+    let lab = lab();
+    let t = lab.handle().thread("Slow", false, |c| c.sleep(0.2));
+    assert_eq!(t.state(), State::Created);
+    assert!(!t.is_alive());
+    assert!(
+        matches!(t.join(None), Err(SyncError::RuntimeError(_))),
+        "join before start"
+    );
+    t.start().unwrap();
+    assert!(
+        matches!(t.start(), Err(SyncError::RuntimeError(_))),
+        "start twice"
+    );
+    assert!(t.is_alive());
+    assert!(
+        !t.join(Some(0.01)).unwrap(),
+        "a timed-out join returns, thread alive"
+    );
+    assert!(t.is_alive());
+    assert!(lab.handle().enumerate().iter().any(|e| e.name() == "Slow"));
+    assert_eq!(lab.handle().active_count(), 1);
+    assert!(t.join(None).unwrap());
+    assert!(!t.is_alive());
+    assert_eq!(t.state(), State::Done);
+    assert_eq!(lab.handle().active_count(), 0);
+}
+
+#[test]
+fn a_panicking_worker_fails_with_its_message_and_the_lab_goes_on() {
+    let mut lab = lab();
+    let bad = start(&lab, "Bad", |_| panic!("division by zero in task 3"));
+    let err = start(&lab, "Raises", |_| {
+        Err(SyncError::ValueError("bad value".into()))
+    });
+    let good = start(&lab, "Good", |c| c.sleep(0.01));
+    for t in [&bad, &err, &good] {
+        t.join(None).unwrap();
+    }
+    assert_eq!(bad.state(), State::Failed);
+    assert_eq!(err.state(), State::Failed);
+    assert_eq!(good.state(), State::Done);
+    lab.stop();
+    let rec = lab.record().lock().unwrap();
+    let failure = rec
+        .threads
+        .iter()
+        .find(|t| &*t.name == "Bad")
+        .unwrap()
+        .failure
+        .clone();
+    assert_eq!(failure.as_deref(), Some("division by zero in task 3"));
+    assert!(
+        rec.log
+            .iter()
+            .any(|l| l.text.contains("Exception in thread Bad")),
+        "the failure is in the log"
+    );
+}
+
+#[test]
+fn main_exit_waits_for_non_daemons_and_kills_daemons() {
+    let mut lab = lab();
+    let reached_end = Arc::new(AtomicUsize::new(0));
+    let r = reached_end.clone();
+    let r2 = reached_end.clone();
+    lab.start_main(move |ctx| {
+        let worker = ctx.thread("Worker", false, move |c| {
+            c.sleep(0.1)?;
+            r.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        });
+        let daemon = ctx.thread("Daemon", true, move |c| {
+            c.sleep(60.0)?;
+            r2.fetch_add(100, Ordering::SeqCst);
+            Ok(())
+        });
+        worker.start()?;
+        daemon.start()?;
+        Ok(()) // main returns at once
+    })
+    .unwrap();
+    assert!(
+        lab.wait(Duration::from_secs(5)),
+        "the run ends without waiting for the daemon"
+    );
+    assert_eq!(
+        reached_end.load(Ordering::SeqCst),
+        1,
+        "non-daemon finished; daemon cut off"
+    );
+    let states: Vec<(String, State)> = lab
+        .handle()
+        .all_threads()
+        .iter()
+        .map(|t| (t.name().to_string(), t.state()))
+        .collect();
+    assert!(
+        states.contains(&("Worker".into(), State::Done)),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&("Daemon".into(), State::Killed)),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&("MainThread".into(), State::Done)),
+        "{states:?}"
+    );
+}
+
+#[test]
+fn speed_scales_every_sleep() {
+    let lab = Lab::new(
+        LabOptions {
+            speed: 100.0,
+            ..LabOptions::default()
+        },
+        Knobs::new(&[]),
+    );
+    let t0 = Instant::now();
+    let t = start(&lab, "Sleeper", |c| c.sleep(2.0)); // 2 s / 100 = 20 ms
+    t.join(None).unwrap();
+    let took = t0.elapsed();
+    assert!(took >= Duration::from_millis(18), "{took:?}");
+    assert!(
+        took < Duration::from_millis(1500),
+        "{took:?}: the speed factor did not apply"
+    );
+}
+
+#[test]
+fn dropped_events_are_counted_never_silent() {
+    let mut lab = Lab::new(
+        LabOptions {
+            channel_capacity: 8,
+            ..LabOptions::default()
+        },
+        Knobs::new(&[]),
+    );
+    let counter = lab.handle().counter("n");
+    let t = start(&lab, "Spammer", move |_| {
+        for i in 0..200_000 {
+            counter.set(i);
+        }
+        Ok(())
+    });
+    t.join(None).unwrap();
+    lab.stop();
+    let rec = lab.record().lock().unwrap();
+    assert!(
+        rec.events_dropped > 0,
+        "a tiny channel under a flood drops events"
+    );
+    // Every event sent was either recorded or counted as dropped.
+    assert!(rec.events_recorded + rec.events_dropped >= 200_000);
+}
+
+#[test]
+fn recorder_memory_stays_bounded() {
+    let mut lab = Lab::new(
+        LabOptions {
+            limits: Limits {
+                spans_per_thread: 100,
+                points_per_series: 64,
+                log_lines: 50,
+            },
+            ..LabOptions::default()
+        },
+        Knobs::new(&[]),
+    );
+    let lock = lab.handle().lock("l");
+    let counter = lab.handle().counter("c");
+    let t = start(&lab, "Churn", move |c| {
+        for i in 0..5_000 {
+            c.sleep_real(Duration::ZERO)?;
+            lock.acquire()?;
+            lock.release()?;
+            counter.set(i);
+            c.log(format!("line {i}"));
+        }
+        Ok(())
+    });
+    t.join(None).unwrap();
+    lab.stop();
+    let rec = lab.record().lock().unwrap();
+    let track = rec.threads.iter().find(|t| &*t.name == "Churn").unwrap();
+    assert!(track.spans.len() <= 101, "{} spans kept", track.spans.len());
+    assert!(track.spans_trimmed > 0);
+    assert!(rec.counter("c").unwrap().series.points().len() <= 64);
+    assert_eq!(
+        rec.counter_value("c"),
+        Some(4_999),
+        "the last value is exact"
+    );
+    assert!(rec.log.len() <= 50);
+    assert!(rec.log_trimmed > 0);
+}
+
+#[test]
+fn knob_errors_name_the_valid_choices() {
+    let knobs = hilos::scenarios::find("producer-consumer").unwrap().knobs();
+    let e = knobs.set_from_arg("nope=1").unwrap_err().to_string();
+    assert!(
+        e.contains("unknown knob 'nope'") && e.contains("producers"),
+        "{e}"
+    );
+    let e = knobs.set_from_arg("producers=0").unwrap_err().to_string();
+    assert!(e.contains("out of range") && e.contains("1 to 64"), "{e}");
+    let e = knobs
+        .set_from_arg("producers=lots")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("whole number"), "{e}");
+    knobs.set_from_arg("produce_pause=0.25").unwrap();
+    assert_eq!(knobs.get("produce_pause"), 0.25);
+    let race = hilos::scenarios::find("race-condition").unwrap().knobs();
+    race.set_from_arg("lock=on").unwrap();
+    assert_eq!(race.get("lock"), 1.0);
+    assert!(race.set_from_arg("lock=maybe").is_err());
+}

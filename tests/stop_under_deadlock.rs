@@ -1,0 +1,116 @@
+//! Stop always works: with a thread blocked on a lock it holds, and with two
+//! threads in a lock-order cycle, Stop ends every worker promptly and leaves no
+//! OS thread of the lab behind.
+
+use std::time::{Duration, Instant};
+
+use hilos::lab::{Knobs, Lab, LabOptions, State};
+
+fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn stop_ends_a_self_deadlock_promptly_and_leaves_no_threads() {
+    let mut lab = Lab::new(LabOptions::default(), Knobs::new(&[]));
+    let lock = lab.handle().lock("lock");
+    let t = lab.handle().thread("Stuck", false, move |_| {
+        lock.acquire()?;
+        lock.acquire()?; // a Lock is not re-entrant: blocks on itself
+        Ok(())
+    });
+    t.start().unwrap();
+    wait_until("blocked on itself", || t.state() == State::Blocked);
+    wait_until("the recorder names the deadlock", || {
+        lab.record().lock().unwrap().deadlocks().len() == 1
+    });
+    assert_eq!(lab.handle().os_threads_alive(), Some(1));
+    let report = lab.stop();
+    assert!(
+        report.stop_seconds < 0.25,
+        "stop took {} s",
+        report.stop_seconds
+    );
+    assert_eq!(report.threads_left, 0);
+    assert_eq!(
+        lab.handle().os_threads_alive(),
+        Some(0),
+        "no worker thread left in the process"
+    );
+    assert_eq!(t.state(), State::Killed);
+    let rec = lab.record().lock().unwrap();
+    assert_eq!(rec.thread(t.id()).unwrap().state, State::Killed);
+}
+
+#[test]
+fn stop_ends_a_lock_order_cycle_promptly_and_leaves_no_threads() {
+    let mut lab = Lab::new(LabOptions::default(), Knobs::new(&[]));
+    let a = lab.handle().lock("lock_a");
+    let b = lab.handle().lock("lock_b");
+    let mut threads = Vec::new();
+    for (name, first, second) in [("T1", a.clone(), b.clone()), ("T2", b.clone(), a.clone())] {
+        let t = lab.handle().thread(name, false, move |c| {
+            first.acquire()?;
+            c.sleep(0.05)?; // let the other take its first lock
+            second.acquire()?;
+            Ok(())
+        });
+        t.start().unwrap();
+        threads.push(t);
+    }
+    // Plus a few bystanders asleep, blocked on a queue, and waiting on an event.
+    let q = lab.handle().queue::<u8>("q", 1);
+    let ev = lab.handle().event("ev");
+    let sleeper = lab.handle().thread("Sleeper", false, |c| c.sleep(3600.0));
+    let getter = lab
+        .handle()
+        .thread("Getter", false, move |_| q.get().map(|_| ()));
+    let waiter = lab
+        .handle()
+        .thread("Waiter", true, move |_| ev.wait(None).map(|_| ()));
+    for t in [&sleeper, &getter, &waiter] {
+        t.start().unwrap();
+    }
+    wait_until("both blocked", || {
+        threads.iter().all(|t| t.state() == State::Blocked)
+    });
+    wait_until("cycle named", || {
+        let rec = lab.record().lock().unwrap();
+        rec.deadlocks().iter().any(|c| c.len() == 2)
+    });
+    assert_eq!(lab.handle().os_threads_alive(), Some(5));
+    let t0 = Instant::now();
+    let report = lab.stop();
+    let took = t0.elapsed();
+    assert!(took < Duration::from_millis(250), "stop took {took:?}");
+    assert_eq!(report.threads_left, 0);
+    assert_eq!(
+        lab.handle().os_threads_alive(),
+        Some(0),
+        "no worker thread left in the process"
+    );
+    for t in threads.iter().chain([&sleeper, &getter, &waiter]) {
+        assert_eq!(t.state(), State::Killed, "{}", t.name());
+    }
+    eprintln!(
+        "stop under a lock-order deadlock took {:.3} ms",
+        report.stop_seconds * 1000.0
+    );
+}
+
+#[test]
+fn dropping_a_lab_stops_it() {
+    let prefix;
+    {
+        let lab = Lab::new(LabOptions::default(), Knobs::new(&[]));
+        prefix = lab.handle().shared().os_thread_prefix();
+        let t = lab.handle().thread("Sleeper", false, |c| c.sleep(3600.0));
+        t.start().unwrap();
+        wait_until("asleep", || t.state() == State::Sleeping);
+    }
+    assert_eq!(hilos::lab::count_os_threads_with_prefix(&prefix), Some(0));
+}
