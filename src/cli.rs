@@ -42,7 +42,39 @@ pub enum Command {
     /// Run a scenario without a window and print a summary.
     Run(RunArgs),
     /// Open the window (the default when no command is given).
-    Gui,
+    Gui(GuiArgs),
+}
+
+#[derive(Args, Debug, Default)]
+pub struct GuiArgs {
+    /// Select this scenario when the window opens (an id as `hilos list` shows it).
+    #[arg(long, value_name = "ID")]
+    pub scenario: Option<String>,
+    /// Start the selected scenario at once (for demos and screenshots).
+    #[arg(long)]
+    pub start: bool,
+    /// Set a knob of the selected scenario: --set producers=4 (repeatable; needs --scenario).
+    #[arg(long = "set", value_name = "KNOB=VALUE")]
+    pub set: Vec<String>,
+}
+
+impl GuiArgs {
+    /// Check the scenario id and every --set before the window opens.
+    pub fn check(&self) -> Result<(), UsageError> {
+        let Some(id) = &self.scenario else {
+            if self.set.is_empty() && !self.start {
+                return Ok(());
+            }
+            return Err(UsageError(
+                "--start and --set need --scenario ID (see `hilos list`)".to_string(),
+            ));
+        };
+        let knobs = find_scenario(id)?.knobs();
+        for set in &self.set {
+            knobs.set_from_arg(set)?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Args, Debug)]

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use hilos::cli::{Cli, Command};
+use hilos::cli::{Cli, Command, GuiArgs};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -25,18 +25,8 @@ fn main() -> ExitCode {
     };
     let lang = cli.lang.unwrap_or_default();
     let printed = match cli.command {
-        None | Some(Command::Gui) => {
-            return match hilos::ui::run(lang) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("hilos: could not open the window: {e}");
-                    eprintln!(
-                        "hilos: the headless runner still works: try `hilos list` or `hilos run producer-consumer`"
-                    );
-                    ExitCode::FAILURE
-                }
-            };
-        }
+        None => return open_window(lang, GuiArgs::default()),
+        Some(Command::Gui(args)) => return open_window(lang, args),
         Some(Command::List { json }) => Ok(hilos::cli::list(json, lang)),
         Some(Command::Run(args)) => hilos::cli::run(&args, lang),
     };
@@ -51,6 +41,29 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("hilos: {e}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// The window, with what `hilos gui` asked for selected (and maybe started).
+fn open_window(lang: hilos::lab::text::Lang, args: GuiArgs) -> ExitCode {
+    if let Err(e) = args.check() {
+        eprintln!("hilos: {e}");
+        return ExitCode::from(2);
+    }
+    let options = hilos::ui::GuiOptions {
+        scenario: args.scenario,
+        start: args.start,
+        set: args.set,
+    };
+    match hilos::ui::run_with(lang, options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hilos: could not open the window: {e}");
+            eprintln!(
+                "hilos: the headless runner still works: try `hilos list` or `hilos run producer-consumer`"
+            );
+            ExitCode::FAILURE
         }
     }
 }

@@ -1,0 +1,147 @@
+//! Every word the window shows that is not a scenario's own text, in English
+//! and Spanish. Scenario titles, knobs and explanations live with the scenarios.
+
+use crate::lab::State;
+use crate::lab::text::{Lang, Text};
+use crate::t;
+
+pub const APP_NAME: Text = t!("Hilos", "Hilos");
+pub const SUBTITLE: Text = t!("concurrency lab", "laboratorio de concurrencia");
+
+// Top bar.
+pub const START: Text = t!("Start", "Iniciar");
+pub const STOP: Text = t!("Stop", "Detener");
+pub const RESET: Text = t!("Reset", "Reiniciar");
+pub const SPEED: Text = t!("Speed", "Velocidad");
+pub const SPEED_HINT: Text = t!(
+    "Every sleep of the scenario is divided by this; applies live.",
+    "Cada pausa del escenario se divide por esto; se aplica en vivo."
+);
+pub const FRAME: Text = t!("frame", "fotograma");
+pub const FRAME_HINT: Text = t!(
+    "CPU time the window spent building its last frame. Stays small while the work runs on worker threads.",
+    "Tiempo de CPU que la ventana tardó en construir su último fotograma. Sigue pequeño mientras el trabajo corre en hilos trabajadores."
+);
+
+// Status.
+pub const STATUS_IDLE: Text = t!("not started", "sin iniciar");
+pub const STATUS_RUNNING: Text = t!("running", "en marcha");
+pub const STATUS_STOPPED: Text = t!("stopped", "detenido");
+pub const STATUS_FINISHED: Text = t!("finished", "finalizado");
+pub const ALIVE_THREADS: Text = t!("Alive threads", "Hilos vivos");
+pub const DEADLOCK: Text = t!("Deadlock", "Interbloqueo");
+pub const START_ERROR: Text = t!("Could not start", "No se pudo iniciar");
+pub const STOP_LEFT: Text = t!(
+    "threads did not stop in time",
+    "hilos no se detuvieron a tiempo"
+);
+
+// Left panel.
+pub const SCENARIOS: Text = t!("Scenarios", "Escenarios");
+
+// Right panel.
+pub const KNOBS: Text = t!("Knobs", "Controles");
+pub const LESSON: Text = t!("Lesson", "Lección");
+pub const EXPLANATION: Text = t!("What to watch", "Qué observar");
+pub const PYTHON: Text = t!("Python", "Python");
+pub const COPY: Text = t!("Copy", "Copiar");
+pub const COPIED: Text = t!("copied", "copiado");
+pub const NO_KNOBS: Text = t!(
+    "This scenario has no knobs.",
+    "Este escenario no tiene controles."
+);
+
+// Centre.
+pub const METRICS: Text = t!("Metrics", "Métricas");
+pub const TIMELINE: Text = t!("Timeline", "Línea de tiempo");
+pub const WINDOW: Text = t!("Window", "Ventana");
+pub const WINDOW_HINT: Text = t!(
+    "How many seconds the timeline and the plots show.",
+    "Cuántos segundos muestran la línea de tiempo y las gráficas."
+);
+pub const NO_THREADS: Text = t!(
+    "Press Start to run the scenario on real threads.",
+    "Pulsa Iniciar para ejecutar el escenario en hilos reales."
+);
+pub const SECONDS: Text = t!("s", "s");
+pub const HOVER_STATE: Text = t!("state", "estado");
+pub const HOVER_ON: Text = t!("on", "en");
+pub const HOVER_FROM: Text = t!("from", "desde");
+pub const HOVER_FOR: Text = t!("for", "durante");
+pub const HOVER_FAILED: Text = t!("failed with", "falló con");
+pub const DAEMON: Text = t!("daemon", "daemon");
+pub const STILL: Text = t!("(still)", "(continúa)");
+
+// Frame times.
+pub const FRAME_TIMES: Text = t!("Frame times", "Tiempos por fotograma");
+pub const FRAME_CPU: Text = t!("frame CPU (ms)", "CPU del fotograma (ms)");
+pub const FRAME_GAP: Text = t!("gap between frames (ms)", "pausa entre fotogramas (ms)");
+pub const BUDGET: Text = t!("60 Hz budget", "presupuesto 60 Hz");
+
+// frozen-ui.
+pub const RUN_ON_UI: Text = t!("Run on the UI thread", "Ejecutar en el hilo de la interfaz");
+pub const RUN_ON_WORKER: Text = t!("Run on a worker", "Ejecutar en un hilo trabajador");
+pub const RUN_ON_UI_HINT: Text = t!(
+    "Calls the sleep loop inside the window's own update: the window freezes until it returns.",
+    "Llama al bucle con pausas dentro de la propia actualización de la ventana: se congela hasta que vuelve."
+);
+pub const RUN_ON_WORKER_HINT: Text = t!(
+    "Starts the loop on a worker thread; the window only draws its progress.",
+    "Inicia el bucle en un hilo trabajador; la ventana solo dibuja su avance."
+);
+pub const LONGEST_FRAME: Text = t!("Longest frame", "Fotograma más largo");
+pub const PROGRESS: Text = t!("Progress", "Progreso");
+pub const FROZE_FOR: Text = t!(
+    "The window was frozen for",
+    "La ventana estuvo congelada durante"
+);
+
+// Log.
+pub const EVENT_LOG: Text = t!("Event log", "Registro de eventos");
+pub const LINES_TRIMMED: Text = t!("older lines trimmed", "líneas antiguas recortadas");
+pub const EVENTS_DROPPED: Text = t!("events dropped", "eventos perdidos");
+pub const LOG_EMPTY: Text = t!("Nothing logged yet.", "Aún no hay eventos.");
+
+/// A thread state's name, as the legend and the tooltips show it.
+pub fn state_name(state: State) -> Text {
+    match state {
+        State::Created => t!("created", "creado"),
+        State::Ready => t!("ready", "listo"),
+        State::Running => t!("running", "en ejecución"),
+        State::Sleeping => t!("sleeping", "durmiendo"),
+        State::Blocked => t!("blocked", "bloqueado"),
+        State::Waiting => t!("waiting", "esperando"),
+        State::Done => t!("done", "terminado"),
+        State::Failed => t!("failed", "fallido"),
+        State::Killed => t!("killed", "eliminado"),
+    }
+}
+
+/// A knob's unit in the current language (the scenarios declare it in English).
+pub fn unit(unit: &'static str, lang: Lang) -> &'static str {
+    let text = match unit {
+        "threads" => t!("threads", "hilos"),
+        "items" => t!("items", "elementos"),
+        "steps" => t!("steps", "pasos"),
+        "updates" => t!("updates", "actualizaciones"),
+        "tasks" => t!("tasks", "tareas"),
+        "workers" => t!("workers", "trabajadores"),
+        "permits" => t!("permits", "permisos"),
+        "clients" => t!("clients", "clientes"),
+        "parties" => t!("parties", "participantes"),
+        "processes" => t!("processes", "procesos"),
+        "students" => t!("students", "estudiantes"),
+        "waiters" => t!("waiters", "en espera"),
+        "consumers" => t!("consumers", "consumidores"),
+        _ => return unit,
+    };
+    text.get(lang)
+}
+
+/// The switch's label for a language, in that language.
+pub fn lang_name(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "English",
+        Lang::Es => "Español",
+    }
+}

@@ -1,0 +1,149 @@
+//! The scenario's plots under the timeline (same time window, set explicitly
+//! every frame) and the frame-time plot.
+
+use eframe::egui;
+use egui::{Color32, RichText, Ui};
+use egui_plot::{Corner, HLine, HoverPosition, Legend, Line, LineStyle, Plot, PlotPoints};
+
+use super::frames::FrameTimes;
+use super::i18n;
+use super::timeline::LABEL_WIDTH;
+use super::view::{PlotData, View};
+use crate::lab::knobs::format_number;
+use crate::lab::text::Lang;
+use crate::scenarios::SeriesRef;
+
+pub const PLOT_HEIGHT: f32 = 140.0;
+
+const COUNTER_COLORS: [Color32; 4] = [
+    Color32::from_rgb(90, 200, 120),
+    Color32::from_rgb(190, 140, 255),
+    Color32::from_rgb(255, 200, 90),
+    Color32::from_rgb(120, 210, 230),
+];
+
+fn line_color(series: SeriesRef, counter_index: usize) -> Color32 {
+    match series {
+        SeriesRef::Level(_) => Color32::from_rgb(90, 170, 255),
+        SeriesRef::Capacity(_) => Color32::from_rgb(240, 90, 80),
+        SeriesRef::Waiters(_) => Color32::from_rgb(245, 170, 35),
+        SeriesRef::Counter(_) => COUNTER_COLORS[counter_index % COUNTER_COLORS.len()],
+    }
+}
+
+/// Every plot the scenario declares, stacked.
+pub fn scenario_plots(ui: &mut Ui, view: &View, lang: Lang, height: f32) {
+    let Some(window) = view.window else {
+        return;
+    };
+    for (i, plot) in view.plots.iter().enumerate() {
+        ui.label(RichText::new(plot.title.get(lang)).strong());
+        one_plot(ui, i, plot, (window.start, window.end), lang, height);
+    }
+}
+
+fn one_plot(ui: &mut Ui, index: usize, data: &PlotData, x: (f64, f64), lang: Lang, height: f32) {
+    let y_max = if data.y_max > 0.0 { data.y_max } else { 1.0 };
+    let seconds = i18n::SECONDS.get(lang);
+    Plot::new(("scenario_plot", index))
+        .height(height)
+        .legend(Legend::default().position(Corner::LeftTop))
+        .allow_zoom(false)
+        .allow_drag(false)
+        .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .allow_double_click_reset(false)
+        .show_x(true)
+        .show_y(true)
+        .y_axis_min_width(LABEL_WIDTH)
+        .x_axis_formatter(move |mark, _| format!("{} {seconds}", format_number(mark.value)))
+        .label_formatter(move |hover| match hover {
+            HoverPosition::NearDataPoint {
+                plot_name,
+                position,
+                ..
+            } => Some(format!(
+                "{plot_name}\n{} @ {:.2} {seconds}",
+                format_number(position.y),
+                position.x
+            )),
+            HoverPosition::Elsewhere { .. } => None,
+        })
+        .show(ui, |plot_ui| {
+            plot_ui.set_plot_bounds_x(x.0..=x.1);
+            plot_ui.set_plot_bounds_y(-0.04 * y_max..=y_max * 1.18);
+            let mut counters = 0;
+            for line in &data.lines {
+                let color = line_color(line.series, counters);
+                if matches!(line.series, SeriesRef::Counter(_)) {
+                    counters += 1;
+                }
+                let mut l = Line::new(
+                    line.label.get(lang),
+                    PlotPoints::from_iter(line.points.iter().copied()),
+                )
+                .color(color)
+                .width(1.6);
+                match line.series {
+                    SeriesRef::Capacity(_) => {
+                        l = l.style(LineStyle::dashed_dense()).width(2.0);
+                    }
+                    SeriesRef::Level(_) => l = l.fill(0.0).fill_alpha(0.25),
+                    _ => {}
+                }
+                plot_ui.line(l);
+            }
+        });
+}
+
+/// The last frames' CPU time and the real gap between frames, in ms.
+pub fn frame_time_plot(ui: &mut Ui, frames: &FrameTimes, lang: Lang, height: f32) {
+    let cpu: Vec<[f64; 2]> = frames
+        .cpu_ms()
+        .enumerate()
+        .map(|(i, v)| [i as f64, f64::from(v)])
+        .collect();
+    let gap: Vec<[f64; 2]> = frames
+        .gap_ms()
+        .enumerate()
+        .map(|(i, v)| [i as f64, f64::from(v)])
+        .collect();
+    let y_max = cpu
+        .iter()
+        .chain(&gap)
+        .map(|p| p[1])
+        .fold(20.0_f64, f64::max);
+    Plot::new("frame_times")
+        .height(height)
+        .legend(Legend::default().position(Corner::LeftTop))
+        .allow_zoom(false)
+        .allow_drag(false)
+        .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .allow_double_click_reset(false)
+        .y_axis_min_width(LABEL_WIDTH)
+        .show_x(false)
+        .x_axis_formatter(|_, _| String::new())
+        .y_axis_formatter(|mark, _| format!("{} ms", format_number(mark.value)))
+        .show(ui, |plot_ui| {
+            plot_ui.set_plot_bounds_x(0.0..=super::frames::HISTORY as f64);
+            plot_ui.set_plot_bounds_y(0.0..=y_max * 1.15);
+            plot_ui.hline(
+                HLine::new(i18n::BUDGET.get(lang), 1000.0 / 60.0)
+                    .color(Color32::from_rgb(120, 120, 120))
+                    .style(LineStyle::dashed_dense()),
+            );
+            plot_ui.line(
+                Line::new(i18n::FRAME_GAP.get(lang), PlotPoints::new(gap))
+                    .color(Color32::from_rgb(150, 205, 255))
+                    .width(1.2),
+            );
+            plot_ui.line(
+                Line::new(i18n::FRAME_CPU.get(lang), PlotPoints::new(cpu))
+                    .color(Color32::from_rgb(245, 170, 35))
+                    .fill(0.0)
+                    .fill_alpha(0.3)
+                    .width(1.6),
+            );
+        });
+}
