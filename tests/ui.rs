@@ -1,0 +1,204 @@
+//! The window, driven headless through its accessibility tree (egui_kittest):
+//! every scenario starts, follows a live knob and stops; the language switch
+//! changes every label; frozen-ui really freezes the frame loop only when asked.
+
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+use egui::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use hilos::lab::KnobKind;
+use hilos::lab::text::Lang;
+use hilos::scenarios;
+use hilos::ui::HilosApp;
+
+fn harness(lang: Lang) -> Harness<'static, HilosApp> {
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(move |cc| HilosApp::new(cc, lang));
+    harness.run_steps(2);
+    harness
+}
+
+/// Step frames (sleeping a little between them) until `done` or the timeout.
+fn step_until(
+    harness: &mut Harness<'static, HilosApp>,
+    timeout: Duration,
+    mut done: impl FnMut(&HilosApp) -> bool,
+) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        harness.step();
+        if done(harness.state()) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn alive_workers(app: &HilosApp, prefix: &str) -> usize {
+    app.lab().map_or(0, |lab| {
+        lab.handle()
+            .enumerate()
+            .iter()
+            .filter(|t| t.name().starts_with(prefix))
+            .count()
+    })
+}
+
+#[test]
+fn every_scenario_starts_follows_a_live_knob_and_stops() {
+    let mut harness = harness(Lang::En);
+    for scenario in scenarios::all() {
+        let title = scenario.title.get(Lang::En);
+        harness.get_by_role_and_label(Role::Button, title).click();
+        harness.run_steps(2);
+        assert_eq!(harness.state().selected(), scenario.id);
+
+        // Make short scenarios last long enough to be changed while they run.
+        match scenario.id {
+            "race-condition" => harness.state().knobs().set("updates", 100.0).unwrap(),
+            "frozen-ui" => harness.state().knobs().set("steps", 100.0).unwrap(),
+            "producer-consumer" => harness.state().knobs().set("run_for", 60.0).unwrap(),
+            _ => {}
+        }
+
+        harness.get_by_label("Start").click();
+        let started = step_until(&mut harness, Duration::from_secs(5), |app| {
+            app.lab().is_some_and(|lab| lab.handle().active_count() > 0)
+        });
+        assert!(started, "{}: no threads after Start", scenario.id);
+
+        // The first live slider-like knob, moved with the keyboard.
+        let spec = scenario
+            .knobs
+            .iter()
+            .find(|k| k.not_live.is_none() && k.kind != KnobKind::Bool)
+            .unwrap_or_else(|| panic!("{} has no live slider", scenario.id));
+        let before = harness.state().lab().unwrap().knobs().get(spec.name);
+        let label = spec.label.get(Lang::En);
+        harness.get_by_role_and_label(Role::Slider, label).focus();
+        harness.step();
+        for _ in 0..3 {
+            harness.key_press(egui::Key::ArrowRight);
+            harness.step();
+        }
+        harness.run_steps(2);
+        let lab = harness.state().lab().unwrap();
+        assert!(
+            !lab.is_stopped(),
+            "{}: the lab ended too early",
+            scenario.id
+        );
+        let after = lab.knobs().get(spec.name);
+        assert!(
+            after > before,
+            "{}: knob {} did not follow the keyboard ({before} → {after})",
+            scenario.id,
+            spec.name
+        );
+
+        if scenario.id == "producer-consumer" {
+            // The running scenario grows its crew to the new count.
+            let want = after as usize;
+            let grew = step_until(&mut harness, Duration::from_secs(5), |app| {
+                alive_workers(app, "Producer") == want
+            });
+            assert!(
+                grew,
+                "producers: want {want} alive, have {}",
+                alive_workers(harness.state(), "Producer")
+            );
+        }
+
+        harness.get_by_label("Stop").click();
+        harness.run_steps(2);
+        let lab = harness.state().lab().expect("Stop keeps the lab on screen");
+        assert!(lab.is_stopped(), "{}: not stopped", scenario.id);
+        assert_eq!(
+            lab.handle().active_count(),
+            0,
+            "{}: threads alive after Stop",
+            scenario.id
+        );
+    }
+}
+
+#[test]
+fn the_language_switch_changes_every_label_at_once() {
+    let mut harness = harness(Lang::En);
+    assert!(harness.query_by_label("Start").is_some());
+    harness.get_by_label("Español").click();
+    harness.run_steps(2);
+    assert!(harness.query_by_label("Iniciar").is_some());
+    assert!(harness.query_by_label("Start").is_none());
+    assert!(
+        harness
+            .query_all_by_label("Condición de carrera")
+            .next()
+            .is_some()
+    );
+    assert!(
+        harness
+            .query_all_by_label("Race condition")
+            .next()
+            .is_none()
+    );
+    // The knobs of the selected scenario speak Spanish too.
+    assert!(
+        harness
+            .query_by_role_and_label(Role::Slider, "Pasos")
+            .is_some()
+    );
+
+    harness.get_by_label("English").click();
+    harness.run_steps(2);
+    assert!(harness.query_by_label("Start").is_some());
+}
+
+#[test]
+fn frozen_ui_on_a_worker_keeps_frames_short_and_on_the_ui_thread_blocks() {
+    let mut harness = harness(Lang::En);
+    harness
+        .get_by_role_and_label(Role::Button, "The frozen window")
+        .click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().selected(), "frozen-ui");
+
+    // On a worker: progress advances while every frame stays short.
+    harness.get_by_label("Run on a worker").click();
+    harness.run_steps(2);
+    let t0 = Instant::now();
+    let mut longest: f32 = 0.0;
+    while t0.elapsed() < Duration::from_millis(1200) {
+        harness.step();
+        longest = longest.max(harness.state().last_frame_ms());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (done, steps) = harness.state().frozen_progress();
+    assert!(done >= 2, "progress did not advance: {done}/{steps}");
+    assert!(
+        longest < 100.0,
+        "a frame took {longest} ms on the worker run"
+    );
+
+    // On the UI thread: the frame that runs the loop takes steps × sleep.
+    harness.get_by_label("Reset").click();
+    harness.run_steps(2);
+    harness.state().knobs().set("steps", 5.0).unwrap();
+    harness.state().knobs().set("sleep", 0.05).unwrap();
+    harness.get_by_label("Run on the UI thread").click();
+    let t0 = Instant::now();
+    harness.step();
+    let frame = harness.state().last_frame_ms();
+    assert!(t0.elapsed() >= Duration::from_millis(200));
+    assert!(frame >= 200.0, "the UI-thread run took only {frame} ms");
+    assert_eq!(harness.state().frozen_progress(), (5, 5));
+    assert!(harness.state().longest_frame_ms() >= 200.0);
+    // The frame-time history shows the spike.
+    assert!(harness.state().frame_times().iter().any(|&ms| ms >= 200.0));
+}
