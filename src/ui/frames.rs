@@ -6,14 +6,23 @@ use std::collections::VecDeque;
 /// How many frames the history keeps.
 pub const HISTORY: usize = 300;
 
+/// The first frames build font atlases and layouts once; they would dwarf
+/// everything after them in the plot, so they are not kept.
+const SKIP_FIRST: u32 = 3;
+
 #[derive(Default)]
 pub struct FrameTimes {
     cpu: VecDeque<f32>,
     gap: VecDeque<f32>,
+    skipped: u32,
 }
 
 impl FrameTimes {
     pub fn push(&mut self, cpu_ms: f32, gap_ms: f32) {
+        if self.skipped < SKIP_FIRST {
+            self.skipped += 1;
+            return;
+        }
         if self.cpu.len() == HISTORY {
             self.cpu.pop_front();
             self.gap.pop_front();
@@ -33,5 +42,9 @@ impl FrameTimes {
 
     pub fn gap_ms(&self) -> impl Iterator<Item = f32> + '_ {
         self.gap.iter().copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.cpu.len()
     }
 }

@@ -38,15 +38,16 @@ impl Frozen {
         *self = Frozen::default();
     }
 
-    /// (steps done, steps) of the last run.
-    pub fn progress(&self, view: &View) -> (usize, usize) {
+    /// (steps done, steps) of the last run: the UI thread's own count, or
+    /// the lab's "progress" counter for a run on workers (also after Start).
+    pub fn progress(&self, view: &View, knob_steps: usize) -> (usize, usize) {
         match self.mode {
             Some(RunMode::UiThread) => (self.ui_progress, self.steps),
-            Some(RunMode::Worker) => {
+            Some(RunMode::Worker) | None => {
                 let done = view.progress.unwrap_or(0).max(0) as usize;
-                (done.min(self.steps), self.steps)
+                let steps = knob_steps.max(done);
+                (done, steps)
             }
-            None => (0, self.steps),
         }
     }
 
@@ -87,6 +88,12 @@ fn knob(knobs: &Knobs, name: &str) -> Option<f64> {
 }
 
 impl HilosApp {
+    /// (steps done, steps) for the progress bar.
+    pub fn frozen_progress(&self) -> (usize, usize) {
+        let knob_steps = knob(&self.knobs[self.selected], "steps").unwrap_or(0.0) as usize;
+        self.frozen.progress(&self.view, knob_steps)
+    }
+
     fn frozen_run_on_ui(&mut self) {
         self.reset();
         let knobs = self.knobs[self.selected].clone();
@@ -146,7 +153,7 @@ impl HilosApp {
             ui.add_space(12.0);
             ui.add(egui::Spinner::new().size(30.0));
         });
-        let (done, steps) = self.frozen.progress(&self.view);
+        let (done, steps) = self.frozen_progress();
         let fraction = if steps > 0 {
             done as f32 / steps as f32
         } else {

@@ -173,11 +173,6 @@ impl HilosApp {
         self.frames.cpu_ms().collect()
     }
 
-    /// frozen-ui: (steps done, steps) of the last run, either kind.
-    pub fn frozen_progress(&self) -> (usize, usize) {
-        self.frozen.progress(&self.view)
-    }
-
     /// frozen-ui: the longest frame of the last run, in ms.
     pub fn longest_frame_ms(&self) -> f32 {
         self.frozen.longest_ms

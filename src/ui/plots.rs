@@ -5,7 +5,7 @@ use eframe::egui;
 use egui::{Color32, RichText, Ui};
 use egui_plot::{Corner, HLine, HoverPosition, Legend, Line, LineStyle, Plot, PlotPoints};
 
-use super::frames::FrameTimes;
+use super::frames::{FrameTimes, HISTORY};
 use super::i18n;
 use super::timeline::LABEL_WIDTH;
 use super::view::{PlotData, View};
@@ -47,7 +47,11 @@ fn one_plot(ui: &mut Ui, index: usize, data: &PlotData, x: (f64, f64), lang: Lan
     let seconds = i18n::SECONDS.get(lang);
     Plot::new(("scenario_plot", index))
         .height(height)
-        .legend(Legend::default().position(Corner::LeftTop))
+        .legend(
+            Legend::default()
+                .position(Corner::LeftTop)
+                .follow_insertion_order(true),
+        )
         .allow_zoom(false)
         .allow_drag(false)
         .allow_scroll(false)
@@ -83,7 +87,10 @@ fn one_plot(ui: &mut Ui, index: usize, data: &PlotData, x: (f64, f64), lang: Lan
                     PlotPoints::from_iter(line.points.iter().copied()),
                 )
                 .color(color)
-                .width(1.6);
+                .width(1.6)
+                // Steps have two points per x; egui_plot's banding would
+                // blend them into slopes. The points are already thinned.
+                .allow_band(false);
                 match line.series {
                     SeriesRef::Capacity(_) => {
                         l = l.style(LineStyle::dashed_dense()).width(2.0);
@@ -98,15 +105,17 @@ fn one_plot(ui: &mut Ui, index: usize, data: &PlotData, x: (f64, f64), lang: Lan
 
 /// The last frames' CPU time and the real gap between frames, in ms.
 pub fn frame_time_plot(ui: &mut Ui, frames: &FrameTimes, lang: Lang, height: f32) {
+    // The newest frame at the right edge.
+    let offset = (HISTORY - frames.len()) as f64;
     let cpu: Vec<[f64; 2]> = frames
         .cpu_ms()
         .enumerate()
-        .map(|(i, v)| [i as f64, f64::from(v)])
+        .map(|(i, v)| [offset + i as f64, f64::from(v)])
         .collect();
     let gap: Vec<[f64; 2]> = frames
         .gap_ms()
         .enumerate()
-        .map(|(i, v)| [i as f64, f64::from(v)])
+        .map(|(i, v)| [offset + i as f64, f64::from(v)])
         .collect();
     let y_max = cpu
         .iter()
@@ -115,7 +124,11 @@ pub fn frame_time_plot(ui: &mut Ui, frames: &FrameTimes, lang: Lang, height: f32
         .fold(20.0_f64, f64::max);
     Plot::new("frame_times")
         .height(height)
-        .legend(Legend::default().position(Corner::LeftTop))
+        .legend(
+            Legend::default()
+                .position(Corner::LeftTop)
+                .follow_insertion_order(true),
+        )
         .allow_zoom(false)
         .allow_drag(false)
         .allow_scroll(false)
@@ -126,7 +139,7 @@ pub fn frame_time_plot(ui: &mut Ui, frames: &FrameTimes, lang: Lang, height: f32
         .x_axis_formatter(|_, _| String::new())
         .y_axis_formatter(|mark, _| format!("{} ms", format_number(mark.value)))
         .show(ui, |plot_ui| {
-            plot_ui.set_plot_bounds_x(0.0..=super::frames::HISTORY as f64);
+            plot_ui.set_plot_bounds_x(0.0..=HISTORY as f64);
             plot_ui.set_plot_bounds_y(0.0..=y_max * 1.15);
             plot_ui.hline(
                 HLine::new(i18n::BUDGET.get(lang), 1000.0 / 60.0)
@@ -136,14 +149,16 @@ pub fn frame_time_plot(ui: &mut Ui, frames: &FrameTimes, lang: Lang, height: f32
             plot_ui.line(
                 Line::new(i18n::FRAME_GAP.get(lang), PlotPoints::new(gap))
                     .color(Color32::from_rgb(150, 205, 255))
-                    .width(1.2),
+                    .width(1.2)
+                    .allow_band(false),
             );
             plot_ui.line(
                 Line::new(i18n::FRAME_CPU.get(lang), PlotPoints::new(cpu))
                     .color(Color32::from_rgb(245, 170, 35))
                     .fill(0.0)
                     .fill_alpha(0.3)
-                    .width(1.6),
+                    .width(1.6)
+                    .allow_band(false),
             );
         });
 }
