@@ -388,11 +388,9 @@ impl Lab {
 
     /// Whether the scenario has ended by itself (MainThread and every worker).
     pub fn is_finished(&self) -> bool {
-        self.handle
-            .all_threads()
-            .iter()
-            .all(|t| t.state() != State::Created && !t.is_alive())
-            && self.main.as_ref().is_none_or(Thread::is_finished)
+        // A thread created but never started keeps nothing alive, as in Python.
+        self.main.as_ref().is_none_or(Thread::is_finished)
+            && self.handle.all_threads().iter().all(|t| !t.is_alive())
     }
 
     /// Wait up to `timeout` for the scenario to end by itself.

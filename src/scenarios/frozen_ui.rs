@@ -91,15 +91,21 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
     let progress = lab.counter("progress");
     let frames = lab.counter("frames");
     let gap = lab.counter("frame_gap_ms");
-    let steps = ctx.knob_usize("steps");
     let run_loop = {
         let progress = progress.clone();
         move |c: &Ctx| -> SyncResult<()> {
-            c.log(format!("{}: starting {steps} steps", c.name()));
-            for i in 1..=steps {
+            c.log(format!(
+                "{}: starting {} steps",
+                c.name(),
+                c.knob_usize("steps")
+            ));
+            // The knobs are read on every step, so both apply live.
+            let mut i = 0;
+            while i < c.knob_usize("steps") {
                 c.sleep(c.knob("sleep"))?;
+                i += 1;
                 progress.set(i as i64);
-                c.log(format!("{}: step {i}/{steps}", c.name()));
+                c.log(format!("{}: step {i}/{}", c.name(), c.knob_usize("steps")));
             }
             c.log(format!("{}: finished", c.name()));
             Ok(())
