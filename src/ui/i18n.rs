@@ -117,25 +117,27 @@ pub fn state_name(state: State) -> Text {
     }
 }
 
-/// A knob's unit in the current language (the scenarios declare it in English).
-pub fn unit(unit: &'static str, lang: Lang) -> &'static str {
-    let text = match unit {
-        "threads" => t!("threads", "hilos"),
-        "items" => t!("items", "elementos"),
-        "steps" => t!("steps", "pasos"),
-        "updates" => t!("updates", "actualizaciones"),
-        "tasks" => t!("tasks", "tareas"),
-        "workers" => t!("workers", "trabajadores"),
-        "permits" => t!("permits", "permisos"),
-        "clients" => t!("clients", "clientes"),
-        "parties" => t!("parties", "participantes"),
-        "processes" => t!("processes", "procesos"),
-        "students" => t!("students", "estudiantes"),
-        "waiters" => t!("waiters", "en espera"),
-        "consumers" => t!("consumers", "consumidores"),
+/// A knob's unit in the current language and number (the scenarios declare
+/// it in English, plural); unknown units are shown as declared.
+pub fn unit(unit: &'static str, lang: Lang, value: f64) -> &'static str {
+    let one = (value - 1.0).abs() < 1e-9;
+    let (plural, singular) = match unit {
+        "threads" => (t!("threads", "hilos"), t!("thread", "hilo")),
+        "items" => (t!("items", "elementos"), t!("item", "elemento")),
+        "steps" => (t!("steps", "pasos"), t!("step", "paso")),
+        "updates" => (
+            t!("updates", "actualizaciones"),
+            t!("update", "actualización"),
+        ),
+        "tasks" => (t!("tasks", "tareas"), t!("task", "tarea")),
+        "workers" => (t!("workers", "trabajadores"), t!("worker", "trabajador")),
+        "permits" => (t!("permits", "permisos"), t!("permit", "permiso")),
+        "clients" => (t!("clients", "clientes"), t!("client", "cliente")),
+        "processes" => (t!("processes", "procesos"), t!("process", "proceso")),
+        "students" => (t!("students", "estudiantes"), t!("student", "estudiante")),
         _ => return unit,
     };
-    text.get(lang)
+    if one { singular } else { plural }.get(lang)
 }
 
 /// The switch's label for a language, in that language.

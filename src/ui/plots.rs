@@ -3,7 +3,9 @@
 
 use eframe::egui;
 use egui::{Color32, RichText, Ui};
-use egui_plot::{Corner, HLine, HoverPosition, Legend, Line, LineStyle, Plot, PlotPoints};
+use egui_plot::{
+    Corner, GridInput, GridMark, HLine, HoverPosition, Legend, Line, LineStyle, Plot, PlotPoints,
+};
 
 use super::frames::{FrameTimes, HISTORY};
 use super::i18n;
@@ -37,7 +39,22 @@ pub fn scenario_plots(ui: &mut Ui, view: &View, lang: Lang, height: f32) {
         return;
     };
     for (i, plot) in view.plots.iter().enumerate() {
-        ui.label(RichText::new(plot.title.get(lang)).strong());
+        // Title and legend on one row, so the legend never hides the data.
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(plot.title.get(lang)).strong());
+            ui.add_space(12.0);
+            let mut counters = 0;
+            for line in &plot.lines {
+                let color = line_color(line.series, counters);
+                if matches!(line.series, SeriesRef::Counter(_)) {
+                    counters += 1;
+                }
+                let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 3.0), egui::Sense::hover());
+                ui.painter().rect_filled(rect, 1.0, color);
+                ui.label(RichText::new(line.label.get(lang)).small());
+                ui.add_space(6.0);
+            }
+        });
         one_plot(ui, i, plot, (window.start, window.end), lang, height);
     }
 }
@@ -47,11 +64,6 @@ fn one_plot(ui: &mut Ui, index: usize, data: &PlotData, x: (f64, f64), lang: Lan
     let seconds = i18n::SECONDS.get(lang);
     Plot::new(("scenario_plot", index))
         .height(height)
-        .legend(
-            Legend::default()
-                .position(Corner::LeftTop)
-                .follow_insertion_order(true),
-        )
         .allow_zoom(false)
         .allow_drag(false)
         .allow_scroll(false)
@@ -59,6 +71,7 @@ fn one_plot(ui: &mut Ui, index: usize, data: &PlotData, x: (f64, f64), lang: Lan
         .allow_double_click_reset(false)
         .show_x(true)
         .show_y(true)
+        .y_grid_spacer(nice_marks)
         .y_axis_min_width(LABEL_WIDTH)
         .x_axis_formatter(move |mark, _| format!("{} {seconds}", format_number(mark.value)))
         .label_formatter(move |hover| match hover {
@@ -136,6 +149,7 @@ pub fn frame_time_plot(ui: &mut Ui, frames: &FrameTimes, lang: Lang, height: f32
         .allow_double_click_reset(false)
         .y_axis_min_width(LABEL_WIDTH)
         .show_x(false)
+        .y_grid_spacer(nice_marks)
         .x_axis_formatter(|_, _| String::new())
         .y_axis_formatter(|mark, _| format!("{} ms", format_number(mark.value)))
         .show(ui, |plot_ui| {
@@ -161,4 +175,51 @@ pub fn frame_time_plot(ui: &mut Ui, frames: &FrameTimes, lang: Lang, height: f32
                     .allow_band(false),
             );
         });
+}
+
+/// About five labelled y marks at 1-2-5 steps (whole numbers at least): the
+/// default base-10 grid labels only 0 and 10 on a plot of 0..90.
+fn nice_marks(input: GridInput) -> Vec<GridMark> {
+    let (lo, hi) = input.bounds;
+    let span = hi - lo;
+    if !(span.is_finite() && span > 0.0) {
+        return Vec::new();
+    }
+    let raw = span / 5.0;
+    let magnitude = 10_f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * magnitude)
+        .max(1.0);
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    (first..=last)
+        .map(|k| GridMark {
+            value: k as f64 * step,
+            step_size: step,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nice_marks_label_a_few_round_values() {
+        let marks = nice_marks(GridInput {
+            bounds: (-3.0, 94.0),
+            base_step_size: 1.0,
+        });
+        let values: Vec<f64> = marks.iter().map(|m| m.value).collect();
+        assert_eq!(values, vec![0.0, 20.0, 40.0, 60.0, 80.0]);
+        let marks = nice_marks(GridInput {
+            bounds: (-0.4, 11.8),
+            base_step_size: 0.1,
+        });
+        let values: Vec<f64> = marks.iter().map(|m| m.value).collect();
+        assert_eq!(values, vec![0.0, 5.0, 10.0]);
+    }
 }

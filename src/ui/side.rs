@@ -60,7 +60,7 @@ impl HilosApp {
                     let unit = if spec.unit.is_empty() {
                         String::new()
                     } else {
-                        format!(" {}", i18n::unit(spec.unit, lang))
+                        format!(" {}", i18n::unit(spec.unit, lang, value))
                     };
                     let mut slider = egui::Slider::new(&mut v, spec.min..=spec.max).suffix(unit);
                     slider = if spec.kind == KnobKind::Int {
