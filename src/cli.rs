@@ -487,10 +487,13 @@ fn readable(r: &RunReport, record: &Record, lang: Lang) -> String {
     }
     let _ = writeln!(out, "\nthreads:");
     for t in &r.threads {
-        let times: Vec<String> = t
-            .seconds
+        let times: Vec<String> = State::ALL
             .iter()
-            .map(|(s, v)| format!("{s} {v:.3}s"))
+            .filter_map(|s| {
+                t.seconds
+                    .get(s.name())
+                    .map(|v| format!("{} {v:.3}s", s.name()))
+            })
             .collect();
         let daemon = if t.daemon { " (daemon)" } else { "" };
         let _ = writeln!(

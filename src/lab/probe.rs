@@ -135,9 +135,10 @@ pub struct Probe {
     counts: Arc<ProbeCounts>,
 }
 
+/// Only drops are counted at the sender: everything else is counted by the
+/// recorder, so a successful send touches no shared counter.
 #[derive(Default)]
 pub struct ProbeCounts {
-    pub sent: AtomicU64,
     pub dropped: AtomicU64,
 }
 
@@ -175,13 +176,9 @@ impl Probe {
             t_ns: self.now_ns(),
             kind,
         };
-        match self.tx.try_send(event) {
-            Ok(()) => {
-                self.counts.sent.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.counts.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.tx.try_send(event)
+        {
+            self.counts.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

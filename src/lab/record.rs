@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::Receiver;
 
 use super::probe::{
     CounterId, Event, EventKind, Probe, ResourceId, ResourceKind, Target, WorkerId,
@@ -520,31 +520,40 @@ impl RecorderThread {
     }
 }
 
+/// How long the recorder sleeps when the channel is empty. It polls rather
+/// than blocking in `recv`, so a worker's send never has to wake it: a send
+/// stays a plain enqueue (a blocked receiver would cost every send a futex wake).
+const POLL: Duration = Duration::from_millis(1);
+
 fn drain_loop(rx: &Receiver<Event>, record: &Mutex<Record>, shutdown: &AtomicBool, probe: &Probe) {
     loop {
-        match rx.recv_timeout(Duration::from_millis(20)) {
-            Ok(first) => {
-                let mut rec = record.lock().unwrap_or_else(PoisonError::into_inner);
-                rec.apply(first);
-                for _ in 1..BATCH {
-                    match rx.try_recv() {
-                        Ok(ev) => rec.apply(ev),
-                        Err(_) => break,
+        // Read the flag before draining, so events sent before it was set are kept.
+        let stopping = shutdown.load(Ordering::Acquire);
+        let mut drained_any = false;
+        loop {
+            let mut rec = record.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut n = 0;
+            while n < BATCH {
+                match rx.try_recv() {
+                    Ok(ev) => {
+                        rec.apply(ev);
+                        n += 1;
                     }
+                    Err(_) => break,
                 }
-                rec.events_dropped = probe.counts().dropped.load(Ordering::Relaxed);
             }
-            Err(RecvTimeoutError::Timeout) => {
-                if shutdown.load(Ordering::Acquire) {
-                    return;
-                }
-                let mut rec = record.lock().unwrap_or_else(PoisonError::into_inner);
-                rec.events_dropped = probe.counts().dropped.load(Ordering::Relaxed);
+            rec.events_dropped = probe.counts().dropped.load(Ordering::Relaxed);
+            drop(rec);
+            drained_any |= n > 0;
+            if n < BATCH {
+                break;
             }
-            Err(RecvTimeoutError::Disconnected) => return,
         }
-        if shutdown.load(Ordering::Acquire) && rx.is_empty() {
+        if stopping {
             return;
+        }
+        if !drained_any {
+            std::thread::sleep(POLL);
         }
     }
 }

@@ -107,7 +107,9 @@ impl Condition {
         s.count -= 1;
         if s.count == 0 {
             s.owner = None;
-            self.0.m.notify_all();
+            if s.lock_waiters > 0 {
+                self.0.m.notify_all();
+            }
         }
         self.report(&s);
         Ok(())

@@ -50,7 +50,9 @@ impl Event {
         let mut f = self.0.m.lock();
         f.set = true;
         f.generation += 1;
-        self.0.m.notify_all();
+        if f.waiters > 0 {
+            self.0.m.notify_all();
+        }
         self.report(&f);
     }
 

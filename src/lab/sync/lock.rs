@@ -113,7 +113,11 @@ impl LockCore {
         s.count -= 1;
         if s.count == 0 {
             s.owner = None;
-            self.m.notify_all();
+            // std's condvar makes a syscall on every notify: skip it when
+            // nobody waits (the stop signal wakes waiters by its own path).
+            if s.waiters > 0 {
+                self.m.notify_all();
+            }
         }
         self.report(&s);
         Ok(())

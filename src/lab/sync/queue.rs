@@ -105,7 +105,9 @@ impl<T: Send + 'static> Queue<T> {
             }
             s.items.push_back(item);
             s.unfinished += 1;
-            self.0.m.notify_all();
+            if s.getters > 0 {
+                self.0.m.notify_all();
+            }
             self.report(&s);
             drop(s);
             drop(scope);
@@ -113,7 +115,9 @@ impl<T: Send + 'static> Queue<T> {
         }
         s.items.push_back(item);
         s.unfinished += 1;
-        self.0.m.notify_all();
+        if s.getters > 0 {
+            self.0.m.notify_all();
+        }
         self.report(&s);
         Ok(())
     }
@@ -142,14 +146,18 @@ impl<T: Send + 'static> Queue<T> {
                 WaitEnd::TimedOut => Err(SyncError::Empty),
                 WaitEnd::Stopped => Err(SyncError::Stopped),
             };
-            self.0.m.notify_all();
+            if s.putters > 0 {
+                self.0.m.notify_all();
+            }
             self.report(&s);
             drop(s);
             drop(scope);
             return result;
         }
         let item = s.items.pop_front().ok_or(SyncError::Empty);
-        self.0.m.notify_all();
+        if s.putters > 0 {
+            self.0.m.notify_all();
+        }
         self.report(&s);
         item
     }

@@ -115,7 +115,9 @@ impl Semaphore {
             )));
         }
         p.free += n;
-        self.0.m.notify_all();
+        if p.waiters > 0 {
+            self.0.m.notify_all();
+        }
         self.report(&p);
         Ok(())
     }
