@@ -114,3 +114,39 @@ fn dropping_a_lab_stops_it() {
     }
     assert_eq!(hilos::lab::count_os_threads_with_prefix(&prefix), Some(0));
 }
+
+#[test]
+fn start_stop_spam_never_leaks_a_thread() {
+    // What a learner hammering Start / Reset does: start a busy scenario and
+    // stop it at once or after a few milliseconds, again and again.
+    let scenario = hilos::scenarios::find("producer-consumer").unwrap();
+    let mut worst = Duration::ZERO;
+    for round in 0..30u64 {
+        let knobs = scenario.knobs();
+        knobs.set("producers", 16.0).unwrap();
+        knobs.set("consumers", 16.0).unwrap();
+        knobs.set("produce_pause", 0.001).unwrap();
+        knobs.set("consume_pause", 0.001).unwrap();
+        let mut lab = Lab::new(LabOptions::default(), knobs);
+        let prefix = lab.handle().shared().os_thread_prefix();
+        lab.start_main(scenario.body).unwrap();
+        std::thread::sleep(Duration::from_millis(round % 7));
+        let report = lab.stop();
+        worst = worst.max(Duration::from_secs_f64(report.stop_seconds));
+        assert_eq!(report.threads_left, 0, "round {round}");
+        assert_eq!(
+            hilos::lab::count_os_threads_with_prefix(&prefix),
+            Some(0),
+            "round {round}"
+        );
+        for t in lab.handle().all_threads() {
+            assert!(
+                t.state().is_final(),
+                "round {round}: {} {:?}",
+                t.name(),
+                t.state()
+            );
+        }
+    }
+    assert!(worst < Duration::from_millis(250), "slowest stop {worst:?}");
+}
