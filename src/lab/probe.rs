@@ -4,7 +4,6 @@
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use super::state::State;
 
@@ -69,11 +68,56 @@ impl ResourceKind {
     }
 }
 
-/// One thing that happened, stamped with nanoseconds since the lab started.
+/// One thing that happened, stamped with the raw reading of the lab's clock
+/// (convert with [`LabClock::to_ns`]).
 #[derive(Clone, Debug)]
 pub struct Event {
-    pub t_ns: u64,
+    pub t_raw: u64,
     pub kind: EventKind,
+}
+
+/// The lab's clock. Workers stamp events with a raw counter reading (the CPU's
+/// time-stamp counter where it is reliable, via quanta: a few nanoseconds,
+/// against ~20-40 ns for `Instant::now`); the recorder scales readings to
+/// nanoseconds since the lab started.
+#[derive(Clone, Debug)]
+pub struct LabClock {
+    clock: quanta::Clock,
+    epoch_raw: u64,
+}
+
+impl LabClock {
+    pub fn new() -> LabClock {
+        let clock = quanta::Clock::new();
+        let epoch_raw = clock.raw();
+        LabClock { clock, epoch_raw }
+    }
+
+    #[inline]
+    pub fn raw(&self) -> u64 {
+        self.clock.raw()
+    }
+
+    /// Nanoseconds since the lab started for a raw reading.
+    pub fn to_ns(&self, raw: u64) -> u64 {
+        self.clock.delta_as_nanos(self.epoch_raw, raw)
+    }
+
+    /// Nanoseconds since the lab started.
+    pub fn now_ns(&self) -> u64 {
+        self.to_ns(self.raw())
+    }
+
+    /// Seconds since the lab started.
+    pub fn now_secs(&self) -> f64 {
+        self.now_ns() as f64 * 1e-9
+    }
+}
+
+impl Default for LabClock {
+    fn default() -> Self {
+        LabClock::new()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -131,7 +175,7 @@ pub enum EventKind {
 #[derive(Clone)]
 pub struct Probe {
     tx: Sender<Event>,
-    epoch: Instant,
+    clock: LabClock,
     counts: Arc<ProbeCounts>,
 }
 
@@ -149,14 +193,14 @@ impl Probe {
         let (tx, rx) = crossbeam_channel::bounded(capacity.max(1));
         let probe = Probe {
             tx,
-            epoch: Instant::now(),
+            clock: LabClock::new(),
             counts: Arc::new(ProbeCounts::default()),
         };
         (probe, rx)
     }
 
-    pub fn epoch(&self) -> Instant {
-        self.epoch
+    pub fn clock(&self) -> &LabClock {
+        &self.clock
     }
 
     pub fn counts(&self) -> &Arc<ProbeCounts> {
@@ -164,16 +208,15 @@ impl Probe {
     }
 
     /// Nanoseconds since the lab started.
-    #[inline]
     pub fn now_ns(&self) -> u64 {
-        self.epoch.elapsed().as_nanos() as u64
+        self.clock.now_ns()
     }
 
     /// Stamp and send one event; count it as dropped if the channel is full.
     #[inline]
     pub fn emit(&self, kind: EventKind) {
         let event = Event {
-            t_ns: self.now_ns(),
+            t_raw: self.clock.raw(),
             kind,
         };
         if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.tx.try_send(event)

@@ -6,12 +6,12 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 
 use super::probe::{
-    CounterId, Event, EventKind, Probe, ResourceId, ResourceKind, Target, WorkerId,
+    CounterId, Event, EventKind, LabClock, Probe, ResourceId, ResourceKind, Target, WorkerId,
 };
 use super::state::State;
 
@@ -191,7 +191,7 @@ pub struct LogLine {
 /// Everything recorded about one lab run.
 #[derive(Debug)]
 pub struct Record {
-    epoch: Instant,
+    clock: LabClock,
     /// Set when the lab has stopped; the clock freezes there.
     pub ended_at: Option<f64>,
     pub threads: Vec<ThreadTrack>,
@@ -205,9 +205,9 @@ pub struct Record {
 }
 
 impl Record {
-    fn new(epoch: Instant, limits: Limits) -> Record {
+    fn new(clock: LabClock, limits: Limits) -> Record {
         Record {
-            epoch,
+            clock,
             ended_at: None,
             threads: Vec::new(),
             resources: Vec::new(),
@@ -222,8 +222,7 @@ impl Record {
 
     /// Seconds since the lab started, frozen once it has stopped.
     pub fn now(&self) -> f64 {
-        self.ended_at
-            .unwrap_or_else(|| self.epoch.elapsed().as_secs_f64())
+        self.ended_at.unwrap_or_else(|| self.clock.now_secs())
     }
 
     pub fn thread(&self, id: WorkerId) -> Option<&ThreadTrack> {
@@ -317,7 +316,7 @@ impl Record {
 
     fn apply(&mut self, ev: Event) {
         self.events_recorded += 1;
-        let t = ev.t_ns as f64 * 1e-9;
+        let t = self.clock.to_ns(ev.t_raw) as f64 * 1e-9;
         match ev.kind {
             EventKind::WorkerCreated { id, name, daemon } => {
                 let track = self.thread_mut(id);
@@ -476,7 +475,7 @@ impl RecorderThread {
         limits: Limits,
         os_name: String,
     ) -> RecorderThread {
-        let record = Arc::new(Mutex::new(Record::new(probe.epoch(), limits)));
+        let record = Arc::new(Mutex::new(Record::new(probe.clock().clone(), limits)));
         let shutdown = Arc::new(AtomicBool::new(false));
         let handle = {
             let record = record.clone();
