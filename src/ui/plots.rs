@@ -185,7 +185,9 @@ fn nice_marks(input: GridInput) -> Vec<GridMark> {
     if !(span.is_finite() && span > 0.0) {
         return Vec::new();
     }
-    let raw = span / 5.0;
+    // Marks at least ~32 points apart (base_step_size is 8 points' worth),
+    // where egui_plot draws their labels at full strength.
+    let raw = (span / 5.0).max(input.base_step_size * 4.0);
     let magnitude = 10_f64.powf(raw.log10().floor());
     let step = [1.0, 2.0, 5.0, 10.0]
         .iter()
@@ -221,5 +223,11 @@ mod tests {
         });
         let values: Vec<f64> = marks.iter().map(|m| m.value).collect();
         assert_eq!(values, vec![0.0, 5.0, 10.0]);
+        // A short plot: fewer marks, so their labels stay readable.
+        let marks = nice_marks(GridInput {
+            bounds: (0.0, 230.0),
+            base_step_size: 230.0 / 95.0 * 8.0,
+        });
+        assert!(marks.len() <= 3, "{marks:?}");
     }
 }
