@@ -202,3 +202,39 @@ fn frozen_ui_on_a_worker_keeps_frames_short_and_on_the_ui_thread_blocks() {
     // The frame-time history shows the spike.
     assert!(harness.state().frame_times().iter().any(|&ms| ms >= 200.0));
 }
+
+#[test]
+fn workers_and_the_recorder_keep_going_while_no_frame_is_drawn() {
+    // A minimised or hidden window gets no frames; the lab must not care.
+    let mut harness = harness(Lang::En);
+    harness
+        .get_by_role_and_label(Role::Button, "Producer–consumer with a Queue")
+        .click();
+    harness.run_steps(2);
+    harness.state().knobs().set("produce_pause", 0.01).unwrap();
+    harness.state().knobs().set("consume_pause", 0.005).unwrap();
+    harness.state().knobs().set("run_for", 60.0).unwrap();
+    harness.get_by_label("Start").click();
+    harness.run_steps(2);
+    let read = |app: &HilosApp| {
+        let record = app.lab().unwrap().record().lock().unwrap();
+        (
+            record.events_recorded,
+            record.counter_value("consumed").unwrap_or(0),
+        )
+    };
+    let (events_before, consumed_before) = read(harness.state());
+    std::thread::sleep(Duration::from_millis(600)); // no frames at all
+    let (events_after, consumed_after) = read(harness.state());
+    assert!(
+        events_after > events_before + 100,
+        "the recorder stalled without frames: {events_before} → {events_after}"
+    );
+    assert!(
+        consumed_after > consumed_before + 20,
+        "the workers stalled without frames: {consumed_before} → {consumed_after}"
+    );
+    harness.get_by_label("Stop").click();
+    harness.run_steps(2);
+    assert!(harness.state().lab().unwrap().is_stopped());
+}
