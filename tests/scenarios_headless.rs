@@ -63,7 +63,7 @@ fn race_without_lock_loses_updates_like_cpython() {
         "--set",
         "updates=3",
         "--set",
-        "pause=0.05",
+        "pause=0.1",
     ]);
     assert_eq!(metric(&v, "expected"), 24.0);
     assert_eq!(metric(&v, "actual"), 3.0);

@@ -182,7 +182,7 @@ fn frozen_ui_on_a_worker_keeps_frames_short_and_on_the_ui_thread_blocks() {
     let (done, steps) = harness.state().frozen_progress();
     assert!(done >= 2, "progress did not advance: {done}/{steps}");
     assert!(
-        longest < 100.0,
+        longest < 200.0,
         "a frame took {longest} ms on the worker run"
     );
 
@@ -190,17 +190,17 @@ fn frozen_ui_on_a_worker_keeps_frames_short_and_on_the_ui_thread_blocks() {
     harness.get_by_label("Reset").click();
     harness.run_steps(2);
     harness.state().knobs().set("steps", 5.0).unwrap();
-    harness.state().knobs().set("sleep", 0.05).unwrap();
+    harness.state().knobs().set("sleep", 0.1).unwrap(); // 0.5 s in all
     harness.get_by_label("Run on the UI thread").click();
     let t0 = Instant::now();
     harness.step();
     let frame = harness.state().last_frame_ms();
-    assert!(t0.elapsed() >= Duration::from_millis(200));
-    assert!(frame >= 200.0, "the UI-thread run took only {frame} ms");
+    assert!(t0.elapsed() >= Duration::from_millis(450));
+    assert!(frame >= 450.0, "the UI-thread run took only {frame} ms");
     assert_eq!(harness.state().frozen_progress(), (5, 5));
-    assert!(harness.state().longest_frame_ms() >= 200.0);
+    assert!(harness.state().longest_frame_ms() >= 450.0);
     // The frame-time history shows the spike.
-    assert!(harness.state().frame_times().iter().any(|&ms| ms >= 200.0));
+    assert!(harness.state().frame_times().iter().any(|&ms| ms >= 450.0));
 }
 
 #[test]
