@@ -3,9 +3,7 @@
 
 use eframe::egui;
 use egui::{Color32, RichText, Ui};
-use egui_plot::{
-    Corner, GridInput, GridMark, HLine, HoverPosition, Legend, Line, LineStyle, Plot, PlotPoints,
-};
+use egui_plot::{GridInput, GridMark, HLine, HoverPosition, Line, LineStyle, Plot, PlotPoints};
 
 use super::frames::{FrameTimes, HISTORY};
 use super::i18n;
@@ -49,14 +47,20 @@ pub fn scenario_plots(ui: &mut Ui, view: &View, lang: Lang, height: f32) {
                 if matches!(line.series, SeriesRef::Counter(_)) {
                     counters += 1;
                 }
-                let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 3.0), egui::Sense::hover());
-                ui.painter().rect_filled(rect, 1.0, color);
-                ui.label(RichText::new(line.label.get(lang)).small());
-                ui.add_space(6.0);
+                legend_entry(ui, color, line.label.get(lang));
             }
         });
         one_plot(ui, i, plot, (window.start, window.end), lang, height);
     }
+}
+
+/// One legend entry drawn in a row beside a plot's title: a colour swatch
+/// and its label. Kept out of the plot so it never hides the data.
+fn legend_entry(ui: &mut Ui, color: Color32, label: &str) {
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 3.0), egui::Sense::hover());
+    ui.painter().rect_filled(rect, 1.0, color);
+    ui.label(RichText::new(label).small());
+    ui.add_space(6.0);
 }
 
 fn one_plot(ui: &mut Ui, index: usize, data: &PlotData, x: (f64, f64), lang: Lang, height: f32) {
@@ -135,13 +139,16 @@ pub fn frame_time_plot(ui: &mut Ui, frames: &FrameTimes, lang: Lang, height: f32
         .chain(&gap)
         .map(|p| p[1])
         .fold(20.0_f64, f64::max);
+    let budget_color = Color32::from_rgb(120, 120, 120);
+    let gap_color = Color32::from_rgb(150, 205, 255);
+    let cpu_color = Color32::from_rgb(245, 170, 35);
+    ui.horizontal(|ui| {
+        legend_entry(ui, cpu_color, i18n::FRAME_CPU.get(lang));
+        legend_entry(ui, gap_color, i18n::FRAME_GAP.get(lang));
+        legend_entry(ui, budget_color, i18n::BUDGET.get(lang));
+    });
     Plot::new("frame_times")
         .height(height)
-        .legend(
-            Legend::default()
-                .position(Corner::LeftTop)
-                .follow_insertion_order(true),
-        )
         .allow_zoom(false)
         .allow_drag(false)
         .allow_scroll(false)
@@ -157,18 +164,18 @@ pub fn frame_time_plot(ui: &mut Ui, frames: &FrameTimes, lang: Lang, height: f32
             plot_ui.set_plot_bounds_y(0.0..=y_max * 1.15);
             plot_ui.hline(
                 HLine::new(i18n::BUDGET.get(lang), 1000.0 / 60.0)
-                    .color(Color32::from_rgb(120, 120, 120))
+                    .color(budget_color)
                     .style(LineStyle::dashed_dense()),
             );
             plot_ui.line(
                 Line::new(i18n::FRAME_GAP.get(lang), PlotPoints::new(gap))
-                    .color(Color32::from_rgb(150, 205, 255))
+                    .color(gap_color)
                     .width(1.2)
                     .allow_band(false),
             );
             plot_ui.line(
                 Line::new(i18n::FRAME_CPU.get(lang), PlotPoints::new(cpu))
-                    .color(Color32::from_rgb(245, 170, 35))
+                    .color(cpu_color)
                     .fill(0.0)
                     .fill_alpha(0.3)
                     .width(1.6)
