@@ -1,15 +1,15 @@
 //! What recording costs. Run with `cargo bench --bench recording`.
 //!
-//! - `raw_crossbeam_send`: one `try_send` of an event-sized value into a bounded
-//!   crossbeam channel drained by another thread (the floor).
-//! - `probe_emit`: the lab's `Probe::emit` (stamp + try_send + count), drained.
+//! - `raw_crossbeam_send_x1000`: 1000 `try_send`s of an event-sized value into
+//!   a bounded crossbeam channel (the floor). Divide by 1000 for one send.
+//! - `probe_emit_x1000`: 1000 of the lab's `Probe::emit` (clock reading + the
+//!   same try_send). Divide by 1000 for one event.
+//! - `clock_reading_x1000` / `std_instant_now_x1000`: what stamping costs.
 //! - `counter_set` / `lock_acquire_release`: a primitive's call as a worker
 //!   makes it, with the real recorder thread applying every event.
 //! - Before the table: how many events per second the recorder sustains with
 //!   two threads flooding it, and how many it dropped.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -22,52 +22,40 @@ fn main() {
     divan::main();
 }
 
-/// A drain thread for a receiver, stopped when the returned flag is set.
-fn drain<T: Send + 'static>(
-    rx: crossbeam_channel::Receiver<T>,
-) -> (Arc<AtomicBool>, thread::JoinHandle<u64>) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let s = stop.clone();
-    let h = thread::spawn(move || {
-        let mut n = 0u64;
-        while !s.load(Ordering::Relaxed) {
-            while rx.try_recv().is_ok() {
-                n += 1;
-            }
-            thread::yield_now();
-        }
-        n
-    });
-    (stop, h)
-}
+/// Events per timed batch: each batch fills a fresh channel that nobody drains
+/// during the timing, so the numbers are the sender's own cost, free of the
+/// cache-line ping-pong a concurrent receiver adds (which differs run to run).
+const BATCH: usize = 1000;
 
 #[divan::bench]
-fn raw_crossbeam_send(bencher: divan::Bencher) {
+fn raw_crossbeam_send_x1000(bencher: divan::Bencher) {
     #[derive(Clone, Copy)]
     #[allow(dead_code)]
     struct Same([u8; std::mem::size_of::<Event>()]); // as large as the lab's Event
-    let (tx, rx) = crossbeam_channel::bounded::<Same>(1 << 16);
-    let (stop, h) = drain(rx);
-    bencher.bench_local(|| {
-        let _ = tx.try_send(divan::black_box(Same([7; std::mem::size_of::<Event>()])));
-    });
-    stop.store(true, Ordering::Relaxed);
-    let _ = h.join();
+    bencher
+        .with_inputs(|| crossbeam_channel::bounded::<Same>(BATCH))
+        .bench_local_values(|(tx, rx)| {
+            for _ in 0..BATCH {
+                let _ = tx.try_send(divan::black_box(Same([7; std::mem::size_of::<Event>()])));
+            }
+            (tx, rx)
+        });
 }
 
 #[divan::bench]
-fn probe_emit(bencher: divan::Bencher) {
-    let (probe, rx) = Probe::new(1 << 16);
-    let (stop, h) = drain(rx);
-    bencher.bench_local(|| {
-        probe.emit(divan::black_box(EventKind::State {
-            id: 3,
-            state: State::Running,
-            target: None,
-        }));
-    });
-    stop.store(true, Ordering::Relaxed);
-    let _ = h.join();
+fn probe_emit_x1000(bencher: divan::Bencher) {
+    bencher
+        .with_inputs(|| Probe::new(BATCH))
+        .bench_local_values(|(probe, rx)| {
+            for _ in 0..BATCH {
+                probe.emit(divan::black_box(EventKind::State {
+                    id: 3,
+                    state: State::Running,
+                    target: None,
+                }));
+            }
+            (probe, rx)
+        });
 }
 
 #[divan::bench]
@@ -126,4 +114,27 @@ fn recorder_throughput() {
         rec.events_dropped,
         100.0 * rec.events_dropped as f64 / sent.max(1) as f64
     );
+}
+
+#[divan::bench]
+fn clock_reading_x1000(bencher: divan::Bencher) {
+    let clock = hilos::lab::probe::LabClock::new();
+    bencher.bench_local(|| {
+        let mut sum = 0u64;
+        for _ in 0..BATCH {
+            sum = sum.wrapping_add(divan::black_box(&clock).raw());
+        }
+        sum
+    });
+}
+
+#[divan::bench]
+fn std_instant_now_x1000(bencher: divan::Bencher) {
+    bencher.bench_local(|| {
+        let mut last = Instant::now();
+        for _ in 0..BATCH {
+            last = divan::black_box(Instant::now());
+        }
+        last
+    });
 }
