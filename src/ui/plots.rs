@@ -63,16 +63,21 @@ fn legend_entry(ui: &mut Ui, color: Color32, label: &str) {
     ui.add_space(6.0);
 }
 
-fn one_plot(ui: &mut Ui, index: usize, data: &PlotData, x: (f64, f64), lang: Lang, height: f32) {
-    let y_max = if data.y_max > 0.0 { data.y_max } else { 1.0 };
-    let seconds = i18n::SECONDS.get(lang);
-    Plot::new(("scenario_plot", index))
-        .height(height)
+/// A plot the user cannot zoom or drag: the window sets its bounds every
+/// frame so every plot shares the timeline's sliding axis.
+fn fixed_plot<'a>(plot: Plot<'a>, height: f32) -> Plot<'a> {
+    plot.height(height)
         .allow_zoom(false)
         .allow_drag(false)
         .allow_scroll(false)
         .allow_boxed_zoom(false)
         .allow_double_click_reset(false)
+}
+
+fn one_plot(ui: &mut Ui, index: usize, data: &PlotData, x: (f64, f64), lang: Lang, height: f32) {
+    let y_max = if data.y_max > 0.0 { data.y_max } else { 1.0 };
+    let seconds = i18n::SECONDS.get(lang);
+    fixed_plot(Plot::new(("scenario_plot", index)), height)
         .show_x(true)
         .show_y(true)
         .y_grid_spacer(nice_marks)
@@ -147,13 +152,7 @@ pub fn frame_time_plot(ui: &mut Ui, frames: &FrameTimes, lang: Lang, height: f32
         legend_entry(ui, gap_color, i18n::FRAME_GAP.get(lang));
         legend_entry(ui, budget_color, i18n::BUDGET.get(lang));
     });
-    Plot::new("frame_times")
-        .height(height)
-        .allow_zoom(false)
-        .allow_drag(false)
-        .allow_scroll(false)
-        .allow_boxed_zoom(false)
-        .allow_double_click_reset(false)
+    fixed_plot(Plot::new("frame_times"), height)
         .y_axis_min_width(LABEL_WIDTH)
         .show_x(false)
         .y_grid_spacer(nice_marks)
