@@ -124,10 +124,6 @@ impl LockCore {
     }
 }
 
-/// `threading.Lock`. Cloning gives another handle to the same lock.
-#[derive(Clone)]
-pub struct Lock(Arc<LockCore>);
-
 /// Held while alive, like `with lock:`; releases on drop.
 pub struct LockGuard<'a> {
     core: &'a LockCore,
@@ -139,49 +135,64 @@ impl Drop for LockGuard<'_> {
     }
 }
 
+/// The calls Lock and RLock share, spelled as in Python. What differs (who
+/// may acquire again, who may release) lives in `LockCore`.
+macro_rules! lock_calls {
+    () => {
+        pub fn name(&self) -> &str {
+            &self.0.base.name
+        }
+
+        /// `acquire()`: block until it is free (or Stop).
+        pub fn acquire(&self) -> SyncResult<()> {
+            self.0.acquire(true, None).map(|_| ())
+        }
+
+        /// `acquire(blocking=False)`.
+        pub fn try_acquire(&self) -> SyncResult<bool> {
+            self.0.acquire(false, None)
+        }
+
+        /// `acquire(timeout=seconds)`.
+        pub fn acquire_timeout(&self, seconds: f64) -> SyncResult<bool> {
+            self.0.acquire(true, Some(seconds))
+        }
+
+        /// `release()`: a RuntimeError if it is not held (for an RLock: not
+        /// held by the caller).
+        pub fn release(&self) -> SyncResult<()> {
+            self.0.release()
+        }
+
+        /// `with lock:` — acquire now, release when the guard drops.
+        pub fn hold(&self) -> SyncResult<LockGuard<'_>> {
+            self.acquire()?;
+            Ok(LockGuard { core: &self.0 })
+        }
+    };
+}
+
+/// `threading.Lock`: not re-entrant, so acquiring a Lock you already hold
+/// blocks forever (until Stop); any thread may release it. Cloning gives
+/// another handle to the same lock.
+#[derive(Clone)]
+pub struct Lock(Arc<LockCore>);
+
 impl Lock {
     pub fn new(lab: &LabHandle, name: &str) -> Lock {
         Lock(LockCore::new(lab, name, false))
     }
 
-    pub fn name(&self) -> &str {
-        &self.0.base.name
-    }
-
-    /// `acquire()`: block until it is free. Acquiring a Lock you already hold
-    /// blocks forever (until Stop): Lock is not re-entrant.
-    pub fn acquire(&self) -> SyncResult<()> {
-        self.0.acquire(true, None).map(|_| ())
-    }
-
-    /// `acquire(blocking=False)`.
-    pub fn try_acquire(&self) -> SyncResult<bool> {
-        self.0.acquire(false, None)
-    }
-
-    /// `acquire(timeout=seconds)`.
-    pub fn acquire_timeout(&self, seconds: f64) -> SyncResult<bool> {
-        self.0.acquire(true, Some(seconds))
-    }
-
-    /// `release()`; a RuntimeError if it is not locked. Any thread may release.
-    pub fn release(&self) -> SyncResult<()> {
-        self.0.release()
-    }
+    lock_calls!();
 
     /// `locked()`.
     pub fn locked(&self) -> bool {
         self.0.m.lock().count > 0
     }
-
-    /// `with lock:` — acquire now, release when the guard drops.
-    pub fn hold(&self) -> SyncResult<LockGuard<'_>> {
-        self.acquire()?;
-        Ok(LockGuard { core: &self.0 })
-    }
 }
 
-/// `threading.RLock`: the owner may acquire again; it must release as many times.
+/// `threading.RLock`: the owner may acquire again and must release as many
+/// times; only the owner may release.
 #[derive(Clone)]
 pub struct RLock(Arc<LockCore>);
 
@@ -190,34 +201,10 @@ impl RLock {
         RLock(LockCore::new(lab, name, true))
     }
 
-    pub fn name(&self) -> &str {
-        &self.0.base.name
-    }
-
-    pub fn acquire(&self) -> SyncResult<()> {
-        self.0.acquire(true, None).map(|_| ())
-    }
-
-    pub fn try_acquire(&self) -> SyncResult<bool> {
-        self.0.acquire(false, None)
-    }
-
-    pub fn acquire_timeout(&self, seconds: f64) -> SyncResult<bool> {
-        self.0.acquire(true, Some(seconds))
-    }
-
-    /// `release()`: only the owner may; a RuntimeError otherwise.
-    pub fn release(&self) -> SyncResult<()> {
-        self.0.release()
-    }
+    lock_calls!();
 
     /// How many times the owner holds it now.
     pub fn depth(&self) -> u32 {
         self.0.m.lock().count
-    }
-
-    pub fn hold(&self) -> SyncResult<LockGuard<'_>> {
-        self.acquire()?;
-        Ok(LockGuard { core: &self.0 })
     }
 }
