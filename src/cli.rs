@@ -337,11 +337,7 @@ pub fn report(
             waiters: summary(&r.waiters_series),
         })
         .collect();
-    let thread_name = |id: u32| {
-        record
-            .thread(id)
-            .map_or_else(|| format!("Thread-{id}"), |t| t.name.to_string())
-    };
+    let thread_name = |id: u32| record.thread_name(id).to_string();
     RunReport {
         scenario: scenario.id,
         title: scenario.title.get(lang),

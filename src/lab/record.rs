@@ -37,6 +37,26 @@ impl Default for Limits {
     }
 }
 
+/// The name of a thread whose creation event has not arrived.
+pub fn unnamed_thread(id: WorkerId) -> Arc<str> {
+    Arc::from(format!("Thread-{id}"))
+}
+
+/// How the window and the runner name what a thread waits on: the resource's
+/// name, or `join(Name)` for a thread being joined.
+pub fn describe_target(
+    target: Target,
+    resource_name: impl Fn(ResourceId) -> Option<Arc<str>>,
+    thread_name: impl Fn(WorkerId) -> Arc<str>,
+) -> String {
+    match target {
+        Target::Resource(r) => {
+            resource_name(r).map_or_else(|| format!("resource {r}"), |n| n.to_string())
+        }
+        Target::Thread(t) => format!("join({})", thread_name(t)),
+    }
+}
+
 /// A closed interval a thread spent in one state.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Span {
@@ -133,7 +153,7 @@ impl ThreadTrack {
     fn placeholder(id: WorkerId) -> ThreadTrack {
         ThreadTrack {
             id,
-            name: Arc::from(format!("Thread-{id}")),
+            name: unnamed_thread(id),
             daemon: false,
             state: State::Created,
             target: None,
@@ -247,16 +267,17 @@ impl Record {
 
     /// A name for what a thread waits on: the resource's name, or the thread joined.
     pub fn target_name(&self, target: Target) -> String {
-        match target {
-            Target::Resource(r) => self
-                .resource(r)
-                .map_or_else(|| format!("resource {r}"), |r| r.name.to_string()),
-            Target::Thread(t) => format!(
-                "join({})",
-                self.thread(t)
-                    .map_or_else(|| format!("Thread-{t}"), |t| t.name.to_string())
-            ),
-        }
+        describe_target(
+            target,
+            |r| self.resource(r).map(|r| r.name.clone()),
+            |t| self.thread_name(t),
+        )
+    }
+
+    /// A thread's name, or the placeholder it has before its creation event.
+    pub fn thread_name(&self, id: WorkerId) -> Arc<str> {
+        self.thread(id)
+            .map_or_else(|| unnamed_thread(id), |t| t.name.clone())
     }
 
     pub fn alive_threads(&self) -> usize {

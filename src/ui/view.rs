@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::lab::State;
 use crate::lab::probe::{Target, WorkerId};
-use crate::lab::record::{Record, Span};
+use crate::lab::record::{Record, Span, describe_target, unnamed_thread};
 use crate::lab::text::Text;
 use crate::scenarios::{Metric, Scenario, SeriesRef};
 
@@ -202,19 +202,16 @@ impl View {
     pub fn thread_name(&self, id: WorkerId) -> Arc<str> {
         self.lanes
             .get(id as usize)
-            .map_or_else(|| Arc::from(format!("Thread-{id}")), |l| l.name.clone())
+            .map_or_else(|| unnamed_thread(id), |l| l.name.clone())
     }
 
     /// What a thread waits on, named the way the record names it.
     pub fn target_name(&self, target: Target) -> String {
-        match target {
-            Target::Resource(r) => self
-                .resource_names
-                .get(r as usize)
-                .and_then(Option::as_ref)
-                .map_or_else(|| format!("resource {r}"), |n| n.to_string()),
-            Target::Thread(t) => format!("join({})", self.thread_name(t)),
-        }
+        describe_target(
+            target,
+            |r| self.resource_names.get(r as usize).cloned().flatten(),
+            |t| self.thread_name(t),
+        )
     }
 }
 
