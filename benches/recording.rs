@@ -81,7 +81,7 @@ fn lock_acquire_release(bencher: divan::Bencher) {
 
 /// Two threads set counters as fast as they can for one second.
 fn recorder_throughput() {
-    let mut lab = Lab::new(LabOptions::default(), Knobs::new(&[]));
+    let lab = Lab::new(LabOptions::default(), Knobs::new(&[]));
     let t0 = Instant::now();
     let senders: Vec<_> = (0..2)
         .map(|i| {
@@ -102,10 +102,7 @@ fn recorder_throughput() {
     let sent: i64 = senders.into_iter().map(|h| h.join().unwrap_or(0)).sum();
     lab.stop();
     let secs = t0.elapsed().as_secs_f64();
-    let rec = lab
-        .record()
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let rec = lab.record().lock();
     println!(
         "recorder: {} events sent in {secs:.2} s; {} recorded ({:.2} M/s), {} dropped ({:.1}%)",
         sent,

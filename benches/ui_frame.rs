@@ -41,12 +41,9 @@ fn main() {
         std::thread::sleep(FRAME_GAP);
     }
     let (threads, alive, dropped) = harness.state().lab().map_or((0, 0, 0), |lab| {
-        let record = lab
-            .record()
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let record = lab.record().lock();
         (
-            record.threads.len(),
+            record.threads().len(),
             record.alive_threads(),
             record.events_dropped,
         )

@@ -307,8 +307,7 @@ pub fn report(
 ) -> RunReport {
     let now = record.now();
     let threads = record
-        .threads
-        .iter()
+        .threads()
         .map(|t| {
             let times = t.time_in(now);
             ThreadJson {
@@ -325,9 +324,7 @@ pub fn report(
         })
         .collect();
     let resources = record
-        .resources
-        .iter()
-        .flatten()
+        .resources()
         .map(|r| ResourceJson {
             name: r.name.to_string(),
             kind: r.kind.python_name(),
@@ -399,7 +396,7 @@ pub fn run(args: &RunArgs, lang: Lang) -> Result<String, UsageError> {
             args.seconds
         )));
     }
-    let mut lab = Lab::new(
+    let lab = Lab::new(
         LabOptions {
             speed: args.speed,
             ..LabOptions::default()
@@ -410,10 +407,7 @@ pub fn run(args: &RunArgs, lang: Lang) -> Result<String, UsageError> {
         .map_err(|e| UsageError(format!("could not start the scenario: {e}")))?;
     let finished = lab.wait(Duration::from_secs_f64(args.seconds));
     let stop = lab.stop();
-    let record = lab
-        .record()
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let record = lab.record().lock();
     let report = report(scenario, &lab, &record, finished, stop, args.log, lang);
     if args.json {
         return Ok(serde_json::to_string_pretty(&report).unwrap_or_default() + "\n");

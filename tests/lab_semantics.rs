@@ -33,7 +33,7 @@ fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
 
 #[test]
 fn lock_is_not_reentrant_and_blocks_its_own_owner() {
-    let mut lab = lab();
+    let lab = lab();
     let lock = lab.handle().lock("lock");
     let l = lock.clone();
     let t = start(&lab, "Owner", move |_| {
@@ -117,7 +117,7 @@ fn rlock_is_reentrant_and_only_its_owner_releases() {
 
 #[test]
 fn semaphore_limits_concurrency_to_its_permits() {
-    let mut lab = lab();
+    let lab = lab();
     let sem = lab.handle().semaphore("pool", 3);
     let inside = Arc::new(AtomicUsize::new(0));
     let peak = Arc::new(AtomicUsize::new(0));
@@ -145,7 +145,7 @@ fn semaphore_limits_concurrency_to_its_permits() {
     );
     assert_eq!(sem.free(), 3);
     lab.stop();
-    let rec = lab.record().lock().unwrap();
+    let rec = lab.record().lock();
     let pool = rec.resource_by_name("pool").unwrap();
     assert_eq!(pool.level_series.min, 0.0, "free permits reached 0");
     assert!(pool.waiters_series.max >= 1.0, "someone waited");
@@ -455,7 +455,7 @@ fn thread_start_and_join_follow_python() {
 
 #[test]
 fn a_panicking_worker_fails_with_its_message_and_the_lab_goes_on() {
-    let mut lab = lab();
+    let lab = lab();
     let bad = start(&lab, "Bad", |_| panic!("division by zero in task 3"));
     let err = start(&lab, "Raises", |_| {
         Err(SyncError::ValueError("bad value".into()))
@@ -468,10 +468,9 @@ fn a_panicking_worker_fails_with_its_message_and_the_lab_goes_on() {
     assert_eq!(err.state(), State::Failed);
     assert_eq!(good.state(), State::Done);
     lab.stop();
-    let rec = lab.record().lock().unwrap();
+    let rec = lab.record().lock();
     let failure = rec
-        .threads
-        .iter()
+        .threads()
         .find(|t| &*t.name == "Bad")
         .unwrap()
         .failure
@@ -487,7 +486,7 @@ fn a_panicking_worker_fails_with_its_message_and_the_lab_goes_on() {
 
 #[test]
 fn main_exit_waits_for_non_daemons_and_kills_daemons() {
-    let mut lab = lab();
+    let lab = lab();
     let reached_end = Arc::new(AtomicUsize::new(0));
     let r = reached_end.clone();
     let r2 = reached_end.clone();
@@ -516,11 +515,12 @@ fn main_exit_waits_for_non_daemons_and_kills_daemons() {
         1,
         "non-daemon finished; daemon cut off"
     );
+    lab.stop();
     let states: Vec<(String, State)> = lab
-        .handle()
-        .all_threads()
-        .iter()
-        .map(|t| (t.name().to_string(), t.state()))
+        .record()
+        .lock()
+        .threads()
+        .map(|t| (t.name.to_string(), t.state))
         .collect();
     assert!(
         states.contains(&("Worker".into(), State::Done)),
@@ -558,7 +558,7 @@ fn speed_scales_every_sleep() {
 
 #[test]
 fn dropped_events_are_counted_never_silent() {
-    let mut lab = Lab::new(
+    let lab = Lab::new(
         LabOptions {
             channel_capacity: 8,
             ..LabOptions::default()
@@ -574,7 +574,7 @@ fn dropped_events_are_counted_never_silent() {
     });
     t.join(None).unwrap();
     lab.stop();
-    let rec = lab.record().lock().unwrap();
+    let rec = lab.record().lock();
     assert!(
         rec.events_dropped > 0,
         "a tiny channel under a flood drops events"
@@ -585,12 +585,13 @@ fn dropped_events_are_counted_never_silent() {
 
 #[test]
 fn recorder_memory_stays_bounded() {
-    let mut lab = Lab::new(
+    let lab = Lab::new(
         LabOptions {
             limits: Limits {
                 spans_per_thread: 100,
                 points_per_series: 64,
                 log_lines: 50,
+                ..Limits::default()
             },
             ..LabOptions::default()
         },
@@ -610,11 +611,12 @@ fn recorder_memory_stays_bounded() {
     });
     t.join(None).unwrap();
     lab.stop();
-    let rec = lab.record().lock().unwrap();
-    let track = rec.threads.iter().find(|t| &*t.name == "Churn").unwrap();
+    let rec = lab.record().lock();
+    let track = rec.threads().find(|t| &*t.name == "Churn").unwrap();
     assert!(track.spans.len() <= 101, "{} spans kept", track.spans.len());
     assert!(track.spans_trimmed > 0);
-    assert!(rec.counter("c").unwrap().series.points().len() <= 64);
+    // 64 buckets on each of its 9 resolution levels, at most.
+    assert!(rec.counter("c").unwrap().series.stored() <= 64 * 9);
     assert_eq!(
         rec.counter_value("c"),
         Some(4_999),

@@ -182,7 +182,7 @@ fn producer_consumer_follows_live_knobs() {
     let knobs = scenario.knobs();
     knobs.set("run_for", 600.0).unwrap();
     knobs.set("capacity", 3.0).unwrap();
-    let mut lab = Lab::new(
+    let lab = Lab::new(
         LabOptions {
             speed: 10.0,
             ..LabOptions::default()
@@ -213,7 +213,6 @@ fn producer_consumer_follows_live_knobs() {
     wait_for("capacity 7", &|| {
         lab.record()
             .lock()
-            .unwrap()
             .resource_by_name("queue")
             .and_then(|q| q.capacity)
             == Some(7)
@@ -227,7 +226,7 @@ fn producer_consumer_follows_live_knobs() {
         report.stop_seconds
     );
     assert_eq!(report.threads_left, 0);
-    let rec = lab.record().lock().unwrap();
+    let rec = lab.record().lock();
     assert!(rec.log.iter().any(|l| l.text == "Knob: producers = 5"));
     assert_eq!(
         rec.resource_by_name("queue").unwrap().capacity_series.max,
@@ -419,14 +418,17 @@ fn scenario_threads_all_end_in_a_final_state_when_stopped_early() {
     let knobs = scenario.knobs();
     knobs.set("producers", 8.0).unwrap();
     knobs.set("consumers", 8.0).unwrap();
-    let mut lab = Lab::new(LabOptions::default(), knobs);
+    let lab = Lab::new(LabOptions::default(), knobs);
     lab.start_main(scenario.body).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let report = lab.stop();
     assert!(report.stop_seconds < 0.25, "{report:?}");
     assert_eq!(report.threads_left, 0);
-    for t in lab.handle().all_threads() {
-        assert!(t.state().is_final(), "{} is {:?}", t.name(), t.state());
-        assert_ne!(t.state(), State::Failed);
+    assert_eq!(lab.handle().active_count(), 0);
+    let rec = lab.record().lock();
+    assert!(rec.threads().len() > 16, "{} threads", rec.threads().len());
+    for t in rec.threads() {
+        assert!(t.state.is_final(), "{} is {:?}", t.name, t.state);
+        assert_ne!(t.state, State::Failed);
     }
 }

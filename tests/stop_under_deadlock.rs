@@ -16,7 +16,7 @@ fn wait_until(what: &str, cond: impl Fn() -> bool) {
 
 #[test]
 fn stop_ends_a_self_deadlock_promptly_and_leaves_no_threads() {
-    let mut lab = Lab::new(LabOptions::default(), Knobs::new(&[]));
+    let lab = Lab::new(LabOptions::default(), Knobs::new(&[]));
     let lock = lab.handle().lock("lock");
     let t = lab.handle().thread("Stuck", false, move |_| {
         lock.acquire()?;
@@ -26,7 +26,7 @@ fn stop_ends_a_self_deadlock_promptly_and_leaves_no_threads() {
     t.start().unwrap();
     wait_until("blocked on itself", || t.state() == State::Blocked);
     wait_until("the recorder names the deadlock", || {
-        lab.record().lock().unwrap().deadlocks().len() == 1
+        lab.record().lock().deadlocks().len() == 1
     });
     assert_eq!(lab.handle().os_threads_alive(), Some(1));
     let report = lab.stop();
@@ -42,13 +42,13 @@ fn stop_ends_a_self_deadlock_promptly_and_leaves_no_threads() {
         "no worker thread left in the process"
     );
     assert_eq!(t.state(), State::Killed);
-    let rec = lab.record().lock().unwrap();
+    let rec = lab.record().lock();
     assert_eq!(rec.thread(t.id()).unwrap().state, State::Killed);
 }
 
 #[test]
 fn stop_ends_a_lock_order_cycle_promptly_and_leaves_no_threads() {
-    let mut lab = Lab::new(LabOptions::default(), Knobs::new(&[]));
+    let lab = Lab::new(LabOptions::default(), Knobs::new(&[]));
     let a = lab.handle().lock("lock_a");
     let b = lab.handle().lock("lock_b");
     let mut threads = Vec::new();
@@ -79,7 +79,7 @@ fn stop_ends_a_lock_order_cycle_promptly_and_leaves_no_threads() {
         threads.iter().all(|t| t.state() == State::Blocked)
     });
     wait_until("cycle named", || {
-        let rec = lab.record().lock().unwrap();
+        let rec = lab.record().lock();
         rec.deadlocks().iter().any(|c| c.len() == 2)
     });
     assert_eq!(lab.handle().os_threads_alive(), Some(5));
@@ -127,7 +127,7 @@ fn start_stop_spam_never_leaks_a_thread() {
         knobs.set("consumers", 16.0).unwrap();
         knobs.set("produce_pause", 0.001).unwrap();
         knobs.set("consume_pause", 0.001).unwrap();
-        let mut lab = Lab::new(LabOptions::default(), knobs);
+        let lab = Lab::new(LabOptions::default(), knobs);
         let prefix = lab.handle().shared().os_thread_prefix();
         lab.start_main(scenario.body).unwrap();
         std::thread::sleep(Duration::from_millis(round % 7));
@@ -139,12 +139,13 @@ fn start_stop_spam_never_leaks_a_thread() {
             Some(0),
             "round {round}"
         );
-        for t in lab.handle().all_threads() {
+        assert_eq!(lab.handle().active_count(), 0, "round {round}");
+        for t in lab.record().lock().threads() {
             assert!(
-                t.state().is_final(),
+                t.state.is_final(),
                 "round {round}: {} {:?}",
-                t.name(),
-                t.state()
+                t.name,
+                t.state
             );
         }
     }

@@ -9,6 +9,7 @@ use egui::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use hilos::lab::KnobKind;
+use hilos::lab::controller::Phase;
 use hilos::lab::text::Lang;
 use hilos::scenarios;
 use hilos::ui::HilosApp;
@@ -116,7 +117,17 @@ fn every_scenario_starts_follows_a_live_knob_and_stops() {
         }
 
         harness.get_by_label("Stop").click();
-        harness.run_steps(2);
+        harness.run_steps(1);
+        // Stop returns at once and finishes off the UI thread.
+        let stopped = step_until(&mut harness, Duration::from_secs(2), |app| {
+            app.phase() == Phase::Stopped
+        });
+        assert!(
+            stopped,
+            "{}: still {:?}",
+            scenario.id,
+            harness.state().phase()
+        );
         let lab = harness.state().lab().expect("Stop keeps the lab on screen");
         assert!(lab.is_stopped(), "{}: not stopped", scenario.id);
         assert_eq!(
@@ -217,7 +228,7 @@ fn workers_and_the_recorder_keep_going_while_no_frame_is_drawn() {
     harness.get_by_label("Start").click();
     harness.run_steps(2);
     let read = |app: &HilosApp| {
-        let record = app.lab().unwrap().record().lock().unwrap();
+        let record = app.lab().unwrap().record().lock();
         (
             record.events_recorded,
             record.counter_value("consumed").unwrap_or(0),
@@ -235,6 +246,8 @@ fn workers_and_the_recorder_keep_going_while_no_frame_is_drawn() {
         "the workers stalled without frames: {consumed_before} → {consumed_after}"
     );
     harness.get_by_label("Stop").click();
-    harness.run_steps(2);
-    assert!(harness.state().lab().unwrap().is_stopped());
+    let stopped = step_until(&mut harness, Duration::from_secs(2), |app| {
+        app.phase() == Phase::Stopped
+    });
+    assert!(stopped && harness.state().lab().unwrap().is_stopped());
 }

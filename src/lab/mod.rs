@@ -2,20 +2,25 @@
 //! they report to, and the recorder that turns it into what the window draws.
 //! Nothing here knows about egui.
 
+pub mod controller;
 pub mod error;
 pub mod knobs;
 pub(crate) mod monitor;
 pub mod probe;
 pub mod record;
+pub mod series;
 pub mod state;
 pub mod sync;
 pub mod text;
 pub mod worker;
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 pub use error::{SyncError, SyncResult};
 pub use knobs::{KnobKind, KnobSpec, Knobs};
@@ -38,6 +43,8 @@ pub struct LabOptions {
     pub channel_capacity: usize,
     /// Limits on what the recorder keeps; see [`record::Limits`].
     pub limits: record::Limits,
+    /// The OS priority of the workers' threads.
+    pub priority: WorkerPriority,
 }
 
 impl Default for LabOptions {
@@ -46,9 +53,28 @@ impl Default for LabOptions {
             speed: 1.0,
             channel_capacity: 1 << 16,
             limits: record::Limits::default(),
+            priority: WorkerPriority::Normal,
         }
     }
 }
+
+/// The OS scheduling priority of a lab's worker threads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WorkerPriority {
+    /// The same as the program's other threads (headless runs: nothing to protect).
+    #[default]
+    Normal,
+    /// Below the window's thread, so a window beside hundreds of busy workers
+    /// still gets the CPU the moment it wants to draw. Every worker gets the
+    /// same lowered priority, so their timing relative to each other (what the
+    /// lessons are about) does not change; the recorder keeps normal priority
+    /// so it keeps up with them.
+    BelowUi,
+}
+
+/// The niceness workers get under [`WorkerPriority::BelowUi`] on Linux: the
+/// scheduler then weighs the window's thread about 3× a worker's.
+pub const BELOW_UI_NICENESS: u32 = 5;
 
 pub const MIN_SPEED: f64 = 0.01;
 pub const MAX_SPEED: f64 = 1000.0;
@@ -65,11 +91,24 @@ pub struct LabShared {
     next_worker: AtomicU32,
     next_resource: AtomicU32,
     next_counter: AtomicU32,
-    wakers: Mutex<Vec<Weak<dyn Wake>>>,
-    workers: Mutex<Vec<Arc<WorkerInner>>>,
+    wakers: Mutex<Wakers>,
+    /// Workers started and not yet finished (`threading.enumerate()`).
+    workers: Mutex<BTreeMap<WorkerId, Arc<WorkerInner>>>,
     os_threads: Mutex<Vec<JoinHandle<()>>>,
     sleeper: Arc<Monitor<()>>,
+    priority: WorkerPriority,
 }
+
+/// Everything Stop must wake: the monitors of live primitives and workers.
+/// Each leaves when its owner ends, so the set follows what is alive.
+#[derive(Default)]
+struct Wakers {
+    next: u64,
+    map: HashMap<u64, Weak<dyn Wake>>,
+}
+
+/// A registration in the lab's waker set; see [`LabShared::unregister_waker`].
+pub(crate) type WakerKey = u64;
 
 impl LabShared {
     pub fn is_stopping(&self) -> bool {
@@ -102,36 +141,53 @@ impl LabShared {
         self.next_counter.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub(crate) fn register_waker(&self, w: Arc<dyn Wake>) {
-        let mut wakers = self.wakers.lock().unwrap_or_else(PoisonError::into_inner);
-        if wakers.len() % 64 == 63 {
-            wakers.retain(|w| w.strong_count() > 0);
+    pub(crate) fn register_waker(&self, w: Arc<dyn Wake>) -> WakerKey {
+        let mut wakers = self.wakers.lock();
+        let key = wakers.next;
+        wakers.next += 1;
+        // Owners normally unregister; this sweeps up the ones that could not
+        // (a primitive dropped without a word), so the set stays bounded.
+        if key % 256 == 255 {
+            wakers.map.retain(|_, w| w.strong_count() > 0);
         }
-        wakers.push(Arc::downgrade(&w));
+        wakers.map.insert(key, Arc::downgrade(&w));
+        key
+    }
+
+    pub(crate) fn unregister_waker(&self, key: WakerKey) {
+        self.wakers.lock().map.remove(&key);
+    }
+
+    /// How many wakers are registered (a bounded number, by design).
+    pub fn wakers_registered(&self) -> usize {
+        self.wakers.lock().map.len()
     }
 
     pub(crate) fn wake_everything(&self) {
         let wakers: Vec<Arc<dyn Wake>> = {
-            let wakers = self.wakers.lock().unwrap_or_else(PoisonError::into_inner);
-            wakers.iter().filter_map(Weak::upgrade).collect()
+            let wakers = self.wakers.lock();
+            wakers.map.values().filter_map(Weak::upgrade).collect()
         };
         for w in wakers {
             w.wake_all();
         }
     }
 
+    /// A worker has started: it is alive until [`LabShared::remove_worker`].
     pub(crate) fn add_worker(&self, w: Arc<WorkerInner>) {
-        self.workers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(w);
+        self.workers.lock().insert(w.id, w);
+    }
+
+    pub(crate) fn remove_worker(&self, id: WorkerId) {
+        self.workers.lock().remove(&id);
+    }
+
+    pub(crate) fn priority(&self) -> WorkerPriority {
+        self.priority
     }
 
     pub(crate) fn add_os_thread(&self, h: JoinHandle<()>) {
-        let mut threads = self
-            .os_threads
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut threads = self.os_threads.lock();
         // Reap finished threads so a long run with churning workers stays bounded.
         if threads.len() >= 64 {
             let (done, running): (Vec<_>, Vec<_>) =
@@ -175,10 +231,11 @@ impl LabShared {
     }
 
     fn workers_snapshot(&self) -> Vec<Arc<WorkerInner>> {
-        self.workers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.workers.lock().values().cloned().collect()
+    }
+
+    fn workers_alive(&self) -> usize {
+        self.workers.lock().len()
     }
 }
 
@@ -217,7 +274,7 @@ impl LabHandle {
         Thread::create(&self.0, name, daemon, Box::new(body) as Body)
     }
 
-    /// `threading.enumerate()`: the workers alive now.
+    /// `threading.enumerate()`: the workers alive now, in creation order.
     pub fn enumerate(&self) -> Vec<Thread> {
         self.0
             .workers_snapshot()
@@ -229,16 +286,7 @@ impl LabHandle {
 
     /// `threading.active_count()`.
     pub fn active_count(&self) -> usize {
-        self.enumerate().len()
-    }
-
-    /// Every worker ever created in this lab, in creation order.
-    pub fn all_threads(&self) -> Vec<Thread> {
-        self.0
-            .workers_snapshot()
-            .into_iter()
-            .map(|inner| Thread { inner })
-            .collect()
+        self.0.workers_alive()
     }
 
     /// One log line from outside any worker (the lab itself, or the UI).
@@ -280,12 +328,18 @@ pub struct StopReport {
 }
 
 /// One running lab: its workers, its recorder, its knobs. Dropping it stops it.
+///
+/// Every method takes `&self`, so a lab can be shared: the window keeps one
+/// handle to draw it while another thread stops it.
 pub struct Lab {
     handle: LabHandle,
-    recorder: record::RecorderThread,
+    record: Arc<Mutex<Record>>,
+    recorder: Mutex<record::RecorderThread>,
     started: Instant,
-    stop_report: Option<StopReport>,
-    main: Option<Thread>,
+    /// Held for the whole of a stop, so a second caller waits for the first.
+    stopping: Mutex<()>,
+    stop_report: OnceLock<StopReport>,
+    main: OnceLock<Thread>,
 }
 
 /// How long Stop waits for workers before giving up on them.
@@ -307,28 +361,32 @@ impl Lab {
             next_worker: AtomicU32::new(0),
             next_resource: AtomicU32::new(0),
             next_counter: AtomicU32::new(0),
-            wakers: Mutex::new(Vec::new()),
-            workers: Mutex::new(Vec::new()),
+            wakers: Mutex::new(Wakers::default()),
+            workers: Mutex::new(BTreeMap::new()),
             os_threads: Mutex::new(Vec::new()),
             sleeper: sleeper.clone(),
+            priority: options.priority,
         });
         shared.register_waker(sleeper);
         let recorder =
             record::RecorderThread::spawn(rx, probe, options.limits.clone(), format!("hr{serial}"));
         Lab {
             handle: LabHandle(shared),
-            recorder,
+            record: recorder.record().clone(),
+            recorder: Mutex::new(recorder),
             started: Instant::now(),
-            stop_report: None,
-            main: None,
+            stopping: Mutex::new(()),
+            stop_report: OnceLock::new(),
+            main: OnceLock::new(),
         }
     }
 
     /// Start a scenario's body as the worker "MainThread". When the body
     /// returns, the lab does what Python does at exit: it waits for every
     /// non-daemon thread, then kills the daemons.
+    /// A lab runs one MainThread: a second call is a RuntimeError.
     pub fn start_main(
-        &mut self,
+        &self,
         body: impl FnOnce(&Ctx) -> SyncResult<()> + Send + 'static,
     ) -> SyncResult<Thread> {
         let handle = self.handle.clone();
@@ -337,8 +395,12 @@ impl Lab {
             handle.exit_like_python(ctx)?;
             result
         });
+        if self.main.set(main.clone()).is_err() {
+            return Err(SyncError::RuntimeError(
+                "this lab already runs a MainThread".into(),
+            ));
+        }
         main.start()?;
-        self.main = Some(main.clone());
         Ok(main)
     }
 
@@ -350,9 +412,10 @@ impl Lab {
         &self.handle.0.knobs
     }
 
-    /// The recorder's data; lock it briefly (the UI does once a frame).
+    /// The recorder's data; lock it briefly (the window copies what changed
+    /// once a frame with [`Record::sync_from`]).
     pub fn record(&self) -> &Arc<Mutex<Record>> {
-        self.recorder.record()
+        &self.record
     }
 
     pub fn set_speed(&self, speed: f64) {
@@ -389,8 +452,7 @@ impl Lab {
     /// Whether the scenario has ended by itself (MainThread and every worker).
     pub fn is_finished(&self) -> bool {
         // A thread created but never started keeps nothing alive, as in Python.
-        self.main.as_ref().is_none_or(Thread::is_finished)
-            && self.handle.all_threads().iter().all(|t| !t.is_alive())
+        self.main.get().is_none_or(Thread::is_finished) && self.handle.0.workers_alive() == 0
     }
 
     /// Wait up to `timeout` for the scenario to end by itself.
@@ -407,14 +469,31 @@ impl Lab {
         }
     }
 
+    /// Whether a stop has finished (the report is ready).
     pub fn is_stopped(&self) -> bool {
-        self.stop_report.is_some()
+        self.stop_report.get().is_some()
+    }
+
+    /// Whether a stop has been asked for (it may still be under way).
+    pub fn is_stopping(&self) -> bool {
+        self.handle.is_stopping()
+    }
+
+    /// Ask every worker to stop, without waiting: blocked and sleeping
+    /// workers wake and leave. [`Lab::stop`] then waits for them.
+    pub fn request_stop(&self) {
+        let shared = &self.handle.0;
+        if !shared.stopping.swap(true, Ordering::AcqRel) {
+            shared.wake_everything();
+        }
     }
 
     /// Stop: wake every blocked or sleeping worker, wait for their OS threads
-    /// to end, then let the recorder drain. Safe to call twice.
-    pub fn stop(&mut self) -> StopReport {
-        if let Some(r) = &self.stop_report {
+    /// to end, then let the recorder drain. Safe to call twice and from
+    /// several threads: later callers wait for the first and get its report.
+    pub fn stop(&self) -> StopReport {
+        let _one_at_a_time = self.stopping.lock();
+        if let Some(r) = self.stop_report.get() {
             return r.clone();
         }
         let t0 = Instant::now();
@@ -425,10 +504,7 @@ impl Lab {
         let mut threads_left;
         loop {
             let handles: Vec<JoinHandle<()>> = {
-                let mut threads = shared
-                    .os_threads
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
+                let mut threads = shared.os_threads.lock();
                 let (done, running): (Vec<_>, Vec<_>) =
                     threads.drain(..).partition(|h| h.is_finished());
                 *threads = running;
@@ -450,13 +526,13 @@ impl Lab {
             stop_seconds: t0.elapsed().as_secs_f64(),
             threads_left,
         };
-        self.recorder.finish();
-        self.stop_report = Some(report.clone());
+        self.recorder.lock().finish();
+        let _ = self.stop_report.set(report.clone());
         report
     }
 
     pub fn stop_report(&self) -> Option<&StopReport> {
-        self.stop_report.as_ref()
+        self.stop_report.get()
     }
 }
 

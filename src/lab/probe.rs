@@ -152,6 +152,10 @@ pub enum EventKind {
         /// The owning worker, for locks (the wait-for graph needs it).
         holder: Option<WorkerId>,
     },
+    /// The program no longer holds the resource (its last handle was dropped).
+    ResourceDropped {
+        id: ResourceId,
+    },
     CounterCreated {
         id: CounterId,
         name: Arc<str>,

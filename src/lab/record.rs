@@ -1,14 +1,23 @@
 //! The recorder: a thread that drains the event stream into bounded per-thread
-//! state spans, per-resource and per-counter time series, and the log. The UI
-//! locks the [`Record`] briefly once a frame; workers never wait on it.
+//! state spans, per-resource and per-counter time series, and the log.
+//!
+//! Memory depends on what is alive, not on how much ever lived: spans, series
+//! and the log are bounded per track, finished threads beyond a cap are folded
+//! into exact per-role summaries, and dropped resources beyond a cap are
+//! forgotten. The window keeps its own copy of the [`Record`] and refreshes it
+//! with [`Record::sync_from`], which copies only what changed, so it holds the
+//! recorder's lock briefly; workers never wait on it.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::Receiver;
+use parking_lot::{Mutex, MutexGuard};
+
+pub use super::series::{Bucket, Series};
 
 use super::probe::{
     CounterId, Event, EventKind, LabClock, Probe, ResourceId, ResourceKind, Target, WorkerId,
@@ -21,18 +30,25 @@ pub struct Limits {
     /// Closed state spans kept per thread; older ones are trimmed (their time
     /// still counts in the per-state totals).
     pub spans_per_thread: usize,
-    /// Points kept per time series; past it, the series is thinned to half.
+    /// Buckets kept per resolution level of a time series; see [`Series`].
     pub points_per_series: usize,
     /// Log lines kept; older ones are trimmed and counted.
     pub log_lines: usize,
+    /// Finished threads kept whole; older ones are folded into [`Folded`].
+    pub finished_threads: usize,
+    /// Resources the program no longer holds kept for their plots; older
+    /// ones are forgotten.
+    pub dropped_resources: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             spans_per_thread: 4096,
-            points_per_series: 8192,
+            points_per_series: 4096,
             log_lines: 5000,
+            finished_threads: 256,
+            dropped_resources: 64,
         }
     }
 }
@@ -40,6 +56,43 @@ impl Default for Limits {
 /// The name of a thread whose creation event has not arrived.
 pub fn unnamed_thread(id: WorkerId) -> Arc<str> {
     Arc::from(format!("Thread-{id}"))
+}
+
+/// The role a thread's name gives it, which groups lanes in the window:
+/// "Producer-12" → "Producer", "ThreadPoolExecutor-0_3" → "ThreadPoolExecutor-0",
+/// Python's "Thread-4 (worker)" → "Thread (worker)"; other names are their own role.
+pub fn role_of(name: &str) -> &str {
+    fn strip_number(s: &str) -> &str {
+        let digits = s.trim_end_matches(|c: char| c.is_ascii_digit());
+        if digits.len() == s.len() {
+            return s;
+        }
+        let base = digits.trim_end_matches(['-', '_', ' ']);
+        if base.is_empty() || base.len() + 1 < digits.len() {
+            s
+        } else {
+            base
+        }
+    }
+    strip_number(name)
+}
+
+/// The role of a name of Python's `Thread-N (target)` form, which keeps the target.
+fn role_name(name: &Arc<str>) -> Arc<str> {
+    if let Some((head, tail)) = name.split_once(" (")
+        && tail.ends_with(')')
+    {
+        let base = role_of(head);
+        if base.len() != head.len() {
+            return Arc::from(format!("{base} ({tail}"));
+        }
+    }
+    let role = role_of(name);
+    if role.len() == name.len() {
+        name.clone()
+    } else {
+        Arc::from(role)
+    }
 }
 
 /// How the window and the runner name what a thread waits on: the resource's
@@ -66,78 +119,12 @@ pub struct Span {
     pub target: Option<Target>,
 }
 
-/// A step-shaped time series (value holds until the next point), thinned
-/// when it grows past its limit. Min, max and last are always exact.
-#[derive(Clone, Debug, Default)]
-pub struct Series {
-    points: Vec<[f64; 2]>,
-    cap: usize,
-    /// Points closer than this to the previous one replace it (grows as the
-    /// series is thinned, so old and new history have a similar density).
-    min_dt: f64,
-    pub min: f64,
-    pub max: f64,
-    pub last: f64,
-    pub samples: u64,
-}
-
-impl Series {
-    fn new(cap: usize) -> Series {
-        Series {
-            points: Vec::new(),
-            cap: cap.max(16),
-            min_dt: 0.0,
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
-            last: 0.0,
-            samples: 0,
-        }
-    }
-
-    pub fn push(&mut self, t: f64, v: f64) {
-        self.samples += 1;
-        self.min = self.min.min(v);
-        self.max = self.max.max(v);
-        self.last = v;
-        let n = self.points.len();
-        if n >= 2 && t - self.points[n - 2][0] < self.min_dt {
-            // Too dense: the newest point replaces the previous one.
-            self.points[n - 1] = [t, v];
-            return;
-        }
-        if let Some(last) = self.points.last()
-            && last[1] == v
-        {
-            return;
-        }
-        self.points.push([t, v]);
-        if self.points.len() >= self.cap {
-            let span = t - self.points[0][0];
-            let keep_last = self.points.len() - 1;
-            let mut i = 0;
-            self.points.retain(|_| {
-                let keep = i % 2 == 0 || i == keep_last;
-                i += 1;
-                keep
-            });
-            self.min_dt = (span / self.cap as f64) * 2.0;
-        }
-    }
-
-    /// Points (seconds, value); draw as steps.
-    pub fn points(&self) -> &[[f64; 2]] {
-        &self.points
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.samples == 0
-    }
-}
-
 #[derive(Clone, Debug)]
 pub struct ThreadTrack {
     pub id: WorkerId,
     pub name: Arc<str>,
+    /// What groups this thread's lane with others ("Producer" for "Producer-3").
+    pub role: Arc<str>,
     pub daemon: bool,
     pub state: State,
     pub target: Option<Target>,
@@ -147,13 +134,17 @@ pub struct ThreadTrack {
     pub spans_trimmed: u64,
     time_in: [f64; 9],
     pub failure: Option<String>,
+    /// The record's revision when this track last changed.
+    rev: u64,
 }
 
 impl ThreadTrack {
     fn placeholder(id: WorkerId) -> ThreadTrack {
+        let name = unnamed_thread(id);
         ThreadTrack {
             id,
-            name: unnamed_thread(id),
+            role: role_name(&name),
+            name,
             daemon: false,
             state: State::Created,
             target: None,
@@ -162,6 +153,7 @@ impl ThreadTrack {
             spans_trimmed: 0,
             time_in: [0.0; 9],
             failure: None,
+            rev: 0,
         }
     }
 
@@ -177,7 +169,73 @@ impl ThreadTrack {
     pub fn is_alive(&self) -> bool {
         !matches!(self.state, State::Created) && !self.state.is_final()
     }
+
+    /// The closed spans that reach into `[start, ..)`, oldest first.
+    pub fn spans_from(&self, start: f64) -> impl Iterator<Item = &Span> {
+        let first = self.spans.partition_point(|s| s.end < start);
+        self.spans.range(first..)
+    }
+
+    fn sync_from(&mut self, src: &ThreadTrack) {
+        let have = self.spans_trimmed + self.spans.len() as u64;
+        let want = src.spans_trimmed + src.spans.len() as u64;
+        let new = want.saturating_sub(have) as usize;
+        if have > want || new > src.spans.len() || self.id != src.id {
+            self.clone_from(src);
+            return;
+        }
+        let from = src.spans.len() - new;
+        self.spans.extend(src.spans.range(from..).copied());
+        while self.spans.len() > src.spans.len() {
+            self.spans.pop_front();
+        }
+        self.spans_trimmed = src.spans_trimmed;
+        if !Arc::ptr_eq(&self.name, &src.name) {
+            self.name = src.name.clone();
+            self.role = src.role.clone();
+        }
+        self.daemon = src.daemon;
+        self.state = src.state;
+        self.target = src.target;
+        self.since = src.since;
+        self.time_in = src.time_in;
+        if self.failure != src.failure {
+            self.failure.clone_from(&src.failure);
+        }
+        self.rev = src.rev;
+    }
 }
+
+/// Exact totals of finished threads whose tracks were folded away.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FoldedThreads {
+    pub threads: u64,
+    /// How many ended in each state (done, failed, killed).
+    pub ended: [u64; 9],
+    /// Seconds they spent in each state, summed.
+    pub time_in: [f64; 9],
+}
+
+impl FoldedThreads {
+    fn add(&mut self, track: &ThreadTrack, now: f64) {
+        self.threads += 1;
+        self.ended[track.state.index()] += 1;
+        for (sum, t) in self.time_in.iter_mut().zip(track.time_in(now)) {
+            *sum += t;
+        }
+    }
+}
+
+/// Folded threads, in all and per role.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Folded {
+    pub all: FoldedThreads,
+    pub roles: BTreeMap<Arc<str>, FoldedThreads>,
+}
+
+/// Past this many roles, folded threads of new roles count under [`OTHER_ROLE`].
+const MAX_FOLDED_ROLES: usize = 64;
+pub const OTHER_ROLE: &str = "(other)";
 
 #[derive(Clone, Debug)]
 pub struct ResourceTrack {
@@ -191,6 +249,25 @@ pub struct ResourceTrack {
     pub level_series: Series,
     pub waiters_series: Series,
     pub capacity_series: Series,
+    /// The program no longer holds it (kept a while for its plots).
+    pub dropped: bool,
+    rev: u64,
+}
+
+impl ResourceTrack {
+    fn sync_from(&mut self, src: &ResourceTrack) {
+        self.name.clone_from(&src.name);
+        self.kind = src.kind;
+        self.capacity = src.capacity;
+        self.level = src.level;
+        self.waiters = src.waiters;
+        self.holder = src.holder;
+        self.level_series.sync_from(&src.level_series);
+        self.waiters_series.sync_from(&src.waiters_series);
+        self.capacity_series.sync_from(&src.capacity_series);
+        self.dropped = src.dropped;
+        self.rev = src.rev;
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -199,6 +276,7 @@ pub struct CounterTrack {
     pub name: Arc<str>,
     pub value: i64,
     pub series: Series,
+    rev: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -209,19 +287,33 @@ pub struct LogLine {
 }
 
 /// Everything recorded about one lab run.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Record {
     clock: LabClock,
     /// Set when the lab has stopped; the clock freezes there.
     pub ended_at: Option<f64>,
-    pub threads: Vec<ThreadTrack>,
-    pub resources: Vec<Option<ResourceTrack>>,
-    pub counters: Vec<Option<CounterTrack>>,
+    threads: BTreeMap<WorkerId, ThreadTrack>,
+    /// Finished threads still kept whole, oldest first.
+    finished: VecDeque<WorkerId>,
+    /// Threads folded away, with exact totals.
+    pub folded: Folded,
+    /// The highest thread id seen: an event for a lower, absent id belongs to
+    /// a folded thread.
+    next_thread: WorkerId,
+    alive: usize,
+    resources: BTreeMap<ResourceId, ResourceTrack>,
+    dropped_resources: VecDeque<ResourceId>,
+    pub resources_forgotten: u64,
+    counters: BTreeMap<CounterId, CounterTrack>,
     pub log: VecDeque<LogLine>,
     pub log_trimmed: u64,
     pub events_recorded: u64,
     pub events_dropped: u64,
     limits: Limits,
+    /// Bumped by every event; tracks remember the revision of their last change.
+    rev: u64,
+    /// Bumped whenever a track is removed (folded or forgotten).
+    removals: u64,
 }
 
 impl Record {
@@ -229,14 +321,22 @@ impl Record {
         Record {
             clock,
             ended_at: None,
-            threads: Vec::new(),
-            resources: Vec::new(),
-            counters: Vec::new(),
+            threads: BTreeMap::new(),
+            finished: VecDeque::new(),
+            folded: Folded::default(),
+            next_thread: 0,
+            alive: 0,
+            resources: BTreeMap::new(),
+            dropped_resources: VecDeque::new(),
+            resources_forgotten: 0,
+            counters: BTreeMap::new(),
             log: VecDeque::new(),
             log_trimmed: 0,
             events_recorded: 0,
             events_dropped: 0,
             limits,
+            rev: 0,
+            removals: 0,
         }
     }
 
@@ -245,20 +345,40 @@ impl Record {
         self.ended_at.unwrap_or_else(|| self.clock.now_secs())
     }
 
+    /// Every thread track kept, in creation order: the live ones and the most
+    /// recent finished ones (older finished ones are in [`Record::folded`]).
+    pub fn threads(&self) -> impl DoubleEndedIterator<Item = &ThreadTrack> + ExactSizeIterator {
+        self.threads.values()
+    }
+
+    /// Threads ever created: kept plus folded.
+    pub fn threads_ever(&self) -> u64 {
+        self.threads.len() as u64 + self.folded.all.threads
+    }
+
     pub fn thread(&self, id: WorkerId) -> Option<&ThreadTrack> {
-        self.threads.get(id as usize)
+        self.threads.get(&id)
+    }
+
+    pub fn resources(&self) -> impl Iterator<Item = &ResourceTrack> {
+        self.resources.values()
     }
 
     pub fn resource(&self, id: ResourceId) -> Option<&ResourceTrack> {
-        self.resources.get(id as usize).and_then(Option::as_ref)
+        self.resources.get(&id)
     }
 
+    /// The newest resource with this name.
     pub fn resource_by_name(&self, name: &str) -> Option<&ResourceTrack> {
-        self.resources.iter().flatten().find(|r| &*r.name == name)
+        self.resources.values().rev().find(|r| &*r.name == name)
+    }
+
+    pub fn counters(&self) -> impl Iterator<Item = &CounterTrack> {
+        self.counters.values()
     }
 
     pub fn counter(&self, name: &str) -> Option<&CounterTrack> {
-        self.counters.iter().flatten().find(|c| &*c.name == name)
+        self.counters.values().rev().find(|c| &*c.name == name)
     }
 
     pub fn counter_value(&self, name: &str) -> Option<i64> {
@@ -280,8 +400,9 @@ impl Record {
             .map_or_else(|| unnamed_thread(id), |t| t.name.clone())
     }
 
+    /// Threads started and not yet finished.
     pub fn alive_threads(&self) -> usize {
-        self.threads.iter().filter(|t| t.is_alive()).count()
+        self.alive
     }
 
     /// Cycles in the wait-for graph: each is a list of threads, every one
@@ -299,7 +420,12 @@ impl Record {
             }
         };
         let mut cycles: Vec<Vec<WorkerId>> = Vec::new();
-        for start in self.threads.iter().map(|t| t.id) {
+        let blocked = self
+            .threads
+            .values()
+            .filter(|t| t.state == State::Blocked)
+            .map(|t| t.id);
+        for start in blocked {
             let mut path = vec![start];
             let mut cur = start;
             while let Some(next) = waits_for(cur) {
@@ -326,52 +452,39 @@ impl Record {
         cycles
     }
 
-    fn thread_mut(&mut self, id: WorkerId) -> &mut ThreadTrack {
-        let i = id as usize;
-        while self.threads.len() <= i {
-            let next = self.threads.len() as WorkerId;
-            self.threads.push(ThreadTrack::placeholder(next));
+    /// The track for `id`, made on first sight; None for a folded thread.
+    fn thread_mut(&mut self, id: WorkerId) -> Option<&mut ThreadTrack> {
+        if id < self.next_thread && !self.threads.contains_key(&id) {
+            return None;
         }
-        &mut self.threads[i]
+        self.next_thread = self.next_thread.max(id + 1);
+        let rev = self.rev;
+        let track = self
+            .threads
+            .entry(id)
+            .or_insert_with(|| ThreadTrack::placeholder(id));
+        track.rev = rev;
+        Some(track)
     }
 
     fn apply(&mut self, ev: Event) {
         self.events_recorded += 1;
+        self.rev += 1;
         let t = self.clock.to_ns(ev.t_raw) as f64 * 1e-9;
         match ev.kind {
             EventKind::WorkerCreated { id, name, daemon } => {
-                let track = self.thread_mut(id);
-                track.name = name;
-                track.daemon = daemon;
-                track.since = t;
-            }
-            EventKind::State { id, state, target } => {
-                let cap = self.limits.spans_per_thread;
-                let track = self.thread_mut(id);
-                // Events from different threads may arrive slightly out of order.
-                let t = t.max(track.since);
-                let span = Span {
-                    start: track.since,
-                    end: t,
-                    state: track.state,
-                    target: track.target,
-                };
-                if !track.state.is_final() {
-                    track.time_in[track.state.index()] += t - track.since;
-                    if span.end > span.start || span.state != state {
-                        track.spans.push_back(span);
-                        if track.spans.len() > cap {
-                            track.spans.pop_front();
-                            track.spans_trimmed += 1;
-                        }
-                    }
+                if let Some(track) = self.thread_mut(id) {
+                    track.role = role_name(&name);
+                    track.name = name;
+                    track.daemon = daemon;
+                    track.since = t;
                 }
-                track.state = state;
-                track.target = target;
-                track.since = t;
             }
+            EventKind::State { id, state, target } => self.change_state(id, t, state, target),
             EventKind::Failed { id, message } => {
-                self.thread_mut(id).failure = Some(message);
+                if let Some(track) = self.thread_mut(id) {
+                    track.failure = Some(message);
+                }
             }
             EventKind::ResourceCreated {
                 id,
@@ -379,27 +492,28 @@ impl Record {
                 kind,
                 capacity,
             } => {
-                let i = id as usize;
-                if self.resources.len() <= i {
-                    self.resources.resize(i + 1, None);
-                }
                 let cap = self.limits.points_per_series;
                 let mut capacity_series = Series::new(cap);
                 if let Some(c) = capacity {
                     capacity_series.push(t, c as f64);
                 }
-                self.resources[i] = Some(ResourceTrack {
+                self.resources.insert(
                     id,
-                    name,
-                    kind,
-                    capacity,
-                    level: 0,
-                    waiters: 0,
-                    holder: None,
-                    level_series: Series::new(cap),
-                    waiters_series: Series::new(cap),
-                    capacity_series,
-                });
+                    ResourceTrack {
+                        id,
+                        name,
+                        kind,
+                        capacity,
+                        level: 0,
+                        waiters: 0,
+                        holder: None,
+                        level_series: Series::new(cap),
+                        waiters_series: Series::new(cap),
+                        capacity_series,
+                        dropped: false,
+                        rev: self.rev,
+                    },
+                );
             }
             EventKind::Resource {
                 id,
@@ -408,12 +522,13 @@ impl Record {
                 capacity,
                 holder,
             } => {
-                if let Some(Some(r)) = self.resources.get_mut(id as usize) {
+                if let Some(r) = self.resources.get_mut(&id) {
+                    r.rev = self.rev;
                     r.level = level;
                     r.waiters = waiters;
                     r.holder = holder;
                     r.level_series.push(t, level as f64);
-                    r.waiters_series.push(t, waiters as f64);
+                    r.waiters_series.push(t, f64::from(waiters));
                     if capacity != r.capacity {
                         r.capacity = capacity;
                         if let Some(c) = capacity {
@@ -422,22 +537,24 @@ impl Record {
                     }
                 }
             }
+            EventKind::ResourceDropped { id } => self.drop_resource(id),
             EventKind::CounterCreated { id, name } => {
-                let i = id as usize;
-                if self.counters.len() <= i {
-                    self.counters.resize(i + 1, None);
-                }
                 let mut series = Series::new(self.limits.points_per_series);
                 series.push(t, 0.0);
-                self.counters[i] = Some(CounterTrack {
+                self.counters.insert(
                     id,
-                    name,
-                    value: 0,
-                    series,
-                });
+                    CounterTrack {
+                        id,
+                        name,
+                        value: 0,
+                        series,
+                        rev: self.rev,
+                    },
+                );
             }
             EventKind::Counter { id, value } => {
-                if let Some(Some(c)) = self.counters.get_mut(id as usize) {
+                if let Some(c) = self.counters.get_mut(&id) {
+                    c.rev = self.rev;
                     c.value = value;
                     c.series.push(t, value as f64);
                 }
@@ -450,6 +567,83 @@ impl Record {
         }
     }
 
+    fn change_state(&mut self, id: WorkerId, t: f64, state: State, target: Option<Target>) {
+        let cap = self.limits.spans_per_thread;
+        let Some(track) = self.thread_mut(id) else {
+            return;
+        };
+        let was_alive = track.is_alive();
+        let was_final = track.state.is_final();
+        // Events from different threads may arrive slightly out of order.
+        let t = t.max(track.since);
+        let span = Span {
+            start: track.since,
+            end: t,
+            state: track.state,
+            target: track.target,
+        };
+        if !was_final {
+            track.time_in[track.state.index()] += t - track.since;
+            if span.end > span.start || span.state != state {
+                track.spans.push_back(span);
+                if track.spans.len() > cap {
+                    track.spans.pop_front();
+                    track.spans_trimmed += 1;
+                }
+            }
+        }
+        track.state = state;
+        track.target = target;
+        track.since = t;
+        let is_alive = track.is_alive();
+        match (was_alive, is_alive) {
+            (false, true) => self.alive += 1,
+            (true, false) => self.alive = self.alive.saturating_sub(1),
+            _ => {}
+        }
+        if state.is_final() && !was_final {
+            self.finished.push_back(id);
+            self.fold_beyond_cap(t);
+        }
+    }
+
+    /// Fold the oldest finished threads into the summary, past the cap.
+    fn fold_beyond_cap(&mut self, now: f64) {
+        while self.finished.len() > self.limits.finished_threads {
+            let Some(id) = self.finished.pop_front() else {
+                break;
+            };
+            let Some(track) = self.threads.remove(&id) else {
+                continue;
+            };
+            self.folded.all.add(&track, now);
+            let roles = self.folded.roles.len();
+            let role = if roles < MAX_FOLDED_ROLES || self.folded.roles.contains_key(&track.role) {
+                track.role.clone()
+            } else {
+                Arc::from(OTHER_ROLE)
+            };
+            self.folded.roles.entry(role).or_default().add(&track, now);
+            self.removals += 1;
+        }
+    }
+
+    fn drop_resource(&mut self, id: ResourceId) {
+        let Some(r) = self.resources.get_mut(&id) else {
+            return;
+        };
+        r.dropped = true;
+        r.rev = self.rev;
+        self.dropped_resources.push_back(id);
+        while self.dropped_resources.len() > self.limits.dropped_resources {
+            if let Some(old) = self.dropped_resources.pop_front() {
+                self.resources.remove(&old);
+                self.resources_forgotten += 1;
+                self.removals += 1;
+            }
+        }
+    }
+
     fn push_log(&mut self, t: f64, worker: Option<WorkerId>, text: String) {
         self.log.push_back(LogLine { t, worker, text });
         if self.log.len() > self.limits.log_lines {
@@ -458,9 +652,15 @@ impl Record {
         }
     }
 
+    /// Log lines ever recorded (kept and trimmed).
+    pub fn log_total(&self) -> u64 {
+        self.log_trimmed + self.log.len() as u64
+    }
+
     /// Close every thread's open span at `t` (used when the lab ends).
     fn close(&mut self, t: f64) {
-        for track in &mut self.threads {
+        self.rev += 1;
+        for track in self.threads.values_mut() {
             if !track.state.is_final() {
                 track.time_in[track.state.index()] += (t - track.since).max(0.0);
                 track.spans.push_back(Span {
@@ -470,9 +670,87 @@ impl Record {
                     target: track.target,
                 });
                 track.since = t;
+                track.rev = self.rev;
             }
         }
         self.ended_at = Some(t);
+    }
+
+    /// Bring this copy up to date with `src`, copying only what changed since
+    /// the last call: new spans, new series buckets, new log lines, and the
+    /// tracks that changed. The window calls it under the recorder's lock.
+    pub fn sync_from(&mut self, src: &Record) {
+        let since = self.rev;
+        if since > src.rev {
+            // Not a copy of this record.
+            self.clone_from(src);
+            return;
+        }
+        for (id, t) in &src.threads {
+            if t.rev <= since && self.threads.contains_key(id) {
+                continue;
+            }
+            match self.threads.get_mut(id) {
+                Some(mine) => mine.sync_from(t),
+                None => {
+                    self.threads.insert(*id, t.clone());
+                }
+            }
+        }
+        for (id, r) in &src.resources {
+            if r.rev <= since && self.resources.contains_key(id) {
+                continue;
+            }
+            match self.resources.get_mut(id) {
+                Some(mine) => mine.sync_from(r),
+                None => {
+                    self.resources.insert(*id, r.clone());
+                }
+            }
+        }
+        for (id, c) in &src.counters {
+            if c.rev <= since && self.counters.contains_key(id) {
+                continue;
+            }
+            match self.counters.get_mut(id) {
+                Some(mine) => {
+                    mine.value = c.value;
+                    mine.series.sync_from(&c.series);
+                    mine.rev = c.rev;
+                }
+                None => {
+                    self.counters.insert(*id, c.clone());
+                }
+            }
+        }
+        if self.removals != src.removals {
+            self.threads.retain(|id, _| src.threads.contains_key(id));
+            self.resources
+                .retain(|id, _| src.resources.contains_key(id));
+            self.folded.clone_from(&src.folded);
+            self.removals = src.removals;
+        }
+        self.finished.clone_from(&src.finished);
+        // The log: only the lines that arrived since.
+        let new = src.log_total().saturating_sub(self.log_total()) as usize;
+        if self.log_total() > src.log_total() || new > src.log.len() {
+            self.log.clone_from(&src.log);
+        } else {
+            self.log
+                .extend(src.log.range(src.log.len() - new..).cloned());
+            while self.log.len() > src.log.len() {
+                self.log.pop_front();
+            }
+        }
+        self.log_trimmed = src.log_trimmed;
+        self.ended_at = src.ended_at;
+        self.next_thread = src.next_thread;
+        self.alive = src.alive;
+        self.resources_forgotten = src.resources_forgotten;
+        self.events_recorded = src.events_recorded;
+        self.events_dropped = src.events_dropped;
+        self.limits.clone_from(&src.limits);
+        self.rev = src.rev;
     }
 }
 
@@ -528,7 +806,7 @@ impl RecorderThread {
             let _ = h.join();
         }
         // If the thread could not be spawned, drain here.
-        let mut rec = self.record.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut rec = self.record.lock();
         while let Ok(ev) = self.rx.try_recv() {
             rec.apply(ev);
         }
@@ -551,7 +829,7 @@ fn drain_loop(rx: &Receiver<Event>, record: &Mutex<Record>, shutdown: &AtomicBoo
         let stopping = shutdown.load(Ordering::Acquire);
         let mut drained_any = false;
         loop {
-            let mut rec = record.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut rec = record.lock();
             let mut n = 0;
             while n < BATCH {
                 match rx.try_recv() {
@@ -563,7 +841,9 @@ fn drain_loop(rx: &Receiver<Event>, record: &Mutex<Record>, shutdown: &AtomicBoo
                 }
             }
             rec.events_dropped = probe.counts().dropped.load(Ordering::Relaxed);
-            drop(rec);
+            // A fair unlock hands the lock to a waiting window at once: under
+            // a flood the recorder would otherwise take it straight back.
+            MutexGuard::unlock_fair(rec);
             drained_any |= n > 0;
             if n < BATCH {
                 break;
@@ -575,5 +855,23 @@ fn drain_loop(rx: &Receiver<Event>, record: &Mutex<Record>, shutdown: &AtomicBoo
         if !drained_any {
             std::thread::sleep(POLL);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_group_numbered_names() {
+        let role = |n: &str| role_name(&Arc::from(n)).to_string();
+        assert_eq!(role("Producer-12"), "Producer");
+        assert_eq!(role("Consumer-1"), "Consumer");
+        assert_eq!(role("ThreadPoolExecutor-0_3"), "ThreadPoolExecutor-0");
+        assert_eq!(role("Thread-4 (worker)"), "Thread (worker)");
+        assert_eq!(role("MainThread"), "MainThread");
+        assert_eq!(role("Worker"), "Worker");
+        assert_eq!(role("42"), "42");
+        assert_eq!(role("Philosopher 3"), "Philosopher");
     }
 }

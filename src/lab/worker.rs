@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::LabShared;
 use super::error::{SyncError, SyncResult};
 use super::monitor::{Monitor, WaitEnd};
 use super::probe::{EventKind, Target, WorkerId};
 use super::state::State;
+use super::{LabShared, WakerKey, WorkerPriority};
 
 pub(crate) type Body = Box<dyn FnOnce(&Ctx) -> SyncResult<()> + Send + 'static>;
 /// The body every member of a [`Crew`] runs, given its number.
@@ -32,6 +32,8 @@ pub(crate) struct WorkerInner {
     killed: AtomicBool,
     retire: AtomicBool,
     pub(crate) finish: Arc<Monitor<Finish>>,
+    /// The finish monitor's place in the lab's waker set, left at the end.
+    finish_waker: WakerKey,
     body: Mutex<Option<Body>>,
 }
 
@@ -57,6 +59,16 @@ impl WorkerInner {
     pub(crate) fn kill(&self) {
         self.killed.store(true, Ordering::Release);
         self.lab.wake_everything();
+    }
+
+    /// The body is over (or never ran): wake joiners, leave the lab's sets.
+    fn mark_finished(&self) {
+        let mut f = self.finish.lock();
+        f.finished = true;
+        drop(f);
+        self.finish.notify_all();
+        self.lab.remove_worker(self.id);
+        self.lab.unregister_waker(self.finish_waker);
     }
 }
 
@@ -105,7 +117,7 @@ impl Thread {
             started: false,
             finished: false,
         }));
-        lab.register_waker(finish.clone());
+        let finish_waker = lab.register_waker(finish.clone());
         let inner = Arc::new(WorkerInner {
             id,
             name: Arc::from(name),
@@ -115,6 +127,7 @@ impl Thread {
             killed: AtomicBool::new(false),
             retire: AtomicBool::new(false),
             finish,
+            finish_waker,
             body: Mutex::new(Some(body)),
         });
         lab.probe.emit(EventKind::WorkerCreated {
@@ -123,7 +136,6 @@ impl Thread {
             daemon,
         });
         inner.set_state(State::Created, None);
-        lab.add_worker(inner.clone());
         Thread { inner }
     }
 
@@ -161,6 +173,8 @@ impl Thread {
             return Err(SyncError::Stopped);
         }
         self.inner.set_state(State::Ready, None);
+        // Alive from now on, as `is_alive()` is in Python once start() returns.
+        lab.add_worker(self.inner.clone());
         let inner = self.inner.clone();
         let spawned = std::thread::Builder::new()
             .name(lab.os_thread_name(self.inner.id))
@@ -184,10 +198,7 @@ impl Thread {
 
     fn finish_with(&self, state: State) {
         self.inner.set_state(state, None);
-        let mut f = self.inner.finish.lock();
-        f.finished = true;
-        drop(f);
-        self.inner.finish.notify_all();
+        self.inner.mark_finished();
     }
 
     /// `Thread.is_alive()`: started and not yet finished.
@@ -256,7 +267,29 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
+/// Lower this OS thread's scheduling priority below the window's. Best
+/// effort: where the OS refuses, the worker runs at normal priority.
+fn lower_priority() {
+    // Linux: niceness is per thread; a positive one needs no privilege.
+    #[cfg(target_os = "linux")]
+    {
+        let nice = super::BELOW_UI_NICENESS as libc::c_int;
+        // SAFETY: setpriority only reads its arguments; `who` 0 is this thread.
+        let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
+    }
+    #[cfg(windows)]
+    {
+        use thread_priority::{ThreadPriority, WinAPIThreadPriority, set_current_thread_priority};
+        let _ = set_current_thread_priority(ThreadPriority::Os(
+            WinAPIThreadPriority::BelowNormal.into(),
+        ));
+    }
+}
+
 fn run_worker(inner: Arc<WorkerInner>) {
+    if inner.lab.priority() == WorkerPriority::BelowUi {
+        lower_priority();
+    }
     CURRENT.with(|c| *c.borrow_mut() = Some(inner.clone()));
     let ctx = Ctx { me: inner.clone() };
     let body = inner
@@ -295,10 +328,7 @@ fn run_worker(inner: Arc<WorkerInner>) {
             inner.set_state(State::Failed, None);
         }
     }
-    let mut f = inner.finish.lock();
-    f.finished = true;
-    drop(f);
-    inner.finish.notify_all();
+    inner.mark_finished();
     CURRENT.with(|c| *c.borrow_mut() = None);
 }
 

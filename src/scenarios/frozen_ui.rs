@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Group, Metric, PlotSpec, Scenario, SeriesRef, counter_metric, py_num};
+use super::{Extra, Group, Metric, PlotSpec, Scenario, SeriesRef, counter_metric, py_num};
 use crate::lab::record::Record;
 use crate::lab::{Ctx, KnobSpec, Knobs, SyncResult};
 use crate::t;
@@ -75,14 +75,18 @@ Hilos funciona así: cada escenario corre en hilos trabajadores y la ventana sol
             )],
         },
     ],
+    extra: Extra::FrozenUi,
 };
 
 /// The slow loop itself: `steps` sleeps of `sleep_per_step`, reporting after
-/// each. The window calls it on its own thread to freeze itself on purpose.
-pub fn sleep_loop(steps: usize, sleep_per_step: Duration, mut on_step: impl FnMut(usize)) {
+/// each; `on_step` returns false to end it early. The window calls it on its
+/// own thread to freeze itself on purpose.
+pub fn sleep_loop(steps: usize, sleep_per_step: Duration, mut on_step: impl FnMut(usize) -> bool) {
     for i in 1..=steps {
         std::thread::sleep(sleep_per_step);
-        on_step(i);
+        if !on_step(i) {
+            return;
+        }
     }
 }
 

@@ -69,6 +69,17 @@ pub struct Metric {
     pub value: f64,
 }
 
+/// A view of its own that a scenario asks the window for, beside the
+/// timeline and plots every scenario gets. The window maps each to its drawing
+/// code in one place (`ui::extras`), so no UI code checks scenario ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Extra {
+    /// Nothing beyond the timeline and the plots.
+    None,
+    /// frozen-ui's "run on the UI thread / on a worker" controls and frame plot.
+    FrozenUi,
+}
+
 pub struct Scenario {
     /// kebab-case, used by `hilos run ID`.
     pub id: &'static str,
@@ -85,6 +96,8 @@ pub struct Scenario {
     /// The equivalent Python program for these knob values.
     pub python: fn(&Knobs) -> String,
     pub plots: &'static [PlotSpec],
+    /// A view of its own in the window, if it needs one.
+    pub extra: Extra,
 }
 
 impl Scenario {

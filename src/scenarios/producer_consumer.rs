@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Dice, Group, Metric, PlotSpec, Scenario, SeriesRef, counter_metric, py_num};
+use super::{Dice, Extra, Group, Metric, PlotSpec, Scenario, SeriesRef, counter_metric, py_num};
 use crate::lab::record::Record;
 use crate::lab::{Crew, Ctx, KnobSpec, Knobs, SyncError, SyncResult};
 use crate::t;
@@ -113,6 +113,7 @@ Pasado el tiempo fijado, MainThread llama a event.set(). Los productores paran; 
             ],
         },
     ],
+    extra: Extra::None,
 };
 
 /// How often MainThread looks at the knobs (real time).

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
-use super::{Group, Metric, PlotSpec, Scenario, SeriesRef, counter_metric, py_num};
+use super::{Extra, Group, Metric, PlotSpec, Scenario, SeriesRef, counter_metric, py_num};
 use crate::lab::record::Record;
 use crate::lab::{Ctx, KnobSpec, Knobs, SyncResult, Thread};
 use crate::t;
@@ -98,6 +98,7 @@ Activa el lock y vuelve a empezar: cada hilo debe tener database._lock durante t
             ],
         },
     ],
+    extra: Extra::None,
 };
 
 fn body(ctx: &Ctx) -> SyncResult<()> {

@@ -26,9 +26,12 @@ pub const FRAME_HINT: Text = t!(
 // Status.
 pub const STATUS_IDLE: Text = t!("not started", "sin iniciar");
 pub const STATUS_RUNNING: Text = t!("running", "en marcha");
+pub const STATUS_STOPPING: Text = t!("stopping…", "deteniendo…");
 pub const STATUS_STOPPED: Text = t!("stopped", "detenido");
 pub const STATUS_FINISHED: Text = t!("finished", "finalizado");
 pub const ALIVE_THREADS: Text = t!("Alive threads", "Hilos vivos");
+pub const THREADS_EVER: Text = t!("threads in all", "hilos en total");
+pub const ALIVE: Text = t!("alive", "vivos");
 pub const DEADLOCK: Text = t!("Deadlock", "Interbloqueo");
 pub const START_ERROR: Text = t!("Could not start", "No se pudo iniciar");
 pub const STOP_LEFT: Text = t!(
@@ -64,6 +67,36 @@ pub const NO_THREADS: Text = t!(
     "Pulsa Iniciar para ejecutar el escenario en hilos reales."
 );
 pub const SECONDS: Text = t!("s", "s");
+pub const PAUSE_VIEW: Text = t!("Pause view", "Pausar vista");
+pub const PAUSE_VIEW_HINT: Text = t!(
+    "Hold the timeline and plots where they are (the run goes on) to zoom and pan through its history.",
+    "Detiene la línea de tiempo y las gráficas donde están (la ejecución sigue) para ampliar y recorrer su historia."
+);
+pub const FOLLOW: Text = t!("Follow", "Seguir");
+pub const FOLLOW_HINT: Text = t!(
+    "Slide with the run again, showing the newest seconds.",
+    "Vuelve a deslizarse con la ejecución, mostrando los últimos segundos."
+);
+pub const ZOOM_IN: Text = t!("Zoom in", "Acercar");
+pub const ZOOM_OUT: Text = t!("Zoom out", "Alejar");
+pub const ZOOM_HINT: Text = t!(
+    "Also: Ctrl + mouse wheel over the timeline or a plot; drag to pan.",
+    "También: Ctrl + rueda del ratón sobre la línea de tiempo o una gráfica; arrastra para desplazar."
+);
+pub const FIT: Text = t!("Fit to run", "Ajustar a la ejecución");
+pub const FIT_HINT: Text = t!(
+    "Show the whole run, from its start to now.",
+    "Muestra toda la ejecución, desde su inicio hasta ahora."
+);
+pub const FOLDED_THREADS: Text = t!(
+    "earlier threads ended and were folded into the totals",
+    "hilos anteriores terminaron y se sumaron a los totales"
+);
+pub const AT: Text = t!("at", "a los");
+pub const GROUP_HINT: Text = t!(
+    "The lane shows the share of these threads in each state. Click the name to open or close the group.",
+    "La franja muestra qué parte de estos hilos está en cada estado. Pulsa el nombre para abrir o cerrar el grupo."
+);
 pub const HOVER_STATE: Text = t!("state", "estado");
 pub const HOVER_ON: Text = t!("on", "en");
 pub const HOVER_FROM: Text = t!("from", "desde");
@@ -91,10 +124,12 @@ pub const RUN_ON_WORKER_HINT: Text = t!(
 );
 pub const LONGEST_FRAME: Text = t!("Longest frame", "Fotograma más largo");
 pub const PROGRESS: Text = t!("Progress", "Progreso");
-pub const FROZE_FOR: Text = t!(
-    "The window was frozen for",
-    "La ventana estuvo congelada durante"
+pub const FREEZE_NOTE: Text = t!(
+    "On the UI thread this freezes the window for steps × sleep ÷ speed =",
+    "En el hilo de la interfaz esto congela la ventana pasos × pausa ÷ velocidad ="
 );
+pub const FREEZE_AT_MOST: Text = t!("(Hilos stops it at 10 s)", "(Hilos lo corta a los 10 s)");
+pub const FREEZE_CAPPED: Text = t!("stopped at the 10 s limit", "cortado en el límite de 10 s");
 
 // Log.
 pub const EVENT_LOG: Text = t!("Event log", "Registro de eventos");

@@ -1,29 +1,34 @@
-//! The window (egui only): draws what the lab records and drives the lab with
-//! Start / Stop / Reset and the knobs. The UI thread only draws: workers and
-//! the recorder run on their own threads, and the record is locked once a frame.
+//! The window (egui only): draws what the lab records and drives the lab
+//! through the [`Controller`]. The UI thread only draws: workers and the
+//! recorder run on their own threads, Stop finishes on a thread of its own,
+//! and the record's lock is held once a frame just to copy what changed.
+//! Panels return [`Action`]s, applied once the frame is drawn.
 
 use eframe::egui;
+pub mod extras;
 mod frames;
 mod frozen;
 pub mod i18n;
 mod log;
 mod plots;
 mod side;
-mod timeline;
-mod view;
+pub mod timeline;
+pub mod view;
 
-use std::sync::PoisonError;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui::{Align, Color32, Layout, RichText, Ui};
 
+use crate::lab::WorkerPriority;
+use crate::lab::controller::{Controller, Notice, Phase};
 use crate::lab::text::Lang;
-use crate::lab::{Knobs, Lab, LabOptions};
+use crate::lab::{Knobs, Lab};
 use crate::scenarios::{self, Group, Scenario};
 
+use extras::{ExtraCx, ScenarioExtra};
 use frames::FrameTimes;
-use frozen::Frozen;
-use view::{LogView, View};
+use view::{AxisAction, Grouping, LogView, TimeAxis, View};
 
 /// What the command line can ask of the window at launch.
 #[derive(Clone, Debug, Default)]
@@ -67,7 +72,7 @@ pub fn run_with(lang: Lang, options: GuiOptions) -> Result<(), String> {
                 app.select_id(id);
             }
             for set in &options.set {
-                if let Err(e) = app.knobs().set_from_arg(set) {
+                if let Err(e) = app.controller.set_knob_arg(set) {
                     app.message = Some(e.to_string());
                 }
             }
@@ -80,29 +85,35 @@ pub fn run_with(lang: Lang, options: GuiOptions) -> Result<(), String> {
     .map_err(|e| e.to_string())
 }
 
-/// Where the current lab is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    Idle,
-    Running,
-    Stopped,
-    Finished,
+/// What the user asked for in this frame; applied once it is drawn.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Start,
+    Stop,
+    Reset,
+    Select(usize),
+    SetKnob(usize, f64),
+    SetSpeed(f64),
+    SetLang(Lang),
+    Axis(AxisAction),
+    /// Open or close a group of lanes: (role, collapsed before).
+    ToggleGroup(Arc<str>, bool),
+    /// Something a scenario's own view asked for; see [`extras`].
+    Extra(u32),
 }
 
 pub struct HilosApp {
     lang: Lang,
-    scenarios: &'static [&'static Scenario],
-    selected: usize,
-    /// One set of knobs per scenario; a lab gets a clone sharing the atomics.
-    knobs: Vec<Knobs>,
-    lab: Option<Lab>,
-    status: Status,
+    controller: Controller,
+    /// The selected scenario's own view, if it has one.
+    extra: Option<Box<dyn ScenarioExtra>>,
     /// A problem to show in the top bar (start failed, stop overran…).
     message: Option<String>,
-    speed: f64,
-    window_seconds: f64,
     view: View,
     log: LogView,
+    axis: TimeAxis,
+    grouping: Grouping,
+    last_phase: Phase,
     frames: FrameTimes,
     last_frame_start: Option<Instant>,
     /// Whether the last frame asked for another one at once (so the gap
@@ -110,31 +121,39 @@ pub struct HilosApp {
     animating: bool,
     /// Width in points of the timeline's time track in the last frame.
     track_width: f32,
-    frozen: Frozen,
     copied_at: Option<Instant>,
 }
 
 impl HilosApp {
     pub fn new(cc: &eframe::CreationContext, lang: Lang) -> HilosApp {
+        HilosApp::with_scenarios(cc, lang, scenarios::all())
+    }
+
+    /// The window over another list of scenarios (benches use their own).
+    pub fn with_scenarios(
+        cc: &eframe::CreationContext,
+        lang: Lang,
+        scenarios: &'static [&'static Scenario],
+    ) -> HilosApp {
         cc.egui_ctx.set_theme(egui::ThemePreference::Dark);
-        let scenarios = scenarios::all();
+        // Workers run below this thread's priority, so the window stays
+        // responsive beside hundreds of busy workers.
+        let controller = Controller::new(scenarios, WorkerPriority::BelowUi);
+        let extra = extras::for_scenario(controller.scenario().extra);
         HilosApp {
             lang,
-            scenarios,
-            selected: 0,
-            knobs: scenarios.iter().map(|s| s.knobs()).collect(),
-            lab: None,
-            status: Status::Idle,
+            controller,
+            extra,
             message: None,
-            speed: 1.0,
-            window_seconds: 10.0,
             view: View::default(),
             log: LogView::default(),
+            axis: TimeAxis::default(),
+            grouping: Grouping::default(),
+            last_phase: Phase::Idle,
             frames: FrameTimes::default(),
             last_frame_start: None,
             animating: false,
             track_width: 800.0,
-            frozen: Frozen::default(),
             copied_at: None,
         }
     }
@@ -142,7 +161,11 @@ impl HilosApp {
     // ---- Accessors (for tests, benches and the command line)
 
     pub fn lab(&self) -> Option<&Lab> {
-        self.lab.as_ref()
+        self.controller.lab()
+    }
+
+    pub fn controller(&self) -> &Controller {
+        &self.controller
     }
 
     /// The selected scenario's id.
@@ -150,8 +173,8 @@ impl HilosApp {
         self.scenario().id
     }
 
-    pub fn status(&self) -> Status {
-        self.status
+    pub fn phase(&self) -> Phase {
+        self.controller.phase()
     }
 
     pub fn lang(&self) -> Lang {
@@ -160,7 +183,7 @@ impl HilosApp {
 
     /// The selected scenario's knobs (the running lab shares them).
     pub fn knobs(&self) -> &Knobs {
-        &self.knobs[self.selected]
+        self.controller.knobs()
     }
 
     /// CPU time of the last frame's update, in ms.
@@ -175,141 +198,150 @@ impl HilosApp {
 
     /// frozen-ui: the longest frame of the last run, in ms.
     pub fn longest_frame_ms(&self) -> f32 {
-        self.frozen.longest_ms
+        self.extra
+            .as_ref()
+            .and_then(|e| e.longest_frame_ms())
+            .unwrap_or(0.0)
+    }
+
+    /// (steps done, steps) of a progress bar the scenario's view shows.
+    pub fn frozen_progress(&self) -> (usize, usize) {
+        self.extra
+            .as_ref()
+            .and_then(|e| e.progress(&self.view, self.controller.knobs()))
+            .unwrap_or((0, 0))
     }
 
     pub fn message(&self) -> Option<&str> {
         self.message.as_deref()
     }
 
+    /// What the last frame drew (rows, plots, metrics, the time window).
+    pub fn view(&self) -> &View {
+        &self.view
+    }
+
     fn scenario(&self) -> &'static Scenario {
-        self.scenarios[self.selected]
+        self.controller.scenario()
     }
 
     fn is_running(&self) -> bool {
-        self.status == Status::Running
+        self.controller.phase() == Phase::Running
     }
 
     // ---- Actions
 
     /// Select a scenario by id; unknown ids are ignored.
     pub fn select_id(&mut self, id: &str) {
-        if let Some(i) = self.scenarios.iter().position(|s| s.id == id) {
+        if let Some(i) = self.controller.scenarios().iter().position(|s| s.id == id) {
             self.select(i);
         }
     }
 
-    /// Show another scenario: the current lab is stopped and dropped.
+    /// Show another scenario: the current run is reset (off this thread).
     pub fn select(&mut self, index: usize) {
-        if index == self.selected || index >= self.scenarios.len() {
+        if index == self.controller.selected() {
             return;
         }
         self.reset();
-        self.selected = index;
+        self.controller.select(index);
+        self.extra = extras::for_scenario(self.scenario().extra);
     }
 
-    /// Start the selected scenario on a fresh lab.
+    /// Start the selected scenario on a fresh lab (its own way, if its view says so).
     pub fn start(&mut self) {
         self.reset();
-        let scenario = self.scenario();
-        let mut lab = Lab::new(
-            LabOptions {
-                speed: self.speed,
-                ..LabOptions::default()
-            },
-            self.knobs[self.selected].clone(),
-        );
-        match lab.start_main(scenario.body) {
-            Ok(_) => {
-                self.lab = Some(lab);
-                self.status = Status::Running;
-            }
-            Err(e) => {
-                self.message = Some(format!("{}: {e}", i18n::START_ERROR.get(self.lang)));
-            }
+        let handled = self
+            .extra
+            .as_mut()
+            .is_some_and(|e| e.start(&mut self.controller));
+        if !handled {
+            self.controller.start();
         }
+        self.axis.apply(AxisAction::Follow(true), 0.0);
     }
 
-    /// Stop the lab; what it recorded stays on screen.
+    /// Ask the run to stop; returns at once. What it recorded stays.
     pub fn stop(&mut self) {
-        if let Some(lab) = &mut self.lab {
-            let report = lab.stop();
-            if report.threads_left > 0 {
-                self.message = Some(format!(
-                    "{} {}",
-                    report.threads_left,
-                    i18n::STOP_LEFT.get(self.lang)
-                ));
-            }
-            if self.status == Status::Running {
-                self.status = Status::Stopped;
-            }
-        }
-        self.refresh_view();
+        self.controller.stop();
     }
 
-    /// Stop and forget the lab; clear the view.
+    /// Forget the run (stopped off this thread); clear the view.
     pub fn reset(&mut self) {
-        self.lab = None; // dropping a lab stops it
-        self.status = Status::Idle;
+        self.controller.reset();
         self.message = None;
         self.view.clear();
         self.log.clear();
-        self.frozen.reset();
+        if let Some(e) = &mut self.extra {
+            e.reset();
+        }
     }
 
-    /// Write a knob: live into the running lab (which logs it), and always
-    /// into the window's own knobs for the next Start.
-    fn set_knob(&mut self, index: usize, value: f64) {
-        let knobs = &self.knobs[self.selected];
-        let Some(spec) = knobs.specs().get(index) else {
+    fn apply(&mut self, action: Action, ctx: &egui::Context) {
+        match action {
+            Action::Start => self.start(),
+            Action::Stop => self.stop(),
+            Action::Reset => self.reset(),
+            Action::Select(i) => self.select(i),
+            Action::SetKnob(i, v) => self.controller.set_knob(i, v),
+            Action::SetSpeed(s) => self.controller.set_speed(s),
+            Action::SetLang(l) => self.lang = l,
+            Action::Axis(a) => self.axis.apply(a, self.view.now),
+            Action::ToggleGroup(role, collapsed) => self.grouping.toggle(&role, collapsed),
+            Action::Extra(code) => {
+                if let Some(e) = &mut self.extra {
+                    e.act(code, &mut self.controller);
+                }
+            }
+        }
+        ctx.request_repaint();
+    }
+
+    /// A run that ends shows all of itself; a new one follows "now".
+    fn on_phase_change(&mut self) {
+        let phase = self.controller.phase();
+        if phase == self.last_phase {
             return;
-        };
-        let result = match &self.lab {
-            Some(lab) if self.status == Status::Running => lab.set_knob(spec.name, value),
-            _ => knobs.set_at(index, value),
-        };
-        if let Err(e) = result {
-            self.message = Some(e.to_string());
         }
+        if phase.is_over() {
+            self.axis.apply(AxisAction::Fit, self.view.now);
+        } else if phase == Phase::Running {
+            self.axis.apply(AxisAction::Follow(true), 0.0);
+        }
+        self.last_phase = phase;
     }
 
-    fn set_speed(&mut self, speed: f64) {
-        self.speed = speed;
-        if let Some(lab) = &self.lab
-            && self.status == Status::Running
-        {
-            lab.set_speed(speed);
+    /// Copy what the recorder added (one short lock), then work out this
+    /// frame's view from the copy, with no lock held.
+    fn refresh(&mut self) {
+        let scenario = self.controller.scenario();
+        match self.controller.sync() {
+            Some(record) => {
+                let window = self.axis.window(record.now());
+                let seconds_per_px = window.width() / f64::from(self.track_width.max(50.0));
+                self.view
+                    .fill(record, scenario, window, seconds_per_px, &self.grouping);
+                self.log.sync(record);
+            }
+            None => {
+                self.view.clear();
+                self.log.clear();
+            }
         }
-    }
-
-    /// Notice a scenario that ended by itself and close its recorder.
-    fn poll_lab(&mut self) {
-        if self.status == Status::Running
-            && let Some(lab) = &mut self.lab
-            && lab.is_finished()
-        {
-            lab.stop();
-            self.status = Status::Finished;
+        if let Some(notice) = self.controller.notice() {
+            let lang = self.lang;
+            self.message = Some(match notice {
+                Notice::StartFailed(e) => format!("{}: {e}", i18n::START_ERROR.get(lang)),
+                Notice::ThreadsLeft(n) => format!("{n} {}", i18n::STOP_LEFT.get(lang)),
+                Notice::Knob(e) => e.clone(),
+            });
+            self.controller.clear_notice();
         }
-    }
-
-    /// Copy this frame's view out of the record: one lock, held briefly.
-    fn refresh_view(&mut self) {
-        let Some(lab) = &self.lab else {
-            return;
-        };
-        let scenario = self.scenarios[self.selected];
-        let seconds_per_px = self.window_seconds / f64::from(self.track_width.max(50.0));
-        let record = lab.record().lock().unwrap_or_else(PoisonError::into_inner);
-        self.view
-            .fill(&record, scenario, self.window_seconds, seconds_per_px);
-        self.log.sync(&record);
     }
 
     // ---- Drawing
 
-    fn top_bar(&mut self, ui: &mut Ui) {
+    fn top_bar(&mut self, ui: &mut Ui, actions: &mut Vec<Action>) {
         let lang = self.lang;
         ui.horizontal(|ui| {
             ui.heading(RichText::new(i18n::APP_NAME.get(lang)).strong());
@@ -321,35 +353,38 @@ impl HilosApp {
                 .add_enabled(!running, egui::Button::new(i18n::START.get(lang)))
                 .clicked()
             {
-                self.start();
+                actions.push(Action::Start);
             }
             if ui
                 .add_enabled(running, egui::Button::new(i18n::STOP.get(lang)))
                 .clicked()
             {
-                self.stop();
+                actions.push(Action::Stop);
             }
             if ui
-                .add_enabled(self.lab.is_some(), egui::Button::new(i18n::RESET.get(lang)))
+                .add_enabled(
+                    self.controller.lab().is_some(),
+                    egui::Button::new(i18n::RESET.get(lang)),
+                )
                 .clicked()
             {
-                self.reset();
+                actions.push(Action::Reset);
             }
             ui.separator();
 
             let label = ui.label(i18n::SPEED.get(lang));
-            let mut speed = self.speed;
+            let mut speed = self.controller.speed();
             let response = ui
                 .add(
                     egui::Slider::new(&mut speed, 0.1..=100.0)
                         .logarithmic(true)
                         .max_decimals(1)
-                        .suffix("×"),
+                        .suffix("\u{d7}"),
                 )
                 .labelled_by(label.id)
                 .on_hover_text(i18n::SPEED_HINT.get(lang));
             if response.changed() {
-                self.set_speed(speed);
+                actions.push(Action::SetSpeed(speed));
             }
             ui.separator();
 
@@ -358,7 +393,7 @@ impl HilosApp {
                     .selectable_label(self.lang == l, i18n::lang_name(l))
                     .clicked()
                 {
-                    self.lang = l;
+                    actions.push(Action::SetLang(l));
                 }
             }
 
@@ -382,19 +417,19 @@ impl HilosApp {
         });
     }
 
-    fn scenario_list(&mut self, ui: &mut Ui) {
+    fn scenario_list(&self, ui: &mut Ui, actions: &mut Vec<Action>) {
         let lang = self.lang;
         ui.set_min_width(ui.available_width());
         ui.add_space(4.0);
         ui.heading(i18n::SCENARIOS.get(lang));
         ui.add_space(4.0);
-        let mut clicked = None;
+        let scenarios = self.controller.scenarios();
+        let selected = self.controller.selected();
         egui::ScrollArea::vertical()
             .id_salt("scenario_list")
             .show(ui, |ui| {
                 for group in Group::ALL {
-                    let members: Vec<(usize, &Scenario)> = self
-                        .scenarios
+                    let members: Vec<(usize, &Scenario)> = scenarios
                         .iter()
                         .enumerate()
                         .filter(|(_, s)| s.group == group)
@@ -412,37 +447,53 @@ impl HilosApp {
                     );
                     for (i, s) in members {
                         let response = ui
-                            .selectable_label(i == self.selected, s.title.get(lang))
+                            .selectable_label(i == selected, s.title.get(lang))
                             .on_hover_text(s.lesson.get(lang));
                         if response.clicked() {
-                            clicked = Some(i);
+                            actions.push(Action::Select(i));
                         }
                     }
                 }
             });
-        if let Some(i) = clicked {
-            self.select(i);
-        }
     }
 
     fn status_line(&self, ui: &mut Ui) {
         let lang = self.lang;
-        let (text, color) = match self.status {
-            Status::Idle => (i18n::STATUS_IDLE, ui.visuals().weak_text_color()),
-            Status::Running => (i18n::STATUS_RUNNING, Color32::from_rgb(70, 190, 95)),
-            Status::Stopped => (i18n::STATUS_STOPPED, Color32::from_rgb(245, 170, 35)),
-            Status::Finished => (i18n::STATUS_FINISHED, Color32::from_rgb(150, 205, 255)),
+        let phase = self.controller.phase();
+        let (text, color) = match phase {
+            Phase::Idle => (i18n::STATUS_IDLE, ui.visuals().weak_text_color()),
+            Phase::Running => (i18n::STATUS_RUNNING, Color32::from_rgb(70, 190, 95)),
+            Phase::Stopping => (i18n::STATUS_STOPPING, Color32::from_rgb(245, 170, 35)),
+            Phase::Stopped => (i18n::STATUS_STOPPED, Color32::from_rgb(245, 170, 35)),
+            Phase::Finished => (i18n::STATUS_FINISHED, Color32::from_rgb(150, 205, 255)),
         };
         ui.horizontal(|ui| {
             ui.heading(self.scenario().title.get(lang));
             ui.label(RichText::new(text.get(lang)).color(color).strong());
-            if self.lab.is_some() {
+            if let Some(since) = self.controller.stopping_for() {
+                ui.label(
+                    RichText::new(format!("{} ms", since.as_millis()))
+                        .monospace()
+                        .weak(),
+                );
+            }
+            if self.controller.lab().is_some() {
                 ui.separator();
                 ui.label(format!(
                     "{}: {}",
                     i18n::ALIVE_THREADS.get(lang),
                     self.view.alive
                 ));
+                if self.view.threads_ever > self.view.alive as u64 {
+                    ui.label(
+                        RichText::new(format!(
+                            "({} {})",
+                            self.view.threads_ever,
+                            i18n::THREADS_EVER.get(lang)
+                        ))
+                        .weak(),
+                    );
+                }
             }
         });
     }
@@ -475,7 +526,7 @@ impl HilosApp {
                 RichText::new(format!(
                     "{}: {}",
                     i18n::DEADLOCK.get(lang),
-                    names.join(" → ")
+                    names.join(" \u{2192} ")
                 ))
                 // Monospace: its font has the arrow glyph.
                 .monospace()
@@ -485,61 +536,136 @@ impl HilosApp {
         }
     }
 
-    fn centre(&mut self, ui: &mut Ui) {
+    /// Title, follow/pause, zoom, fit to run, the followed width, the legend.
+    fn timeline_header(&self, ui: &mut Ui, actions: &mut Vec<Action>) {
         let lang = self.lang;
-        self.status_line(ui);
-        self.metrics_strip(ui);
-        if self.scenario().id == frozen::ID {
-            ui.add_space(4.0);
-            self.frozen_controls(ui);
-        }
-        ui.add_space(6.0);
-
-        // Timeline header: title, window width, legend.
-        let mut window = self.window_seconds;
+        let now = self.view.now;
         ui.horizontal(|ui| {
             ui.label(RichText::new(i18n::TIMELINE.get(lang)).strong());
+            ui.add_space(8.0);
+            let (label, hint, follow) = if self.axis.follow {
+                (i18n::PAUSE_VIEW, i18n::PAUSE_VIEW_HINT, false)
+            } else {
+                (i18n::FOLLOW, i18n::FOLLOW_HINT, true)
+            };
+            if ui
+                .button(label.get(lang))
+                .on_hover_text(hint.get(lang))
+                .clicked()
+            {
+                actions.push(Action::Axis(AxisAction::Follow(follow)));
+            }
+            let window = self.axis.window(now);
+            let centre = (window.start + window.end) / 2.0;
+            if ui
+                .button(i18n::ZOOM_IN.get(lang))
+                .on_hover_text(i18n::ZOOM_HINT.get(lang))
+                .clicked()
+            {
+                actions.push(Action::Axis(AxisAction::Zoom {
+                    factor: 0.5,
+                    at: centre,
+                }));
+            }
+            if ui
+                .button(i18n::ZOOM_OUT.get(lang))
+                .on_hover_text(i18n::ZOOM_HINT.get(lang))
+                .clicked()
+            {
+                actions.push(Action::Axis(AxisAction::Zoom {
+                    factor: 2.0,
+                    at: centre,
+                }));
+            }
+            if ui
+                .button(i18n::FIT.get(lang))
+                .on_hover_text(i18n::FIT_HINT.get(lang))
+                .clicked()
+            {
+                actions.push(Action::Axis(AxisAction::Fit));
+            }
+            ui.label(
+                RichText::new(format!(
+                    "{:.3} \u{2013} {:.3} s",
+                    window.start.max(0.0),
+                    window.end
+                ))
+                .monospace()
+                .weak(),
+            );
             ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                let mut width = self.axis.follow_width;
                 let response = ui
                     .add(
-                        egui::Slider::new(&mut window, 2.0..=120.0)
+                        egui::Slider::new(&mut width, 1.0..=120.0)
                             .logarithmic(true)
                             .max_decimals(0)
                             .suffix(" s"),
                     )
                     .on_hover_text(i18n::WINDOW_HINT.get(lang));
                 let label = ui.label(i18n::WINDOW.get(lang));
-                let _ = response.labelled_by(label.id);
+                let response = response.labelled_by(label.id);
+                if response.changed() {
+                    actions.push(Action::Axis(AxisAction::FollowWidth(width)));
+                }
             });
         });
-        self.window_seconds = window;
         timeline::legend(ui, lang);
+    }
 
-        if self.view.window.is_none() {
-            ui.add_space(20.0);
-            ui.label(RichText::new(i18n::NO_THREADS.get(lang)).weak().italics());
-            ui.add_space(20.0);
-        } else {
-            // Lanes get what the plots leave; the plots then share the rest.
-            let plots = self.scenario().plots.len() as f32;
-            let per_plot_chrome = 26.0;
-            let frame_times_row = 30.0;
-            let reserved = plots * (plots::PLOT_HEIGHT + per_plot_chrome) + frame_times_row;
-            let lanes_h = (self.view.lanes.len() as f32 * timeline::MAX_LANE)
-                .min(ui.available_height() - reserved)
-                .clamp(110.0, 700.0);
-            self.track_width = timeline::show(ui, &self.view, lang, lanes_h);
+    fn centre(&mut self, ui: &mut Ui, actions: &mut Vec<Action>) {
+        let lang = self.lang;
+        self.status_line(ui);
+        self.metrics_strip(ui);
+        if let Some(extra) = &mut self.extra {
             ui.add_space(4.0);
-            let plot_h = if plots > 0.0 {
-                ((ui.available_height() - frame_times_row) / plots - per_plot_chrome)
-                    .clamp(plots::PLOT_HEIGHT, 260.0)
-            } else {
-                plots::PLOT_HEIGHT
+            let cx = ExtraCx {
+                lang,
+                view: &self.view,
+                frames: &self.frames,
+                knobs: self.controller.knobs(),
+                speed: self.controller.speed(),
+                running: self.controller.phase() == Phase::Running,
             };
-            plots::scenario_plots(ui, &self.view, lang, plot_h);
+            extra.show(ui, &cx, actions);
+        }
+        ui.add_space(6.0);
+        self.timeline_header(ui, actions);
+
+        match (self.view.window, self.controller.mirror()) {
+            (Some(_), Some(record)) => {
+                // Lanes get what the plots leave; the plots then share the rest.
+                let plots = self.scenario().plots.len() as f32;
+                let per_plot_chrome = 26.0;
+                let frame_times_row = 30.0;
+                let reserved = plots * (plots::PLOT_HEIGHT + per_plot_chrome) + frame_times_row;
+                let lanes_h = (self.view.rows.len() as f32 * timeline::LANE)
+                    .min(ui.available_height() - reserved)
+                    .clamp(timeline::LANE * 4.0, 600.0);
+                let input = timeline::show(ui, &self.view, record, lang, lanes_h);
+                self.track_width = input.track_width;
+                actions.extend(input.axis.into_iter().map(Action::Axis));
+                if let Some((role, collapsed)) = input.toggled {
+                    actions.push(Action::ToggleGroup(role, collapsed));
+                }
+                ui.add_space(4.0);
+                let plot_h = if plots > 0.0 {
+                    ((ui.available_height() - frame_times_row) / plots - per_plot_chrome)
+                        .clamp(plots::PLOT_HEIGHT, 260.0)
+                } else {
+                    plots::PLOT_HEIGHT
+                };
+                let axis = plots::scenario_plots(ui, &self.view, lang, plot_h);
+                actions.extend(axis.into_iter().map(Action::Axis));
+            }
+            _ => {
+                ui.add_space(20.0);
+                ui.label(RichText::new(i18n::NO_THREADS.get(lang)).weak().italics());
+                ui.add_space(20.0);
+            }
         }
 
-        if self.scenario().id != frozen::ID {
+        if !self.extra.as_ref().is_some_and(|e| e.shows_frame_times()) {
             ui.add_space(6.0);
             egui::CollapsingHeader::new(i18n::FRAME_TIMES.get(lang))
                 .id_salt("frame_times")
@@ -557,15 +683,17 @@ impl eframe::App for HilosApp {
         let gap = self.last_frame_start.map(|t| started - t);
         self.last_frame_start = Some(started);
 
-        self.poll_lab();
-        self.refresh_view();
+        self.controller.poll();
+        self.refresh();
+        self.on_phase_change();
 
+        let mut actions = Vec::new();
         egui::Panel::top("top_bar")
             .frame(
                 egui::Frame::side_top_panel(ui.style())
                     .inner_margin(egui::Margin::symmetric(10, 6)),
             )
-            .show(ui, |ui| self.top_bar(ui));
+            .show(ui, |ui| self.top_bar(ui, &mut actions));
         egui::Panel::bottom("event_log")
             .resizable(true)
             .default_size(170.0)
@@ -575,21 +703,26 @@ impl eframe::App for HilosApp {
             .resizable(true)
             .default_size(215.0)
             .min_size(160.0)
-            .show(ui, |ui| self.scenario_list(ui));
+            .show(ui, |ui| self.scenario_list(ui, &mut actions));
         egui::Panel::right("knobs")
             .resizable(true)
             .default_size(370.0)
             .min_size(260.0)
-            .show(ui, |ui| self.side_panel(ui));
+            .show(ui, |ui| self.side_panel(ui, &mut actions));
         egui::CentralPanel::default_margins().show(ui, |ui| {
             egui::ScrollArea::vertical()
                 .id_salt("centre")
                 .auto_shrink([false, false])
-                .show(ui, |ui| self.centre(ui));
+                .show(ui, |ui| self.centre(ui, &mut actions));
         });
+        let ctx = ui.ctx().clone();
+        for action in actions {
+            self.apply(action, &ctx);
+        }
 
         // A run on the UI thread happens here, inside the frame, on purpose.
-        let blocked = self.frozen.run_pending_on_ui(self.speed);
+        let speed = self.controller.speed();
+        let blocked = self.extra.as_mut().is_some_and(|e| e.end_frame(speed));
 
         let cpu = started.elapsed();
         let cpu_ms = cpu.as_secs_f32() * 1000.0;
@@ -598,9 +731,14 @@ impl eframe::App for HilosApp {
             _ => cpu_ms,
         };
         self.frames.push(cpu_ms, gap_ms.max(cpu_ms));
-        self.frozen.after_frame(cpu_ms, self.is_running(), blocked);
+        let running = self.is_running();
+        if let Some(e) = &mut self.extra {
+            e.after_frame(cpu_ms, running, blocked);
+        }
 
-        self.animating = self.is_running() || self.scenario().id == frozen::ID;
+        let phase = self.controller.phase();
+        self.animating = matches!(phase, Phase::Running | Phase::Stopping)
+            || self.extra.as_ref().is_some_and(|e| e.animating());
         if self.animating {
             ui.ctx().request_repaint();
         } else if self

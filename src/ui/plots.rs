@@ -7,8 +7,8 @@ use egui_plot::{GridInput, GridMark, HLine, HoverPosition, Line, LineStyle, Plot
 
 use super::frames::{FrameTimes, HISTORY};
 use super::i18n;
-use super::timeline::LABEL_WIDTH;
-use super::view::{PlotData, View};
+use super::timeline::{self, LABEL_WIDTH};
+use super::view::{AxisAction, PlotData, TimeWindow, View};
 use crate::lab::knobs::format_number;
 use crate::lab::text::Lang;
 use crate::scenarios::SeriesRef;
@@ -31,10 +31,12 @@ fn line_color(series: SeriesRef, counter_index: usize) -> Color32 {
     }
 }
 
-/// Every plot the scenario declares, stacked.
-pub fn scenario_plots(ui: &mut Ui, view: &View, lang: Lang, height: f32) {
+/// Every plot the scenario declares, stacked. Returns what the user did to
+/// the shared time axis on them (drag to pan, Ctrl+wheel to zoom).
+pub fn scenario_plots(ui: &mut Ui, view: &View, lang: Lang, height: f32) -> Vec<AxisAction> {
+    let mut axis = Vec::new();
     let Some(window) = view.window else {
-        return;
+        return axis;
     };
     for (i, plot) in view.plots.iter().enumerate() {
         // Title and legend on one row, so the legend never hides the data.
@@ -50,8 +52,16 @@ pub fn scenario_plots(ui: &mut Ui, view: &View, lang: Lang, height: f32) {
                 legend_entry(ui, color, line.label.get(lang));
             }
         });
-        one_plot(ui, i, plot, (window.start, window.end), lang, height);
+        let response = one_plot(ui, i, plot, window, lang, height);
+        timeline::axis_input(
+            ui,
+            &response.response,
+            *response.transform.frame(),
+            window,
+            &mut axis,
+        );
     }
+    axis
 }
 
 /// One legend entry drawn in a row beside a plot's title: a colour swatch
@@ -74,9 +84,18 @@ fn fixed_plot<'a>(plot: Plot<'a>, height: f32) -> Plot<'a> {
         .allow_double_click_reset(false)
 }
 
-fn one_plot(ui: &mut Ui, index: usize, data: &PlotData, x: (f64, f64), lang: Lang, height: f32) {
+fn one_plot(
+    ui: &mut Ui,
+    index: usize,
+    data: &PlotData,
+    window: TimeWindow,
+    lang: Lang,
+    height: f32,
+) -> egui_plot::PlotResponse<()> {
     let y_max = if data.y_max > 0.0 { data.y_max } else { 1.0 };
     let seconds = i18n::SECONDS.get(lang);
+    // Enough decimals to tell apart two points a pixel apart when zoomed in.
+    let decimals = (2.0 - (window.width() / 10.0).log10()).clamp(2.0, 6.0) as usize;
     fixed_plot(Plot::new(("scenario_plot", index)), height)
         .show_x(true)
         .show_y(true)
@@ -89,14 +108,14 @@ fn one_plot(ui: &mut Ui, index: usize, data: &PlotData, x: (f64, f64), lang: Lan
                 position,
                 ..
             } => Some(format!(
-                "{plot_name}\n{} @ {:.2} {seconds}",
+                "{plot_name}\n{} @ {:.decimals$} {seconds}",
                 format_number(position.y),
                 position.x
             )),
             HoverPosition::Elsewhere { .. } => None,
         })
         .show(ui, |plot_ui| {
-            plot_ui.set_plot_bounds_x(x.0..=x.1);
+            plot_ui.set_plot_bounds_x(window.start..=window.end);
             plot_ui.set_plot_bounds_y(-0.04 * y_max..=y_max * 1.18);
             let mut counters = 0;
             for line in &data.lines {
@@ -122,7 +141,7 @@ fn one_plot(ui: &mut Ui, index: usize, data: &PlotData, x: (f64, f64), lang: Lan
                 }
                 plot_ui.line(l);
             }
-        });
+        })
 }
 
 /// The last frames' CPU time and the real gap between frames, in ms.

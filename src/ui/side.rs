@@ -6,11 +6,12 @@ use std::time::{Duration, Instant};
 
 use egui::{Color32, RichText, Ui};
 
-use super::{HilosApp, i18n};
+use super::extras::ExtraCx;
+use super::{Action, HilosApp, i18n};
 use crate::lab::KnobKind;
 
 impl HilosApp {
-    pub(super) fn side_panel(&mut self, ui: &mut Ui) {
+    pub(super) fn side_panel(&mut self, ui: &mut Ui, actions: &mut Vec<Action>) {
         egui::ScrollArea::vertical()
             .id_salt("side_panel")
             .auto_shrink([false, false])
@@ -19,7 +20,7 @@ impl HilosApp {
                 self.lesson(ui);
                 ui.add_space(6.0);
                 ui.separator();
-                self.knob_widgets(ui);
+                self.knob_widgets(ui, actions);
                 ui.separator();
                 // The program first: it changes as the knobs move.
                 self.python(ui);
@@ -34,14 +35,13 @@ impl HilosApp {
         ui.label(RichText::new(self.scenario().lesson.get(lang)).strong());
     }
 
-    fn knob_widgets(&mut self, ui: &mut Ui) {
+    fn knob_widgets(&mut self, ui: &mut Ui, actions: &mut Vec<Action>) {
         let lang = self.lang;
         ui.label(RichText::new(i18n::KNOBS.get(lang)).heading().size(16.0));
-        let knobs = self.knobs[self.selected].clone();
+        let knobs = self.controller.knobs().clone();
         if knobs.specs().is_empty() {
             ui.label(RichText::new(i18n::NO_KNOBS.get(lang)).weak());
         }
-        let mut changes = Vec::new();
         for (i, spec) in knobs.specs().iter().enumerate() {
             ui.add_space(4.0);
             let value = knobs.get_at(i);
@@ -76,14 +76,28 @@ impl HilosApp {
                 }
             };
             if let Some(v) = changed {
-                changes.push((i, v));
+                actions.push(Action::SetKnob(i, v));
             }
             if let Some(why) = spec.not_live {
                 ui.label(RichText::new(why.get(lang)).small().weak());
             }
-        }
-        for (i, v) in changes {
-            self.set_knob(i, v);
+            if let Some(extra) = &self.extra {
+                let cx = ExtraCx {
+                    lang,
+                    view: &self.view,
+                    frames: &self.frames,
+                    knobs: &knobs,
+                    speed: self.controller.speed(),
+                    running: self.is_running(),
+                };
+                if let Some(note) = extra.knob_note(spec.name, &cx) {
+                    ui.label(
+                        RichText::new(note)
+                            .small()
+                            .color(Color32::from_rgb(245, 170, 35)),
+                    );
+                }
+            }
         }
         ui.add_space(4.0);
     }
@@ -103,7 +117,7 @@ impl HilosApp {
 
     fn python(&mut self, ui: &mut Ui) {
         let lang = self.lang;
-        let code = (self.scenario().python)(&self.knobs[self.selected]);
+        let code = (self.scenario().python)(self.controller.knobs());
         let mut copy = false;
         egui::CollapsingHeader::new(RichText::new(i18n::PYTHON.get(lang)).strong())
             .id_salt("python")

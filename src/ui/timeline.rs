@@ -1,22 +1,27 @@
-//! The timeline: one lane per thread, coloured by state, over the shared
-//! sliding time window; a legend of the states; hover for the details.
+//! The timeline: one lane per thread, coloured by state, grouped by role
+//! ("Producer × 64" is one lane showing the share of its threads in each state
+//! until opened), over the time window every plot shares; a legend of the
+//! states; hover for details, drag to pan, Ctrl+wheel to zoom.
 
 use eframe::egui;
 use egui::{
-    Align2, Color32, CornerRadius, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Ui, pos2, vec2,
+    Align2, Color32, CornerRadius, FontId, Pos2, Rect, RichText, Sense, Stroke, StrokeKind, Ui,
+    pos2, vec2,
 };
 
 use super::i18n;
-use super::view::{Lane, TimeWindow, View};
+use super::view::{AxisAction, Row, TimeWindow, View};
 use crate::lab::State;
 use crate::lab::knobs::format_number;
+use crate::lab::probe::WorkerId;
+use crate::lab::record::{Record, Span, ThreadTrack};
 use crate::lab::text::Lang;
 
 /// Width of the lane-name column; the plots' y axes use it too so their
 /// time axes line up with the timeline's.
-pub const LABEL_WIDTH: f32 = 118.0;
-pub const MAX_LANE: f32 = 20.0;
-const MIN_LANE: f32 = 6.0;
+pub const LABEL_WIDTH: f32 = 150.0;
+/// Height of one lane: lanes keep a readable height and the timeline scrolls.
+pub const LANE: f32 = 18.0;
 const AXIS_HEIGHT: f32 = 16.0;
 
 /// The fixed palette of thread states.
@@ -34,6 +39,19 @@ pub fn state_color(state: State) -> Color32 {
     }
 }
 
+/// The order states stack in a group's lane, bottom up: the busy ones first.
+const STACK: [State; 9] = [
+    State::Running,
+    State::Ready,
+    State::Blocked,
+    State::Waiting,
+    State::Sleeping,
+    State::Created,
+    State::Failed,
+    State::Killed,
+    State::Done,
+];
+
 /// The 9 states with their colours.
 pub fn legend(ui: &mut Ui, lang: Lang) {
     ui.horizontal_wrapped(|ui| {
@@ -50,33 +68,50 @@ pub fn legend(ui: &mut Ui, lang: Lang) {
     });
 }
 
-/// Draw the lanes (scrolling when there are many) and the time axis.
-/// Returns the width in points of the time track, for the next frame's thinning.
-pub fn show(ui: &mut Ui, view: &View, lang: Lang, max_height: f32) -> f32 {
-    let Some(window) = view.window else {
-        return ui.available_width() - LABEL_WIDTH;
+/// What the user did on the timeline this frame.
+#[derive(Default)]
+pub struct TimelineInput {
+    pub axis: Vec<AxisAction>,
+    /// A group header clicked: (role, collapsed before the click).
+    pub toggled: Option<(std::sync::Arc<str>, bool)>,
+    /// Width in points of the time track, for the next frame's resolution.
+    pub track_width: f32,
+}
+
+/// Draw the rows (scrolling when there are many) and the time axis.
+pub fn show(
+    ui: &mut Ui,
+    view: &View,
+    record: &Record,
+    lang: Lang,
+    max_height: f32,
+) -> TimelineInput {
+    let mut input = TimelineInput {
+        track_width: (ui.available_width() - LABEL_WIDTH).max(50.0),
+        ..TimelineInput::default()
     };
-    let n = view.lanes.len().max(1);
-    let lane_h = (max_height / n as f32).clamp(MIN_LANE, MAX_LANE).floor();
-    let total_h = lane_h * n as f32;
-    let width = ui.available_width();
-    let track_w = (width - LABEL_WIDTH).max(50.0);
+    let Some(window) = view.window else {
+        return input;
+    };
+    let n = view.rows.len().max(1);
+    let total_h = LANE * n as f32;
+    let track_w = input.track_width;
 
     egui::ScrollArea::vertical()
         .id_salt("timeline_lanes")
-        .max_height(max_height.max(lane_h))
+        .max_height(max_height.max(LANE))
         .auto_shrink([false, true])
         .show(ui, |ui| {
-            let (rect, response) =
-                ui.allocate_exact_size(vec2(ui.available_width(), total_h), Sense::hover());
+            let (rect, response) = ui
+                .allocate_exact_size(vec2(ui.available_width(), total_h), Sense::click_and_drag());
             let track = Rect::from_min_max(pos2(rect.left() + LABEL_WIDTH, rect.top()), rect.max);
-            paint_lanes(ui, view, window, rect, track, lane_h);
+            paint_rows(ui, view, record, window, rect, track, lang, &mut input);
+            axis_input(ui, &response, track, window, &mut input.axis);
             if let Some(pos) = response.hover_pos() {
-                let i = ((pos.y - rect.top()) / lane_h).floor();
+                let i = ((pos.y - rect.top()) / LANE).floor();
                 if i >= 0.0
-                    && let Some(lane) = view.lanes.get(i as usize)
+                    && let Some(row) = view.rows.get(i as usize)
                 {
-                    // The vertical cursor line helps read the time across lanes.
                     if track.contains(pos) {
                         ui.painter().vline(
                             pos.x,
@@ -86,27 +121,76 @@ pub fn show(ui: &mut Ui, view: &View, lang: Lang, max_height: f32) -> f32 {
                     }
                     let t = window.start
                         + f64::from((pos.x - track.left()) / track.width()) * window.width();
-                    let in_track = pos.x >= track.left();
+                    let at = (pos.x >= track.left()).then_some(t);
                     response.on_hover_ui_at_pointer(|ui| {
-                        hover_details(ui, view, lane, in_track.then_some(t), lang);
+                        hover_details(ui, view, record, row, at, window, track.width(), lang);
                     });
                 }
             }
         });
     time_axis(ui, window, track_w, lang);
-    track_w
+    if view.folded > 0 {
+        ui.label(
+            RichText::new(format!(
+                "{} {}",
+                view.folded,
+                i18n::FOLDED_THREADS.get(lang)
+            ))
+            .small()
+            .weak(),
+        );
+    }
+    input
 }
 
-fn paint_lanes(ui: &Ui, view: &View, window: TimeWindow, rect: Rect, track: Rect, lane_h: f32) {
+/// Drag pans, Ctrl+wheel (or a pinch) zooms, a sideways wheel pans: on the
+/// timeline and on every plot alike, so the axis stays shared.
+pub fn axis_input(
+    ui: &Ui,
+    response: &egui::Response,
+    track: Rect,
+    window: TimeWindow,
+    out: &mut Vec<AxisAction>,
+) {
+    let seconds_per_point = window.width() / f64::from(track.width().max(1.0));
+    if response.dragged() {
+        let dx = response.drag_delta().x;
+        if dx != 0.0 {
+            out.push(AxisAction::Pan(-f64::from(dx) * seconds_per_point));
+        }
+    }
+    if let Some(pos) = response.hover_pos() {
+        let (zoom, scroll_x) = ui.input(|i| (i.zoom_delta(), i.smooth_scroll_delta.x));
+        let at = window.start + f64::from(pos.x - track.left()) * seconds_per_point;
+        if zoom != 1.0 {
+            out.push(AxisAction::Zoom {
+                factor: 1.0 / f64::from(zoom),
+                at,
+            });
+        }
+        if scroll_x != 0.0 {
+            out.push(AxisAction::Pan(-f64::from(scroll_x) * seconds_per_point));
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn paint_rows(
+    ui: &mut Ui,
+    view: &View,
+    record: &Record,
+    window: TimeWindow,
+    rect: Rect,
+    track: Rect,
+    lang: Lang,
+    input: &mut TimelineInput,
+) {
     let painter = ui.painter_at(rect);
     let clip = ui.clip_rect();
-    let visuals = ui.visuals();
+    let visuals = ui.visuals().clone();
     let px_per_s = f64::from(track.width()) / window.width();
     let x_of = |t: f64| track.left() + ((t - window.start) * px_per_s) as f32;
-    let font_size = (lane_h - 3.0).min(13.0);
-    let stripe = visuals.faint_bg_color;
 
-    // Vertical grid lines at the axis ticks, behind the spans.
     for tick in ticks(window) {
         painter.vline(
             x_of(tick),
@@ -115,57 +199,61 @@ fn paint_lanes(ui: &Ui, view: &View, window: TimeWindow, rect: Rect, track: Rect
         );
     }
 
-    for (i, lane) in view.lanes.iter().enumerate() {
-        let top = rect.top() + i as f32 * lane_h;
-        let lane_rect = Rect::from_min_size(pos2(rect.left(), top), vec2(rect.width(), lane_h));
+    for (i, row) in view.rows.iter().enumerate() {
+        let top = rect.top() + i as f32 * LANE;
+        let lane_rect = Rect::from_min_size(pos2(rect.left(), top), vec2(rect.width(), LANE));
         if !clip.intersects(lane_rect) {
             continue;
         }
         if i % 2 == 1 {
-            painter.rect_filled(lane_rect, CornerRadius::ZERO, stripe);
+            painter.rect_filled(lane_rect, CornerRadius::ZERO, visuals.faint_bg_color);
         }
-        // Spans, at most about one rectangle per pixel column.
-        let gap = if lane_h >= 10.0 { 2.0 } else { 1.0 };
-        let y = lane_rect.y_range().shrink(gap / 2.0 + 0.5);
-        let mut painted_to = f32::NEG_INFINITY;
-        let mut paint = |start: f64, end: f64, state: State| {
-            let x0 = x_of(start.max(window.start)).max(track.left());
-            let x1 = x_of(end.min(window.end)).min(track.right());
-            if x1 < painted_to || x1 < x0 {
-                return;
+        let y = lane_rect.y_range().shrink(1.5);
+        let label_rect = Rect::from_min_size(lane_rect.min, vec2(LABEL_WIDTH - 4.0, LANE));
+        match row {
+            Row::Thread { id, indent } => {
+                let Some(track_data) = record.thread(*id) else {
+                    continue;
+                };
+                paint_lane(&painter, track_data, window, view.now, track, y, &x_of);
+                let color = if track_data.failure.is_some() {
+                    state_color(State::Failed)
+                } else if track_data.state.is_final() {
+                    visuals.weak_text_color()
+                } else {
+                    visuals.text_color()
+                };
+                let x = lane_rect.left() + if *indent { 16.0 } else { 4.0 };
+                painter.with_clip_rect(label_rect.intersect(clip)).text(
+                    pos2(x, lane_rect.center().y),
+                    Align2::LEFT_CENTER,
+                    &*track_data.name,
+                    FontId::proportional(12.5),
+                    color,
+                );
             }
-            let x0 = x0.max(painted_to);
-            let x1 = x1.max(x0 + 1.0);
-            painter.rect_filled(
-                Rect::from_x_y_ranges(x0..=x1, y),
-                CornerRadius::ZERO,
-                state_color(state),
-            );
-            painted_to = x1;
-        };
-        for s in &lane.spans {
-            paint(s.start, s.end, s.state);
-        }
-        if lane.since <= view.now {
-            paint(lane.since, view.now, lane.state);
-        }
-        // The lane's name.
-        if font_size >= 7.0 {
-            let color = if lane.failure.is_some() {
-                state_color(State::Failed)
-            } else if lane.state.is_final() {
-                visuals.weak_text_color()
-            } else {
-                visuals.text_color()
-            };
-            let label_clip = Rect::from_min_size(lane_rect.min, vec2(LABEL_WIDTH - 6.0, lane_h));
-            painter.with_clip_rect(label_clip.intersect(clip)).text(
-                pos2(lane_rect.left() + 4.0, lane_rect.center().y),
-                Align2::LEFT_CENTER,
-                &*lane.name,
-                FontId::proportional(font_size),
-                color,
-            );
+            Row::Group {
+                role,
+                members,
+                alive,
+                collapsed,
+                ..
+            } => {
+                let columns = track.width().max(1.0) as usize;
+                let shares = state_shares(record, members, window, view.now, columns);
+                paint_shares(&painter, &shares, track, y);
+                let sign = if *collapsed { "+" } else { "-" };
+                let text = format!("{sign} {role} \u{d7} {}", members.len());
+                let button = egui::Button::new(RichText::new(text).size(12.5).strong())
+                    .frame(false)
+                    .wrap_mode(egui::TextWrapMode::Truncate);
+                let response = ui
+                    .put(label_rect, button)
+                    .on_hover_text(format!("{alive} {}", i18n::ALIVE.get(lang)));
+                if response.clicked() {
+                    input.toggled = Some((role.clone(), *collapsed));
+                }
+            }
         }
     }
     painter.rect_stroke(
@@ -176,17 +264,226 @@ fn paint_lanes(ui: &Ui, view: &View, window: TimeWindow, rect: Rect, track: Rect
     );
 }
 
-fn hover_details(ui: &mut Ui, view: &View, lane: &Lane, t: Option<f64>, lang: Lang) {
-    let daemon = if lane.daemon {
+/// One thread's spans, at most about one rectangle per pixel column.
+fn paint_lane(
+    painter: &egui::Painter,
+    track_data: &ThreadTrack,
+    window: TimeWindow,
+    now: f64,
+    track: Rect,
+    y: egui::Rangef,
+    x_of: &impl Fn(f64) -> f32,
+) {
+    let mut painted_to = f32::NEG_INFINITY;
+    let mut paint = |start: f64, end: f64, state: State| {
+        if end < window.start || start > window.end {
+            return;
+        }
+        let x0 = x_of(start.max(window.start)).max(track.left());
+        let x1 = x_of(end.min(window.end)).min(track.right());
+        if x1 < painted_to || x1 < x0 {
+            return;
+        }
+        let x0 = x0.max(painted_to);
+        let x1 = x1.max(x0 + 1.0);
+        painter.rect_filled(
+            Rect::from_x_y_ranges(x0..=x1, y),
+            CornerRadius::ZERO,
+            state_color(state),
+        );
+        painted_to = x1;
+    };
+    for s in track_data.spans_from(window.start) {
+        if s.start > window.end {
+            break;
+        }
+        paint(s.start, s.end, s.state);
+    }
+    if track_data.since <= now && !track_data.state.is_final() {
+        paint(track_data.since, now, track_data.state);
+    }
+}
+
+/// For each of `columns` equal slices of the window, the share of the
+/// members' time spent in each state (by [`State::index`]); all zero where no
+/// member existed yet. Cost: one pass over the members' spans in the window.
+pub fn state_shares(
+    record: &Record,
+    members: &[WorkerId],
+    window: TimeWindow,
+    now: f64,
+    columns: usize,
+) -> Vec<[f32; 9]> {
+    let columns = columns.max(1);
+    let col_dt = window.width() / columns as f64;
+    // Partial columns are added directly; whole ones through a difference array.
+    let mut direct = vec![[0.0f32; 9]; columns];
+    let mut diff = vec![[0.0f32; 9]; columns + 1];
+    let mut add = |start: f64, end: f64, state: State| {
+        let s = start.max(window.start);
+        let e = end.min(window.end).min(now.max(window.start));
+        if e <= s {
+            return;
+        }
+        let k = state.index();
+        let fs = (s - window.start) / col_dt;
+        let fe = (e - window.start) / col_dt;
+        let c0 = (fs.floor() as usize).min(columns - 1);
+        let c1 = (fe.floor() as usize).min(columns - 1);
+        if c0 == c1 {
+            direct[c0][k] += (fe - fs) as f32;
+            return;
+        }
+        direct[c0][k] += (c0 as f64 + 1.0 - fs) as f32;
+        direct[c1][k] += (fe - c1 as f64) as f32;
+        diff[c0 + 1][k] += 1.0;
+        diff[c1][k] -= 1.0;
+    };
+    for id in members {
+        let Some(t) = record.thread(*id) else {
+            continue;
+        };
+        for s in t.spans_from(window.start) {
+            if s.start > window.end {
+                break;
+            }
+            add(s.start, s.end, s.state);
+        }
+        if !t.state.is_final() {
+            add(t.since, now, t.state);
+        }
+    }
+    let mut running = [0.0f32; 9];
+    for (c, out) in direct.iter_mut().enumerate() {
+        for k in 0..9 {
+            running[k] += diff[c][k];
+            out[k] += running[k];
+        }
+        let sum: f32 = out.iter().sum();
+        if sum > 0.0 {
+            for v in out.iter_mut() {
+                *v /= sum;
+            }
+        }
+    }
+    direct
+}
+
+/// Stack the shares per column, merging neighbouring columns that look alike.
+fn paint_shares(painter: &egui::Painter, shares: &[[f32; 9]], track: Rect, y: egui::Rangef) {
+    let height = y.span();
+    let quantize = |s: &[f32; 9]| -> [u8; 9] {
+        let mut q = [0u8; 9];
+        for (i, state) in STACK.iter().enumerate() {
+            q[i] = (s[state.index()] * height).round().clamp(0.0, 255.0) as u8;
+        }
+        q
+    };
+    let col_w = track.width() / shares.len().max(1) as f32;
+    let mut c = 0;
+    while c < shares.len() {
+        let q = quantize(&shares[c]);
+        let mut end = c + 1;
+        while end < shares.len() && quantize(&shares[end]) == q {
+            end += 1;
+        }
+        if q.iter().any(|h| *h > 0) {
+            let x0 = track.left() + c as f32 * col_w;
+            let x1 = track.left() + end as f32 * col_w;
+            let mut bottom = y.max;
+            for (i, state) in STACK.iter().enumerate() {
+                let h = f32::from(q[i]);
+                if h <= 0.0 {
+                    continue;
+                }
+                let top = (bottom - h).max(y.min);
+                painter.rect_filled(
+                    Rect::from_x_y_ranges(x0..=x1, top..=bottom),
+                    CornerRadius::ZERO,
+                    state_color(*state),
+                );
+                bottom = top;
+            }
+        }
+        c = end;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn hover_details(
+    ui: &mut Ui,
+    view: &View,
+    record: &Record,
+    row: &Row,
+    t: Option<f64>,
+    window: TimeWindow,
+    track_width: f32,
+    lang: Lang,
+) {
+    match row {
+        Row::Thread { id, .. } => {
+            if let Some(track) = record.thread(*id) {
+                thread_details(ui, view, record, track, t, lang);
+            }
+        }
+        Row::Group {
+            role,
+            members,
+            alive,
+            folded,
+            ..
+        } => {
+            ui.strong(format!("{role} \u{d7} {}", members.len()));
+            ui.label(format!("{alive} {}", i18n::ALIVE.get(lang)));
+            if *folded > 0 {
+                ui.label(format!("+{folded} {}", i18n::FOLDED_THREADS.get(lang)));
+            }
+            if let Some(t) = t {
+                // The share of each state in the pixel under the pointer.
+                let px = window.width() / f64::from(track_width.max(1.0));
+                let slice = TimeWindow {
+                    start: t,
+                    end: t + px,
+                };
+                let shares = state_shares(record, members, slice, view.now, 1);
+                ui.label(format!("{} {:.3} s:", i18n::AT.get(lang), t));
+                for state in STACK {
+                    let share = shares[0][state.index()];
+                    if share > 0.005 {
+                        ui.label(
+                            RichText::new(format!(
+                                "{} {:.0}%",
+                                i18n::state_name(state).get(lang),
+                                share * 100.0
+                            ))
+                            .color(state_color(state)),
+                        );
+                    }
+                }
+            }
+            ui.label(RichText::new(i18n::GROUP_HINT.get(lang)).small().weak());
+        }
+    }
+}
+
+fn thread_details(
+    ui: &mut Ui,
+    view: &View,
+    record: &Record,
+    track: &ThreadTrack,
+    t: Option<f64>,
+    lang: Lang,
+) {
+    let daemon = if track.daemon {
         format!("  ({})", i18n::DAEMON.get(lang))
     } else {
         String::new()
     };
-    ui.strong(format!("{}{daemon}", lane.name));
-    let span = t.and_then(|t| lane.span_at(t, view.now));
+    ui.strong(format!("{}{daemon}", track.name));
+    let span = t.and_then(|t| span_at(track, t, view.now));
     let (state, target) = match span {
         Some(s) => (s.state, s.target),
-        None => (lane.state, lane.target),
+        None => (track.state, track.target),
     };
     let mut line = format!(
         "{}: {}",
@@ -197,12 +494,12 @@ fn hover_details(ui: &mut Ui, view: &View, lane: &Lane, t: Option<f64>, lang: La
         line.push_str(&format!(
             " {} {}",
             i18n::HOVER_ON.get(lang),
-            view.target_name(target)
+            record.target_name(target)
         ));
     }
-    ui.label(egui::RichText::new(line).color(state_color(state)));
+    ui.label(RichText::new(line).color(state_color(state)));
     if let Some(s) = span {
-        let still = if s.end >= view.now && s.start == lane.since && !lane.state.is_final() {
+        let still = if s.end >= view.now && s.start == track.since && !track.state.is_final() {
             format!(" {}", i18n::STILL.get(lang))
         } else {
             String::new()
@@ -215,12 +512,26 @@ fn hover_details(ui: &mut Ui, view: &View, lane: &Lane, t: Option<f64>, lang: La
             format_duration(s.end - s.start),
         ));
     }
-    if let Some(failure) = &lane.failure {
+    if let Some(failure) = &track.failure {
         ui.label(
-            egui::RichText::new(format!("{}: {failure}", i18n::HOVER_FAILED.get(lang)))
+            RichText::new(format!("{}: {failure}", i18n::HOVER_FAILED.get(lang)))
                 .color(state_color(State::Failed)),
         );
     }
+}
+
+/// The span under time `t`: a closed one, or the open one from `since`.
+pub fn span_at(track: &ThreadTrack, t: f64, now: f64) -> Option<Span> {
+    if t >= track.since {
+        return (t <= now && !track.state.is_final()).then_some(Span {
+            start: track.since,
+            end: now,
+            state: track.state,
+            target: track.target,
+        });
+    }
+    let i = track.spans.partition_point(|s| s.end < t);
+    track.spans.get(i).copied().filter(|s| s.start <= t)
 }
 
 fn format_duration(seconds: f64) -> String {
@@ -233,14 +544,15 @@ fn format_duration(seconds: f64) -> String {
 
 /// A readable tick spacing for a window of `width` seconds (about 5–10 ticks).
 pub fn tick_step(width: f64) -> f64 {
-    const STEPS: [f64; 12] = [
-        0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0,
+    const STEPS: [f64; 21] = [
+        0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0,
+        5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0,
     ];
     STEPS
         .iter()
         .copied()
         .find(|s| width / s <= 10.0)
-        .unwrap_or(600.0)
+        .unwrap_or_else(|| (width / 10.0 / 600.0).ceil() * 600.0)
 }
 
 fn time_axis(ui: &mut Ui, window: TimeWindow, track_w: f32, lang: Lang) {

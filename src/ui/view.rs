@@ -1,63 +1,16 @@
-//! What one frame draws, copied out of the lab's record under one short lock.
-//! Only the visible part of each lane and series is copied, thinned to about
-//! the screen's resolution, so the copy stays small however long the run is.
+//! What one frame draws, worked out from the window's own copy of the record
+//! (no lock held): the shared time window, the lanes grouped by role, the
+//! plots' points at the screen's resolution, the metrics and the log lines.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use crate::lab::State;
-use crate::lab::probe::{Target, WorkerId};
-use crate::lab::record::{Record, Span, describe_target, unnamed_thread};
+use crate::lab::probe::WorkerId;
+use crate::lab::record::Record;
 use crate::lab::text::Text;
 use crate::scenarios::{Metric, Scenario, SeriesRef};
 
-/// One thread's lane, as far as the visible window needs it.
-#[derive(Clone, Debug)]
-pub struct Lane {
-    pub name: Arc<str>,
-    pub daemon: bool,
-    pub state: State,
-    pub target: Option<Target>,
-    /// When the current (open) state began.
-    pub since: f64,
-    pub failure: Option<String>,
-    /// Closed spans that reach into the window, oldest first.
-    pub spans: Vec<Span>,
-}
-
-impl Lane {
-    /// The span under time `t`: a closed one, or the open one from `since`.
-    pub fn span_at(&self, t: f64, now: f64) -> Option<Span> {
-        if t >= self.since {
-            return (t <= now).then_some(Span {
-                start: self.since,
-                end: now,
-                state: self.state,
-                target: self.target,
-            });
-        }
-        let i = self.spans.partition_point(|s| s.end < t);
-        self.spans.get(i).copied().filter(|s| s.start <= t)
-    }
-}
-
-/// One line of a plot, as step points ready to draw.
-#[derive(Clone, Debug)]
-pub struct PlotLine {
-    pub label: Text,
-    pub series: SeriesRef,
-    pub points: Vec<[f64; 2]>,
-}
-
-#[derive(Clone, Debug)]
-pub struct PlotData {
-    pub title: Text,
-    pub lines: Vec<PlotLine>,
-    /// The largest value drawn, for the y range.
-    pub y_max: f64,
-}
-
-/// The time window the timeline and the plots share.
+/// The time window the timeline and every plot share.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TimeWindow {
     pub start: f64,
@@ -80,17 +33,228 @@ impl TimeWindow {
     }
 }
 
-/// Everything a frame draws about the running (or stopped) lab.
+/// The narrowest window zoom reaches: 1 ms.
+pub const MIN_WIDTH: f64 = 1e-3;
+
+/// What the user does to the shared time axis.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AxisAction {
+    /// Follow "now" (true) or hold the window where it is (false).
+    Follow(bool),
+    /// Show the whole run.
+    Fit,
+    /// Multiply the width by `factor`, keeping time `at` where it is.
+    Zoom { factor: f64, at: f64 },
+    /// Move the window by this many seconds.
+    Pan(f64),
+    /// The width of the window while following.
+    FollowWidth(f64),
+}
+
+/// The shared time axis: it follows "now" while a run goes on; after it ends
+/// (or on Pause) the user zooms and pans through the whole run.
+#[derive(Clone, Debug)]
+pub struct TimeAxis {
+    pub follow: bool,
+    /// Seconds shown while following.
+    pub follow_width: f64,
+    start: f64,
+    width: f64,
+}
+
+impl Default for TimeAxis {
+    fn default() -> Self {
+        TimeAxis {
+            follow: true,
+            follow_width: 10.0,
+            start: 0.0,
+            width: 10.0,
+        }
+    }
+}
+
+impl TimeAxis {
+    pub fn window(&self, now: f64) -> TimeWindow {
+        if self.follow {
+            TimeWindow::ending_at(now, self.follow_width)
+        } else {
+            TimeWindow {
+                start: self.start,
+                end: self.start + self.width,
+            }
+        }
+    }
+
+    /// Hold the window where it is now.
+    fn hold(&mut self, now: f64) {
+        let w = self.window(now);
+        self.start = w.start;
+        self.width = w.width();
+        self.follow = false;
+    }
+
+    pub fn apply(&mut self, action: AxisAction, now: f64) {
+        let longest = (now * 2.0).max(self.follow_width).max(1.0);
+        match action {
+            AxisAction::Follow(true) => self.follow = true,
+            AxisAction::Follow(false) => self.hold(now),
+            AxisAction::Fit => {
+                self.follow = false;
+                self.start = 0.0;
+                self.width = now.max(MIN_WIDTH);
+            }
+            AxisAction::Zoom { factor, at } => {
+                self.hold(now);
+                let width = (self.width * factor).clamp(MIN_WIDTH, longest);
+                let f = (at - self.start) / self.width;
+                self.start = at - f * width;
+                self.width = width;
+                self.clamp_start(now);
+            }
+            AxisAction::Pan(dt) => {
+                self.hold(now);
+                self.start += dt;
+                self.clamp_start(now);
+            }
+            AxisAction::FollowWidth(w) => {
+                self.follow_width = w.max(MIN_WIDTH);
+                if !self.follow {
+                    let end = self.start + self.width;
+                    self.width = self.follow_width;
+                    self.start = end - self.width;
+                    self.clamp_start(now);
+                }
+            }
+        }
+    }
+
+    /// Keep some of the run in view.
+    fn clamp_start(&mut self, now: f64) {
+        let lo = -0.5 * self.width;
+        let hi = (now - 0.1 * self.width).max(lo);
+        self.start = self.start.clamp(lo, hi);
+    }
+}
+
+/// One row of the timeline.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Row {
+    /// One thread's lane; `indent` under an expanded group.
+    Thread { id: WorkerId, indent: bool },
+    /// A group of threads of one role ("Producer × 64"); collapsed, it is one
+    /// lane showing the share of its threads in each state over time.
+    Group {
+        role: Arc<str>,
+        members: Vec<WorkerId>,
+        alive: usize,
+        /// Threads of this role already folded into totals.
+        folded: u64,
+        collapsed: bool,
+    },
+}
+
+/// Groups larger than this start collapsed.
+pub const COLLAPSE_ABOVE: usize = 6;
+
+/// Which groups the user opened or closed, by role.
+#[derive(Default)]
+pub struct Grouping {
+    overrides: HashMap<Arc<str>, bool>,
+}
+
+impl Grouping {
+    pub fn toggle(&mut self, role: &Arc<str>, collapsed_now: bool) {
+        self.overrides.insert(role.clone(), !collapsed_now);
+    }
+
+    fn collapsed(&self, role: &Arc<str>, members: usize) -> bool {
+        self.overrides
+            .get(role)
+            .copied()
+            .unwrap_or(members > COLLAPSE_ABOVE)
+    }
+
+    /// The rows for the threads kept in `record`: one lane per thread, or a
+    /// group per role with several threads, in order of first appearance.
+    pub fn rows(&self, record: &Record) -> Vec<Row> {
+        let mut order: Vec<Arc<str>> = Vec::new();
+        let mut by_role: HashMap<Arc<str>, Vec<WorkerId>> = HashMap::new();
+        for t in record.threads() {
+            by_role
+                .entry(t.role.clone())
+                .or_insert_with(|| {
+                    order.push(t.role.clone());
+                    Vec::new()
+                })
+                .push(t.id);
+        }
+        let mut rows = Vec::new();
+        for role in order {
+            let members = by_role.remove(&role).unwrap_or_default();
+            let folded = record.folded.roles.get(&role).map_or(0, |f| f.threads);
+            if members.len() == 1 && folded == 0 {
+                rows.push(Row::Thread {
+                    id: members[0],
+                    indent: false,
+                });
+                continue;
+            }
+            let collapsed = self.collapsed(&role, members.len());
+            let alive = members
+                .iter()
+                .filter(|id| record.thread(**id).is_some_and(|t| t.is_alive()))
+                .count();
+            let lanes: Vec<Row> = if collapsed {
+                Vec::new()
+            } else {
+                members
+                    .iter()
+                    .map(|&id| Row::Thread { id, indent: true })
+                    .collect()
+            };
+            rows.push(Row::Group {
+                role,
+                members,
+                alive,
+                folded,
+                collapsed,
+            });
+            rows.extend(lanes);
+        }
+        rows
+    }
+}
+
+/// One line of a plot, as step points ready to draw.
+#[derive(Clone, Debug)]
+pub struct PlotLine {
+    pub label: Text,
+    pub series: SeriesRef,
+    pub points: Vec<[f64; 2]>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PlotData {
+    pub title: Text,
+    pub lines: Vec<PlotLine>,
+    /// The largest value drawn, for the y range.
+    pub y_max: f64,
+}
+
+/// Everything a frame draws besides the lanes (which it paints straight
+/// from the record copy).
 #[derive(Default)]
 pub struct View {
     pub now: f64,
     pub window: Option<TimeWindow>,
-    pub lanes: Vec<Lane>,
-    resource_names: Vec<Option<Arc<str>>>,
+    pub rows: Vec<Row>,
     pub metrics: Vec<Metric>,
     /// Each cycle of the wait-for graph, as thread names.
     pub deadlocks: Vec<Vec<Arc<str>>>,
     pub alive: usize,
+    /// Threads kept plus threads folded into totals.
+    pub threads_ever: u64,
+    pub folded: u64,
     pub plots: Vec<PlotData>,
     pub log_trimmed: u64,
     pub events_dropped: u64,
@@ -100,67 +264,30 @@ pub struct View {
 }
 
 impl View {
-    /// Refill from the record. `seconds_per_px` is how much time one pixel of
-    /// the timeline covers (from the last frame); finer detail is merged.
+    /// Work out this frame's view. `seconds_per_px` is how much time one
+    /// pixel of the timeline covers; finer detail is folded.
     pub fn fill(
         &mut self,
         record: &Record,
         scenario: &Scenario,
-        window_seconds: f64,
+        window: TimeWindow,
         seconds_per_px: f64,
+        grouping: &Grouping,
     ) {
         let now = record.now();
-        let window = TimeWindow::ending_at(now, window_seconds);
         self.now = now;
         self.window = Some(window);
-        let min_dt = seconds_per_px.max(1e-9);
-
-        // Lanes: reuse the span buffers of the last frame.
-        self.lanes.truncate(record.threads.len());
-        for (i, track) in record.threads.iter().enumerate() {
-            if i == self.lanes.len() {
-                self.lanes.push(Lane {
-                    name: track.name.clone(),
-                    daemon: track.daemon,
-                    state: track.state,
-                    target: track.target,
-                    since: track.since,
-                    failure: None,
-                    spans: Vec::new(),
-                });
-            }
-            let lane = &mut self.lanes[i];
-            if !Arc::ptr_eq(&lane.name, &track.name) {
-                lane.name = track.name.clone();
-            }
-            lane.daemon = track.daemon;
-            lane.state = track.state;
-            lane.target = track.target;
-            lane.since = track.since;
-            if lane.failure != track.failure {
-                lane.failure.clone_from(&track.failure);
-            }
-            lane.spans.clear();
-            let first = track.spans.partition_point(|s| s.end < window.start);
-            for s in track.spans.range(first..) {
-                push_merged(&mut lane.spans, *s, min_dt);
-            }
-        }
-
-        self.resource_names.clear();
-        self.resource_names.extend(
-            record
-                .resources
-                .iter()
-                .map(|r| r.as_ref().map(|r| r.name.clone())),
-        );
+        let dt = seconds_per_px.max(1e-9);
+        self.rows = grouping.rows(record);
         self.metrics = (scenario.metrics)(record);
         self.deadlocks = record
             .deadlocks()
             .into_iter()
-            .map(|cycle| cycle.into_iter().map(|w| self.thread_name(w)).collect())
+            .map(|cycle| cycle.into_iter().map(|w| record.thread_name(w)).collect())
             .collect();
         self.alive = record.alive_threads();
+        self.threads_ever = record.threads_ever();
+        self.folded = record.folded.all.threads;
         self.log_trimmed = record.log_trimmed;
         self.events_dropped = record.events_dropped;
         self.events_recorded = record.events_recorded;
@@ -173,8 +300,8 @@ impl View {
                 .series
                 .iter()
                 .map(|(series, label)| {
-                    let points = series_points(record, *series)
-                        .map(|p| step_points(p, window, now, min_dt))
+                    let points = series_of(record, *series)
+                        .map(|s| s.steps(window.start, window.end, now, dt))
                         .unwrap_or_default();
                     for p in &points {
                         y_max = y_max.max(p[1]);
@@ -194,124 +321,19 @@ impl View {
         }
     }
 
-    /// Forget the last lab: nothing to draw.
+    /// Forget the last run: nothing to draw.
     pub fn clear(&mut self) {
         *self = View::default();
     }
-
-    pub fn thread_name(&self, id: WorkerId) -> Arc<str> {
-        self.lanes
-            .get(id as usize)
-            .map_or_else(|| unnamed_thread(id), |l| l.name.clone())
-    }
-
-    /// What a thread waits on, named the way the record names it.
-    pub fn target_name(&self, target: Target) -> String {
-        describe_target(
-            target,
-            |r| self.resource_names.get(r as usize).cloned().flatten(),
-            |t| self.thread_name(t),
-        )
-    }
 }
 
-/// Add a span, merging it into the previous one when both are thinner than a
-/// pixel: the merged span shows whichever state lasted longer.
-fn push_merged(out: &mut Vec<Span>, s: Span, min_dt: f64) {
-    if let Some(last) = out.last_mut()
-        && last.end - last.start < min_dt
-        && s.start - last.start < min_dt
-    {
-        if s.end - s.start > last.end - last.start {
-            last.state = s.state;
-            last.target = s.target;
-        }
-        last.end = s.end;
-        return;
-    }
-    out.push(s);
-}
-
-fn series_points(record: &Record, series: SeriesRef) -> Option<&[[f64; 2]]> {
-    let points = match series {
-        SeriesRef::Level(name) => record.resource_by_name(name)?.level_series.points(),
-        SeriesRef::Waiters(name) => record.resource_by_name(name)?.waiters_series.points(),
-        SeriesRef::Capacity(name) => record.resource_by_name(name)?.capacity_series.points(),
-        SeriesRef::Counter(name) => record.counter(name)?.series.points(),
-    };
-    Some(points)
-}
-
-/// Step-shaped points of a series within the window, ending at `now`.
-/// Points closer than a pixel are folded into one vertical stroke that keeps
-/// their minimum and maximum, so peaks survive and the count stays bounded.
-pub fn step_points(
-    points: &[[f64; 2]],
-    window: TimeWindow,
-    now: f64,
-    min_dt: f64,
-) -> Vec<[f64; 2]> {
-    let first = points.partition_point(|p| p[0] < window.start);
-    let visible = &points[first.saturating_sub(1)..];
-    let mut out: Vec<[f64; 2]> = Vec::with_capacity(visible.len().min(4096) * 2 + 2);
-    // The current pixel bucket: its x, the value entering it, min, max, last.
-    struct Bucket {
-        index: i64,
-        x: f64,
-        entry: Option<f64>,
-        min: f64,
-        max: f64,
-        last: f64,
-    }
-    fn flush(out: &mut Vec<[f64; 2]>, b: &Bucket) {
-        let mut push = |v: f64| {
-            if out.last() != Some(&[b.x, v]) {
-                out.push([b.x, v]);
-            }
-        };
-        if let Some(e) = b.entry {
-            push(e);
-        }
-        if b.min != b.last {
-            push(b.min);
-        }
-        if b.max != b.last {
-            push(b.max);
-        }
-        push(b.last);
-    }
-    let mut bucket: Option<Bucket> = None;
-    for p in visible {
-        let x = p[0].max(window.start);
-        let index = ((x - window.start) / min_dt).floor() as i64;
-        match &mut bucket {
-            Some(b) if b.index == index => {
-                b.min = b.min.min(p[1]);
-                b.max = b.max.max(p[1]);
-                b.last = p[1];
-            }
-            _ => {
-                let entry = bucket.as_ref().map(|b| b.last);
-                if let Some(b) = &bucket {
-                    flush(&mut out, b);
-                }
-                bucket = Some(Bucket {
-                    index,
-                    x,
-                    entry,
-                    min: p[1],
-                    max: p[1],
-                    last: p[1],
-                });
-            }
-        }
-    }
-    if let Some(b) = &bucket {
-        flush(&mut out, b);
-        let end = now.max(b.x);
-        out.push([end, b.last]);
-    }
-    out
+fn series_of(record: &Record, series: SeriesRef) -> Option<&crate::lab::record::Series> {
+    Some(match series {
+        SeriesRef::Level(name) => &record.resource_by_name(name)?.level_series,
+        SeriesRef::Waiters(name) => &record.resource_by_name(name)?.waiters_series,
+        SeriesRef::Capacity(name) => &record.resource_by_name(name)?.capacity_series,
+        SeriesRef::Counter(name) => &record.counter(name)?.series,
+    })
 }
 
 /// The newest log lines, formatted once when they arrive.
@@ -336,9 +358,9 @@ impl LogView {
         self.seen.saturating_sub(self.lines.len() as u64)
     }
 
-    /// Copy the lines that arrived since the last frame.
+    /// Format the lines that arrived since the last frame.
     pub fn sync(&mut self, record: &Record) {
-        let total = record.log_trimmed + record.log.len() as u64;
+        let total = record.log_total();
         if total < self.seen {
             self.clear();
         }
@@ -360,40 +382,41 @@ impl LogView {
 mod tests {
     use super::*;
 
-    fn window() -> TimeWindow {
-        TimeWindow {
-            start: 0.0,
-            end: 10.0,
-        }
-    }
-
-    #[test]
-    fn steps_hold_each_value_until_the_next_point_and_reach_now() {
-        let pts = [[1.0, 2.0], [3.0, 5.0]];
-        let out = step_points(&pts, window(), 4.0, 0.01);
-        assert_eq!(out, vec![[1.0, 2.0], [3.0, 2.0], [3.0, 5.0], [4.0, 5.0]]);
-    }
-
-    #[test]
-    fn dense_points_keep_their_peak() {
-        let pts: Vec<[f64; 2]> = (0..1000)
-            .map(|i| [1.0 + i as f64 * 1e-4, if i == 500 { 99.0 } else { 1.0 }])
-            .collect();
-        let out = step_points(&pts, window(), 2.0, 0.01);
-        assert!(out.len() < 100, "{} points", out.len());
-        assert!(out.iter().any(|p| p[1] == 99.0));
-    }
-
-    #[test]
-    fn a_point_before_the_window_gives_the_value_at_its_start() {
-        let pts = [[-5.0, 7.0], [2.0, 1.0]];
-        let out = step_points(&pts, window(), 3.0, 0.01);
-        assert_eq!(out[0], [0.0, 7.0]);
-    }
-
     #[test]
     fn window_fills_from_the_left_then_slides() {
         assert_eq!(TimeWindow::ending_at(3.0, 10.0).start, 0.0);
         assert_eq!(TimeWindow::ending_at(25.0, 10.0).start, 15.0);
+    }
+
+    #[test]
+    fn fit_shows_the_whole_run_and_zoom_keeps_the_pointer_time() {
+        let mut axis = TimeAxis::default();
+        axis.apply(AxisAction::Fit, 0.8);
+        assert_eq!(
+            axis.window(0.8),
+            TimeWindow {
+                start: 0.0,
+                end: 0.8
+            }
+        );
+        axis.apply(
+            AxisAction::Zoom {
+                factor: 0.5,
+                at: 0.6,
+            },
+            0.8,
+        );
+        let w = axis.window(0.8);
+        assert!((w.width() - 0.4).abs() < 1e-9);
+        // 0.6 was at 75% of the window and still is.
+        assert!(((0.6 - w.start) / w.width() - 0.75).abs() < 1e-9);
+        axis.apply(AxisAction::Pan(-10.0), 0.8);
+        assert!(
+            axis.window(0.8).start >= -0.2 - 1e-9,
+            "{:?}",
+            axis.window(0.8)
+        );
+        axis.apply(AxisAction::Follow(true), 0.8);
+        assert!(axis.follow);
     }
 }

@@ -80,6 +80,16 @@ impl ResourceBase {
     }
 }
 
+impl Drop for ResourceBase {
+    fn drop(&mut self) {
+        // The recorder keeps a dropped resource a while for its plots, then
+        // forgets it, so a program making a lock per task stays bounded.
+        self.lab
+            .probe
+            .emit(EventKind::ResourceDropped { id: self.id });
+    }
+}
+
 impl LabHandle {
     /// `threading.Lock()`.
     pub fn lock(&self, name: &str) -> Lock {
