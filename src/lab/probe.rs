@@ -132,9 +132,12 @@ pub enum EventKind {
         state: State,
         target: Option<Target>,
     },
+    /// The body raised: a Python exception (a `SyncError`), or a Rust panic,
+    /// which in a scenario is a bug in Hilos rather than a lesson.
     Failed {
         id: WorkerId,
         message: String,
+        panic: bool,
     },
     ResourceCreated {
         id: ResourceId,

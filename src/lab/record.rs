@@ -309,6 +309,8 @@ pub struct Record {
     pub log_trimmed: u64,
     pub events_recorded: u64,
     pub events_dropped: u64,
+    /// Threads that ended in a Rust panic (a bug, never a lesson).
+    pub panics: u64,
     limits: Limits,
     /// Bumped by every event; tracks remember the revision of their last change.
     rev: u64,
@@ -334,6 +336,7 @@ impl Record {
             log_trimmed: 0,
             events_recorded: 0,
             events_dropped: 0,
+            panics: 0,
             limits,
             rev: 0,
             removals: 0,
@@ -481,7 +484,10 @@ impl Record {
                 }
             }
             EventKind::State { id, state, target } => self.change_state(id, t, state, target),
-            EventKind::Failed { id, message } => {
+            EventKind::Failed { id, message, panic } => {
+                if panic {
+                    self.panics += 1;
+                }
                 if let Some(track) = self.thread_mut(id) {
                     track.failure = Some(message);
                 }
@@ -749,6 +755,7 @@ impl Record {
         self.resources_forgotten = src.resources_forgotten;
         self.events_recorded = src.events_recorded;
         self.events_dropped = src.events_dropped;
+        self.panics = src.panics;
         self.limits.clone_from(&src.limits);
         self.rev = src.rev;
     }

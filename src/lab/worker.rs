@@ -189,6 +189,7 @@ impl Thread {
                 self.inner.lab.probe.emit(EventKind::Failed {
                     id: self.inner.id,
                     message: message.clone(),
+                    panic: false,
                 });
                 self.finish_with(State::Failed);
                 Err(SyncError::RuntimeError(message))
@@ -308,13 +309,13 @@ fn run_worker(inner: Arc<WorkerInner>) {
             inner.set_state(State::Killed, None);
             Some(None)
         }
-        Ok(Err(e)) => Some(Some(e.to_string())),
-        Err(payload) => Some(Some(panic_message(payload.as_ref()))),
+        Ok(Err(e)) => Some(Some((e.to_string(), false))),
+        Err(payload) => Some(Some((panic_message(payload.as_ref()), true))),
     };
     match failure {
         None => inner.set_state(State::Done, None),
         Some(None) => {}
-        Some(Some(message)) => {
+        Some(Some((message, panic))) => {
             // Python prints "Exception in thread NAME:" and the thread dies; the
             // rest of the program goes on. So does the lab.
             inner.lab.probe.emit(EventKind::Log {
@@ -324,6 +325,7 @@ fn run_worker(inner: Arc<WorkerInner>) {
             inner.lab.probe.emit(EventKind::Failed {
                 id: inner.id,
                 message,
+                panic,
             });
             inner.set_state(State::Failed, None);
         }

@@ -1,0 +1,215 @@
+//! The reliability suite: start and stop every scenario over and over, with
+//! random knobs, a random speed and a random moment to stop, through the lab
+//! directly and through the window's controller (which stops off its thread).
+//! Every Stop must finish within 250 ms, leave no OS thread behind, and no
+//! worker may panic.
+//!
+//! `cargo test --test cycles` runs 60 cycles; the full 1,000:
+//! `cargo test --release --test cycles -- --ignored --nocapture`.
+//! (`HILOS_CYCLES=N` and `HILOS_SEED=S` change the count and the seed.)
+
+use std::time::{Duration, Instant};
+
+use hilos::lab::controller::{Controller, Phase};
+use hilos::lab::{KnobKind, Lab, LabOptions, WorkerPriority};
+use hilos::scenarios::{self, Scenario};
+
+/// A small deterministic generator, so a failing seed can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// A random value for each knob within its range (log-uniform for seconds,
+/// so short sleeps come up as often as long ones).
+fn random_knobs(scenario: &Scenario, rng: &mut Rng) -> Vec<(&'static str, f64)> {
+    scenario
+        .knobs
+        .iter()
+        .map(|k| {
+            let u = rng.unit();
+            let v = match k.kind {
+                KnobKind::Bool => (u < 0.5) as u8 as f64,
+                KnobKind::Int => (k.min + u * (k.max - k.min + 1.0)).floor().min(k.max),
+                KnobKind::Float if k.logarithmic && k.min > 0.0 => {
+                    (k.min.ln() + u * (k.max.ln() - k.min.ln())).exp()
+                }
+                KnobKind::Float => k.min + u * (k.max - k.min),
+            };
+            (k.name, v.clamp(k.min, k.max))
+        })
+        .collect()
+}
+
+#[cfg(target_os = "linux")]
+fn lab_threads_left(prefix: &str) -> usize {
+    hilos::lab::count_os_threads_with_prefix(prefix).unwrap_or(0)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lab_threads_left(_prefix: &str) -> usize {
+    // Counting a process's threads by name needs /proc: Linux only.
+    0
+}
+
+#[derive(Default)]
+struct Tally {
+    cycles: usize,
+    slowest_stop: Duration,
+    panics: u64,
+    threads_left: usize,
+}
+
+/// One cycle through the lab directly.
+fn lab_cycle(scenario: &Scenario, rng: &mut Rng, tally: &mut Tally, what: &str) {
+    let knobs = scenario.knobs();
+    for (name, v) in random_knobs(scenario, rng) {
+        knobs.set(name, v).unwrap_or_else(|e| panic!("{what}: {e}"));
+    }
+    let speed = [1.0, 10.0, 100.0][rng.below(3)];
+    let lab = Lab::new(
+        LabOptions {
+            speed,
+            ..LabOptions::default()
+        },
+        knobs,
+    );
+    lab.start_main(scenario.body)
+        .unwrap_or_else(|e| panic!("{what}: start: {e}"));
+    std::thread::sleep(Duration::from_micros(rng.below(200_000) as u64));
+    // Sometimes move a live knob mid-run, as a user drags a slider.
+    if let Some(spec) = scenario.knobs.iter().find(|k| k.not_live.is_none())
+        && rng.below(2) == 0
+    {
+        let v = spec.min + rng.unit() * (spec.max - spec.min);
+        let _ = lab.set_knob(spec.name, v);
+        std::thread::sleep(Duration::from_micros(rng.below(30_000) as u64));
+    }
+    let report = lab.stop();
+    tally.slowest_stop = tally
+        .slowest_stop
+        .max(Duration::from_secs_f64(report.stop_seconds));
+    assert!(
+        report.stop_seconds < 0.25,
+        "{what}: stop took {:.1} ms",
+        report.stop_seconds * 1000.0
+    );
+    assert_eq!(report.threads_left, 0, "{what}");
+    let prefix = lab.handle().shared().os_thread_prefix();
+    let left = lab_threads_left(&prefix);
+    tally.threads_left += left;
+    assert_eq!(left, 0, "{what}: OS threads left");
+    let panics = lab.record().lock().panics;
+    tally.panics += panics;
+    assert_eq!(panics, 0, "{what}: a worker panicked");
+}
+
+/// One cycle through the window's controller: Stop returns at once and the
+/// stop finishes on a thread of its own.
+fn controller_cycle(index: usize, rng: &mut Rng, tally: &mut Tally, what: &str) {
+    let mut c = Controller::new(scenarios::all(), WorkerPriority::BelowUi);
+    c.select(index);
+    for (name, v) in random_knobs(c.scenario(), rng) {
+        let _ = c.set_knob_arg(&format!("{name}={v}"));
+    }
+    c.set_speed([1.0, 10.0, 100.0][rng.below(3)]);
+    c.start();
+    assert!(
+        c.lab().is_some() && c.phase() != Phase::Idle,
+        "{what}: did not start"
+    );
+    std::thread::sleep(Duration::from_micros(rng.below(200_000) as u64));
+    c.sync();
+    let asked = Instant::now();
+    c.stop();
+    assert!(
+        asked.elapsed() < Duration::from_millis(20),
+        "{what}: Stop blocked the caller for {:?}",
+        asked.elapsed()
+    );
+    while !matches!(c.phase(), Phase::Stopped | Phase::Finished)
+        || !c.lab().is_some_and(|l| l.is_stopped())
+    {
+        c.poll();
+        c.sync();
+        assert!(
+            asked.elapsed() < Duration::from_millis(250),
+            "{what}: still {:?} after {:?}",
+            c.phase(),
+            asked.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    tally.slowest_stop = tally.slowest_stop.max(asked.elapsed());
+    let lab = c.lab().expect("the lab stays after Stop");
+    let prefix = lab.handle().shared().os_thread_prefix();
+    let left = lab_threads_left(&prefix);
+    tally.threads_left += left;
+    assert_eq!(left, 0, "{what}: OS threads left");
+    let panics = c.mirror().map_or(0, |r| r.panics);
+    tally.panics += panics;
+    assert_eq!(panics, 0, "{what}: a worker panicked");
+}
+
+fn cycles(default: usize) -> Tally {
+    let n = std::env::var("HILOS_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default);
+    let seed = std::env::var("HILOS_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x5EED_1234_u64);
+    let mut rng = Rng(seed | 1);
+    let all = scenarios::all();
+    let mut tally = Tally::default();
+    for i in 0..n {
+        let index = rng.below(all.len());
+        let what = format!("cycle {i} (seed {seed}): {}", all[index].id);
+        if rng.below(2) == 0 {
+            lab_cycle(all[index], &mut rng, &mut tally, &what);
+        } else {
+            controller_cycle(index, &mut rng, &mut tally, &what);
+        }
+        tally.cycles += 1;
+    }
+    println!(
+        "cycles: {} start/stop cycles over {} scenarios: slowest stop {:.1} ms, {} OS threads left, {} panics",
+        tally.cycles,
+        all.len(),
+        tally.slowest_stop.as_secs_f64() * 1000.0,
+        tally.threads_left,
+        tally.panics
+    );
+    tally
+}
+
+#[test]
+fn start_stop_cycles_across_every_scenario() {
+    let t = cycles(60);
+    assert_eq!(t.threads_left, 0);
+    assert_eq!(t.panics, 0);
+}
+
+#[test]
+#[ignore = "the full suite: about 3 minutes; see the module docs"]
+fn a_thousand_start_stop_cycles() {
+    let t = cycles(1000);
+    assert_eq!(t.threads_left, 0);
+    assert_eq!(t.panics, 0);
+}
