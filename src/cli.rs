@@ -1,17 +1,23 @@
 //! The headless runner: `hilos list` and `hilos run`, for tests and scripts.
 //! It produces the same numbers the window shows, as text or as JSON.
+//!
+//! [`parse`] reads and checks the whole command line without starting anything:
+//! it returns a [`Plan`] in which every value is valid, or a one-line
+//! [`UsageError`]. The binary then carries the plan out.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use serde::Serialize;
 
 use crate::lab::knobs::{KnobError, format_number};
 use crate::lab::record::Record;
 use crate::lab::text::Lang;
-use crate::lab::{Lab, LabOptions, MAX_SPEED, MIN_SPEED, State, StopReport};
+use crate::lab::{Knobs, Lab, LabOptions, MAX_SPEED, MIN_SPEED, State, StopReport};
 use crate::scenarios::{self, Scenario};
 
 #[derive(Parser, Debug)]
@@ -27,8 +33,8 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
     /// Language of the window and of titles: en or es.
-    #[arg(long, global = true, value_parser = parse_lang)]
-    pub lang: Option<Lang>,
+    #[arg(long, global = true, value_name = "LANG")]
+    pub lang: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -58,25 +64,6 @@ pub struct GuiArgs {
     pub set: Vec<String>,
 }
 
-impl GuiArgs {
-    /// Check the scenario id and every --set before the window opens.
-    pub fn check(&self) -> Result<(), UsageError> {
-        let Some(id) = &self.scenario else {
-            if self.set.is_empty() && !self.start {
-                return Ok(());
-            }
-            return Err(UsageError(
-                "--start and --set need --scenario ID (see `hilos list`)".to_string(),
-            ));
-        };
-        let knobs = find_scenario(id)?.knobs();
-        for set in &self.set {
-            knobs.set_from_arg(set)?;
-        }
-        Ok(())
-    }
-}
-
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// The scenario's id, as `hilos list` shows it.
@@ -85,11 +72,13 @@ pub struct RunArgs {
     #[arg(long = "set", value_name = "KNOB=VALUE")]
     pub set: Vec<String>,
     /// Stop the run after this many seconds of real time if it has not ended.
-    #[arg(long, default_value_t = 60.0, allow_negative_numbers = true)]
-    pub seconds: f64,
+    // Read as text and checked in `parse`, so a bad value gets the same
+    // one-line message as an out-of-range one, with the valid range.
+    #[arg(long, default_value = "60", allow_hyphen_values = true)]
+    pub seconds: String,
     /// Divide every sleep of the scenario by this (10 runs a 1 s sleep in 0.1 s).
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
-    pub speed: f64,
+    #[arg(long, default_value = "1", allow_hyphen_values = true)]
+    pub speed: String,
     /// Print one JSON object instead of the readable summary.
     #[arg(long)]
     pub json: bool,
@@ -101,19 +90,34 @@ pub struct RunArgs {
     pub log: bool,
 }
 
-fn parse_lang(s: &str) -> Result<Lang, String> {
-    Lang::from_code(s).ok_or_else(|| format!("unknown language '{s}'; valid: en, es"))
-}
+/// The longest run `--seconds` allows: one day.
+pub const MAX_SECONDS: f64 = 86_400.0;
 
 /// An error a user caused: one line on stderr, exit status 2.
+///
+/// Whatever the text holds, it prints as one non-empty line: control
+/// characters a user typed (a newline inside `--set`) are shown escaped.
 #[derive(Debug)]
 pub struct UsageError(pub String);
 
 impl std::fmt::Display for UsageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        if self.0.trim().is_empty() {
+            return f.write_str("invalid arguments (see `hilos --help`)");
+        }
+        for c in self.0.chars() {
+            // Line and paragraph separators end a line in some terminals too.
+            if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
     }
 }
+
+impl std::error::Error for UsageError {}
 
 impl From<KnobError> for UsageError {
     fn from(e: KnobError) -> Self {
@@ -128,6 +132,314 @@ pub fn find_scenario(id: &str) -> Result<&'static Scenario, UsageError> {
             scenarios::ids().join(", ")
         ))
     })
+}
+
+/// What the command line asked for, with every value checked: carrying it out
+/// cannot fail on anything the user typed.
+#[derive(Debug)]
+pub enum Plan {
+    /// `--help`, `--version`, `hilos help`: clap's text, printed on stdout
+    /// (`clap::Error::print`), exit status 0.
+    Info(clap::Error),
+    /// `hilos list`.
+    List { json: bool, lang: Lang },
+    /// `hilos run`.
+    Run(RunPlan),
+    /// `hilos gui`, or no command: the window.
+    Gui(GuiPlan),
+}
+
+/// `hilos run`, checked.
+pub struct RunPlan {
+    pub scenario: &'static Scenario,
+    /// The scenario's knobs with every `--set` applied.
+    pub knobs: Knobs,
+    /// Within `MIN_SPEED..=MAX_SPEED`.
+    pub speed: f64,
+    /// More than 0, at most [`MAX_SECONDS`].
+    pub seconds: f64,
+    pub json: bool,
+    pub log: bool,
+    /// Print the Python program instead of running.
+    pub python: bool,
+    pub lang: Lang,
+}
+
+impl std::fmt::Debug for RunPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunPlan")
+            .field("scenario", &self.scenario.id)
+            .field("knobs", &self.knobs.values())
+            .field("speed", &self.speed)
+            .field("seconds", &self.seconds)
+            .field("json", &self.json)
+            .field("log", &self.log)
+            .field("python", &self.python)
+            .field("lang", &self.lang)
+            .finish()
+    }
+}
+
+/// `hilos gui`, checked.
+#[derive(Debug, Default)]
+pub struct GuiPlan {
+    pub lang: Lang,
+    /// The scenario to select, by its id (which exists).
+    pub scenario: Option<String>,
+    pub start: bool,
+    /// `KNOB=VALUE` settings, each valid for `scenario`.
+    pub set: Vec<String>,
+}
+
+/// Read and check a command line (without the program's name) into a plan.
+/// Starts no lab and opens no window; never panics.
+pub fn parse<I, T>(args: I) -> Result<Plan, UsageError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString>,
+{
+    let args: Vec<OsString> = std::iter::once(OsString::from("hilos"))
+        .chain(args.into_iter().map(Into::into))
+        .collect();
+    let mut command = Cli::command();
+    let cli = command
+        .try_get_matches_from_mut(args.iter().cloned())
+        .and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
+    let cli = match cli {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => return Err(clap_error(&mut command, &e, &args[1..])),
+        Err(e) => return Ok(Plan::Info(e)),
+    };
+    let lang = match cli.lang.as_deref() {
+        None => Lang::default(),
+        Some(code) => Lang::from_code(code).ok_or_else(|| {
+            UsageError(format!(
+                "unknown language '{code}' for --lang; valid: en, es"
+            ))
+        })?,
+    };
+    match cli.command {
+        None => Ok(Plan::Gui(GuiPlan {
+            lang,
+            ..GuiPlan::default()
+        })),
+        Some(Command::List { json }) => Ok(Plan::List { json, lang }),
+        Some(Command::Run(args)) => run_plan(args, lang).map(Plan::Run),
+        Some(Command::Gui(args)) => gui_plan(args, lang).map(Plan::Gui),
+    }
+}
+
+fn run_plan(args: RunArgs, lang: Lang) -> Result<RunPlan, UsageError> {
+    let scenario = find_scenario(&args.id)?;
+    let knobs = scenario.knobs();
+    for set in &args.set {
+        apply_set(&knobs, set)?;
+    }
+    let speed = number_in_range("--speed", &args.speed, |v| {
+        (MIN_SPEED..=MAX_SPEED).contains(&v)
+    })
+    .map_err(|problem| {
+        UsageError(format!(
+            "{problem}; valid range: {} to {}",
+            format_number(MIN_SPEED),
+            format_number(MAX_SPEED)
+        ))
+    })?;
+    let seconds = number_in_range("--seconds", &args.seconds, |v| v > 0.0 && v <= MAX_SECONDS)
+        .map_err(|problem| {
+            UsageError(format!(
+                "{problem}; valid range: more than 0, up to {}",
+                format_number(MAX_SECONDS)
+            ))
+        })?;
+    Ok(RunPlan {
+        scenario,
+        knobs,
+        speed,
+        seconds,
+        json: args.json,
+        log: args.log,
+        python: args.python,
+        lang,
+    })
+}
+
+fn gui_plan(args: GuiArgs, lang: Lang) -> Result<GuiPlan, UsageError> {
+    let Some(id) = &args.scenario else {
+        if args.set.is_empty() && !args.start {
+            return Ok(GuiPlan {
+                lang,
+                ..GuiPlan::default()
+            });
+        }
+        return Err(UsageError(
+            "--start and --set need --scenario ID (see `hilos list`)".to_string(),
+        ));
+    };
+    let knobs = find_scenario(id)?.knobs();
+    for set in &args.set {
+        apply_set(&knobs, set)?;
+    }
+    Ok(GuiPlan {
+        lang,
+        scenario: args.scenario,
+        start: args.start,
+        set: args.set,
+    })
+}
+
+/// Apply one `--set KNOB=VALUE`, naming the valid knobs when it has no `=`.
+fn apply_set(knobs: &Knobs, arg: &str) -> Result<(), UsageError> {
+    if !arg.contains('=') {
+        let valid: Vec<&str> = knobs.specs().iter().map(|s| s.name).collect();
+        return Err(UsageError(format!(
+            "--set '{arg}' is not KNOB=VALUE; valid knobs: {} (see `hilos list`)",
+            valid.join(", ")
+        )));
+    }
+    Ok(knobs.set_from_arg(arg)?)
+}
+
+/// A finite number that `valid` accepts, or the start of the error line.
+fn number_in_range(flag: &str, raw: &str, valid: impl Fn(f64) -> bool) -> Result<f64, String> {
+    match raw.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && valid(v) => Ok(v),
+        Ok(_) => Err(format!("{flag} {} is out of range", raw.trim())),
+        Err(_) => Err(format!("{flag} '{raw}' is not a number")),
+    }
+}
+
+/// One line from one of clap's errors: what went wrong, the name of the
+/// argument, and what is valid there.
+fn clap_error(command: &mut clap::Command, e: &clap::Error, args: &[OsString]) -> UsageError {
+    command.build();
+    let sub_name = subcommand_in(command, args);
+    let sub = sub_name
+        .as_deref()
+        .and_then(|name| command.find_subcommand(name))
+        .unwrap_or(command);
+    let path = match sub_name.as_deref() {
+        // `hilos help` takes no options: its own help is the main one.
+        Some(name) if name != "help" => format!("hilos {name}"),
+        _ => "hilos".to_string(),
+    };
+    let strings = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => vec![s.clone()],
+        Some(ContextValue::Strings(v)) => v.clone(),
+        _ => Vec::new(),
+    };
+    let usage = match e.get(ContextKind::Usage) {
+        // "Usage: hilos run [OPTIONS] <ID>", maybe more than one line.
+        Some(ContextValue::StyledStr(u)) => {
+            let u = u.to_string();
+            let u = u.trim();
+            let u = u.strip_prefix("Usage:").unwrap_or(u);
+            let lines: Vec<&str> = u.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            lines.join(" | ")
+        }
+        _ => path.clone(),
+    };
+    let did_you_mean = |kind| {
+        let s = strings(kind);
+        if s.is_empty() {
+            String::new()
+        } else {
+            format!(" (did you mean '{}'?)", s.join("' or '"))
+        }
+    };
+    let line = match e.kind() {
+        ErrorKind::MissingRequiredArgument => {
+            let missing = strings(ContextKind::InvalidArg);
+            let mut line = format!(
+                "`{path}` is missing {}; usage: {usage}",
+                if missing.is_empty() {
+                    "an argument".to_string()
+                } else {
+                    missing.join(", ")
+                }
+            );
+            if sub_name.as_deref() == Some("run") {
+                let _ = write!(line, "; valid IDs: {}", scenarios::ids().join(", "));
+            }
+            line
+        }
+        ErrorKind::UnknownArgument => {
+            let arg = strings(ContextKind::InvalidArg).join(" ");
+            if arg.starts_with('-') {
+                let valid: Vec<String> = sub
+                    .get_arguments()
+                    .filter(|a| !a.is_positional() && !a.is_hide_set())
+                    .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+                    .collect();
+                format!(
+                    "unknown option '{arg}' for `{path}`{}; valid options: {}",
+                    did_you_mean(ContextKind::SuggestedArg),
+                    valid.join(", ")
+                )
+            } else {
+                format!("unexpected argument '{arg}' for `{path}`; usage: {usage}")
+            }
+        }
+        ErrorKind::InvalidSubcommand => {
+            let valid: Vec<&str> = command
+                .get_subcommands()
+                .filter(|s| !s.is_hide_set())
+                .map(|s| s.get_name())
+                .collect();
+            format!(
+                "unknown command '{}'{}; valid commands: {}",
+                strings(ContextKind::InvalidSubcommand).join(" "),
+                did_you_mean(ContextKind::SuggestedSubcommand),
+                valid.join(", ")
+            )
+        }
+        _ => collapse(&e.render().to_string()),
+    };
+    UsageError(format!("{line} (see `{path} --help`)"))
+}
+
+/// Which subcommand a command line names, if any: the first word that is not
+/// an option (or the value of `--lang`, the one option taking a value there).
+fn subcommand_in(command: &clap::Command, args: &[OsString]) -> Option<String> {
+    let mut words = args.iter().map(|a| a.to_string_lossy());
+    while let Some(word) = words.next() {
+        if word == "--" {
+            return None;
+        }
+        if word == "--lang" {
+            words.next();
+            continue;
+        }
+        if word.starts_with('-') {
+            continue;
+        }
+        return command
+            .find_subcommand(word.as_ref())
+            .map(|s| s.get_name().to_string());
+    }
+    None
+}
+
+/// clap's rendered message on one line: the text before its usage block,
+/// without the "error:" prefix, its lines joined.
+fn collapse(rendered: &str) -> String {
+    let body = rendered.split("\nUsage:").next().unwrap_or(rendered);
+    let mut out = String::new();
+    for line in body.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let line = line.strip_prefix("error:").map_or(line, str::trim_start);
+        if line.starts_with("For more information") {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if out.ends_with(':') { " " } else { "; " });
+        }
+        out.push_str(line);
+    }
+    if out.is_empty() {
+        "invalid arguments".to_string()
+    } else {
+        out
+    }
 }
 
 #[derive(Serialize)]
@@ -373,46 +685,28 @@ pub fn report(
 }
 
 /// `hilos run`: returns what to print on stdout.
-pub fn run(args: &RunArgs, lang: Lang) -> Result<String, UsageError> {
-    let scenario = find_scenario(&args.id)?;
-    let knobs = scenario.knobs();
-    for set in &args.set {
-        knobs.set_from_arg(set)?;
-    }
-    if args.python {
-        return Ok((scenario.python)(&knobs));
-    }
-    if !(args.speed.is_finite() && (MIN_SPEED..=MAX_SPEED).contains(&args.speed)) {
-        return Err(UsageError(format!(
-            "--speed {} is out of range; valid range: {} to {}",
-            args.speed,
-            format_number(MIN_SPEED),
-            format_number(MAX_SPEED)
-        )));
-    }
-    if !(args.seconds.is_finite() && args.seconds > 0.0 && args.seconds <= 86_400.0) {
-        return Err(UsageError(format!(
-            "--seconds {} is out of range; valid range: more than 0, up to 86400",
-            args.seconds
-        )));
+pub fn run(plan: &RunPlan) -> Result<String, UsageError> {
+    let scenario = plan.scenario;
+    if plan.python {
+        return Ok((scenario.python)(&plan.knobs));
     }
     let lab = Lab::new(
         LabOptions {
-            speed: args.speed,
+            speed: plan.speed,
             ..LabOptions::default()
         },
-        knobs,
+        plan.knobs.clone(),
     );
     lab.start_main(scenario.body)
         .map_err(|e| UsageError(format!("could not start the scenario: {e}")))?;
-    let finished = lab.wait(Duration::from_secs_f64(args.seconds));
+    let finished = lab.wait(Duration::from_secs_f64(plan.seconds));
     let stop = lab.stop();
     let record = lab.record().lock();
-    let report = report(scenario, &lab, &record, finished, stop, args.log, lang);
-    if args.json {
+    let report = report(scenario, &lab, &record, finished, stop, plan.log, plan.lang);
+    if plan.json {
         return Ok(serde_json::to_string_pretty(&report).unwrap_or_default() + "\n");
     }
-    Ok(readable(&report, &record, lang))
+    Ok(readable(&report, &record, plan.lang))
 }
 
 fn readable(r: &RunReport, record: &Record, lang: Lang) -> String {

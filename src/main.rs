@@ -1,34 +1,26 @@
 //! The `hilos` binary: the window by default; `list` and `run` headless.
+//! It first reads and checks the whole command line (`hilos::cli::parse`),
+//! then carries out the plan.
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser as _;
-use hilos::cli::{Cli, Command, GuiArgs};
+use hilos::cli::{GuiPlan, Plan};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) if e.use_stderr() => {
-            // One line, like every other user error: clap's first line, and where to look.
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("hilos: {first} (see `hilos --help`)");
-            return ExitCode::from(2);
-        }
-        Err(e) => {
+    let plan = match hilos::cli::parse(std::env::args_os().skip(1)) {
+        Ok(plan) => plan,
+        Err(e) => return usage_error(&e),
+    };
+    let printed = match plan {
+        Plan::Info(help) => {
             // --help and --version.
-            let _ = e.print();
+            let _ = help.print();
             return ExitCode::SUCCESS;
         }
-    };
-    let lang = cli.lang.unwrap_or_default();
-    let printed = match cli.command {
-        None => return open_window(lang, GuiArgs::default()),
-        Some(Command::Gui(args)) => return open_window(lang, args),
-        Some(Command::List { json }) => Ok(hilos::cli::list(json, lang)),
-        Some(Command::Run(args)) => hilos::cli::run(&args, lang),
+        Plan::Gui(gui) => return open_window(gui),
+        Plan::List { json, lang } => Ok(hilos::cli::list(json, lang)),
+        Plan::Run(run) => hilos::cli::run(&run),
     };
     match printed {
         Ok(text) => {
@@ -38,25 +30,24 @@ fn main() -> ExitCode {
             let _ = out.flush();
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("hilos: {e}");
-            ExitCode::from(2)
-        }
+        Err(e) => usage_error(&e),
     }
 }
 
+/// One line on stderr, nothing on stdout, exit status 2.
+fn usage_error(e: &hilos::cli::UsageError) -> ExitCode {
+    eprintln!("hilos: {e}");
+    ExitCode::from(2)
+}
+
 /// The window, with what `hilos gui` asked for selected (and maybe started).
-fn open_window(lang: hilos::lab::text::Lang, args: GuiArgs) -> ExitCode {
-    if let Err(e) = args.check() {
-        eprintln!("hilos: {e}");
-        return ExitCode::from(2);
-    }
+fn open_window(gui: GuiPlan) -> ExitCode {
     let options = hilos::ui::GuiOptions {
-        scenario: args.scenario,
-        start: args.start,
-        set: args.set,
+        scenario: gui.scenario,
+        start: gui.start,
+        set: gui.set,
     };
-    match hilos::ui::run_with(lang, options) {
+    match hilos::ui::run_with(gui.lang, options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("hilos: could not open the window: {e}");

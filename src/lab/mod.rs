@@ -304,7 +304,9 @@ impl LabHandle {
     }
 }
 
-/// Count this process's OS threads whose name starts with `prefix`.
+/// Count this process's OS threads whose name starts with `prefix`, read from
+/// /proc: Linux only, `None` elsewhere.
+#[cfg(target_os = "linux")]
 pub fn count_os_threads_with_prefix(prefix: &str) -> Option<usize> {
     let dir = std::fs::read_dir("/proc/self/task").ok()?;
     let mut n = 0;
@@ -316,6 +318,13 @@ pub fn count_os_threads_with_prefix(prefix: &str) -> Option<usize> {
         }
     }
     Some(n)
+}
+
+/// Count this process's OS threads whose name starts with `prefix`, read from
+/// /proc: Linux only, `None` elsewhere.
+#[cfg(not(target_os = "linux"))]
+pub fn count_os_threads_with_prefix(_prefix: &str) -> Option<usize> {
+    None
 }
 
 /// What stopping a lab did.
