@@ -87,10 +87,15 @@ fn producer_consumer_flood() {
     }
     let mut gaps = Vec::new();
     let mut cpu = Vec::new();
+    let mut hold = Vec::new();
+    let mut wait = Vec::new();
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_secs(10) {
         gaps.push(paced_step(&mut harness, &mut tick));
         cpu.push(f64::from(harness.state().last_frame_ms()));
+        let c = harness.state().controller();
+        hold.push(c.last_sync_hold().as_secs_f64() * 1000.0);
+        wait.push(c.last_sync_wait().as_secs_f64() * 1000.0);
     }
     let (events, dropped, alive) = harness.state().lab().map_or((0, 0, 0), |lab| {
         let r = lab.record().lock();
@@ -122,6 +127,8 @@ fn producer_consumer_flood() {
     let g = stats(gaps);
     let c = stats(cpu);
     let sg = stats(stop_gaps);
+    let h = stats(hold);
+    let w = stats(wait);
     println!(
         "ui_frame: producer-consumer 64+64, fastest knobs, 10 s at 60 Hz ({alive} alive, \
          {events} events recorded, {dropped} dropped)"
@@ -133,6 +140,10 @@ fn producer_consumer_flood() {
     println!(
         "  update() CPU: mean {:.2} ms, p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms",
         c.mean, c.p50, c.p95, c.max
+    );
+    println!(
+        "  record lock: waited for p95 {:.3} ms (max {:.3}), held to copy p95 {:.3} ms (max {:.3})",
+        w.p95, w.max, h.p95, h.max
     );
     println!(
         "  Stop: 'stopping…' shown after {:.1} ms, 'stopped' shown after {:.1} ms \
@@ -215,21 +226,26 @@ fn crowd(threads: usize) {
         paced_step(&mut harness, &mut tick);
     }
     let mut cpu = Vec::new();
-    let mut sync = Vec::new();
+    let mut hold = Vec::new();
+    let mut wait = Vec::new();
     for _ in 0..200 {
         paced_step(&mut harness, &mut tick);
         cpu.push(f64::from(harness.state().last_frame_ms()));
-        sync.push(harness.state().controller().last_sync_hold().as_secs_f64() * 1000.0);
+        let c = harness.state().controller();
+        hold.push(c.last_sync_hold().as_secs_f64() * 1000.0);
+        wait.push(c.last_sync_wait().as_secs_f64() * 1000.0);
     }
     let alive = harness.state().view().alive;
     let rows = harness.state().view().rows.len();
     harness.state_mut().stop();
     let c = stats(cpu);
-    let s = stats(sync);
+    let h = stats(hold);
+    let w = stats(wait);
     println!(
         "ui_frame: {alive} threads alive ({rows} timeline rows, groups collapsed): update() CPU \
-         mean {:.2} ms, p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms; record lock held p95 {:.3} ms, max {:.3} ms",
-        c.mean, c.p50, c.p95, c.max, s.p95, s.max
+         mean {:.2} ms, p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms; record lock: waited for p95 {:.3} ms \
+         (max {:.3}), held to copy p95 {:.3} ms (max {:.3})",
+        c.mean, c.p50, c.p95, c.max, w.p95, w.max, h.p95, h.max
     );
 }
 

@@ -57,7 +57,9 @@ pub struct Controller {
     mirror: Option<Record>,
     notice: Option<Notice>,
     stop_asked: Option<Instant>,
-    /// How long the last [`Controller::sync`] held the record's lock.
+    /// How long the last [`Controller::sync`] waited for the record's lock,
+    /// and then held it.
+    last_sync_wait: Duration,
     last_sync_hold: Duration,
     /// The mirror holds the record as the finished stop left it: nothing
     /// more will change, so later syncs copy nothing.
@@ -77,6 +79,7 @@ impl Controller {
             mirror: None,
             notice: None,
             stop_asked: None,
+            last_sync_wait: Duration::ZERO,
             last_sync_hold: Duration::ZERO,
             final_synced: false,
         }
@@ -129,6 +132,11 @@ impl Controller {
     /// How long the last sync held the recorder's lock.
     pub fn last_sync_hold(&self) -> Duration {
         self.last_sync_hold
+    }
+
+    /// How long the last sync waited for the recorder's lock.
+    pub fn last_sync_wait(&self) -> Duration {
+        self.last_sync_wait
     }
 
     /// Since Stop was asked for, while it is under way.
@@ -199,17 +207,17 @@ impl Controller {
 
     /// Forget the run; it is stopped in the background if it still runs.
     pub fn reset(&mut self) {
+        // Freeing a long run's record (and our copy of it) takes
+        // milliseconds: not on the caller's thread.
+        let mirror = self.mirror.take();
         if let Some(lab) = self.lab.take() {
             if !lab.is_stopped() {
                 lab.request_stop();
-                finish_in_background(lab);
-            } else {
-                // Freeing a long run's record is the only cost left: not here.
-                drop_in_background(lab);
+                finish_in_background(lab.clone());
             }
+            drop_in_background((lab, mirror));
         }
         self.phase = Phase::Idle;
-        self.mirror = None;
         self.notice = None;
         self.stop_asked = None;
         self.final_synced = false;
@@ -282,12 +290,14 @@ impl Controller {
         let t0 = Instant::now();
         {
             let record = lab.record().lock();
+            let t1 = Instant::now();
+            self.last_sync_wait = t1 - t0;
             match &mut self.mirror {
                 Some(mirror) => mirror.sync_from(&record),
                 None => self.mirror = Some(record.clone()),
             }
+            self.last_sync_hold = t1.elapsed();
         }
-        self.last_sync_hold = t0.elapsed();
         self.final_synced = stopped;
         self.mirror.as_ref()
     }
@@ -324,8 +334,8 @@ fn finish_in_background(lab: Arc<Lab>) {
     }
 }
 
-fn drop_in_background(lab: Arc<Lab>) {
+fn drop_in_background<T: Send + 'static>(what: T) {
     let _ = std::thread::Builder::new()
         .name("hilos-drop".into())
-        .spawn(move || drop(lab));
+        .spawn(move || drop(what));
 }

@@ -136,6 +136,8 @@ pub struct ThreadTrack {
     pub failure: Option<String>,
     /// The record's revision when this track last changed.
     rev: u64,
+    /// Counted in its role's [`RoleMix`] under its current state.
+    counted: bool,
 }
 
 impl ThreadTrack {
@@ -154,6 +156,7 @@ impl ThreadTrack {
             time_in: [0.0; 9],
             failure: None,
             rev: 0,
+            counted: false,
         }
     }
 
@@ -203,8 +206,73 @@ impl ThreadTrack {
             self.failure.clone_from(&src.failure);
         }
         self.rev = src.rev;
+        self.counted = src.counted;
     }
 }
+
+/// How many of one role's threads are in each state that is not final, over
+/// time: what a collapsed group of lanes draws as a stacked strip, in one pass
+/// over the window however many threads the role has.
+#[derive(Clone, Debug)]
+pub struct RoleMix {
+    counts: [i64; 9],
+    /// One series per state (by [`State::index`]); final states stay empty.
+    pub series: Vec<Series>,
+    rev: u64,
+}
+
+impl RoleMix {
+    fn new(cap: usize) -> RoleMix {
+        RoleMix {
+            counts: [0; 9],
+            series: (0..9).map(|_| Series::new(cap)).collect(),
+            rev: 0,
+        }
+    }
+
+    fn add(&mut self, t: f64, state: State, delta: i64) {
+        let k = state.index();
+        self.counts[k] += delta;
+        self.series[k].push(t, self.counts[k] as f64);
+    }
+
+    /// Threads of the role in each state now.
+    pub fn counts(&self) -> [i64; 9] {
+        self.counts
+    }
+
+    /// For each of `columns` equal slices of `[start, end]`, the share of the
+    /// role's threads in each state (by [`State::index`]), time-weighted;
+    /// all zero where none of them lived.
+    pub fn shares(&self, start: f64, end: f64, now: f64, columns: usize) -> Vec<[f32; 9]> {
+        let mut out = vec![[0.0f32; 9]; columns.max(1)];
+        for state in State::ALL {
+            if state.is_final() {
+                continue;
+            }
+            let k = state.index();
+            for (c, v) in self.series[k]
+                .integrals(start, end, now, columns)
+                .into_iter()
+                .enumerate()
+            {
+                out[c][k] = v as f32;
+            }
+        }
+        for shares in &mut out {
+            let sum: f32 = shares.iter().sum();
+            if sum > 0.0 {
+                for v in shares.iter_mut() {
+                    *v /= sum;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Past this many roles, threads of new roles are mixed under [`OTHER_ROLE`].
+const MAX_ROLES: usize = 256;
 
 /// Exact totals of finished threads whose tracks were folded away.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -305,6 +373,7 @@ pub struct Record {
     dropped_resources: VecDeque<ResourceId>,
     pub resources_forgotten: u64,
     counters: BTreeMap<CounterId, CounterTrack>,
+    mixes: BTreeMap<Arc<str>, RoleMix>,
     pub log: VecDeque<LogLine>,
     pub log_trimmed: u64,
     pub events_recorded: u64,
@@ -332,6 +401,7 @@ impl Record {
             dropped_resources: VecDeque::new(),
             resources_forgotten: 0,
             counters: BTreeMap::new(),
+            mixes: BTreeMap::new(),
             log: VecDeque::new(),
             log_trimmed: 0,
             events_recorded: 0,
@@ -386,6 +456,11 @@ impl Record {
 
     pub fn counter_value(&self, name: &str) -> Option<i64> {
         self.counter(name).map(|c| c.value)
+    }
+
+    /// How a role's threads share out over the states, over time.
+    pub fn role_mix(&self, role: &str) -> Option<&RoleMix> {
+        self.mixes.get(role)
     }
 
     /// A name for what a thread waits on: the resource's name, or the thread joined.
@@ -598,10 +673,15 @@ impl Record {
                 }
             }
         }
+        let old = track.state;
+        let was_counted = track.counted;
         track.state = state;
         track.target = target;
         track.since = t;
+        track.counted = !state.is_final();
+        let role = track.role.clone();
         let is_alive = track.is_alive();
+        self.mix(&role, t, was_counted.then_some(old), state);
         match (was_alive, is_alive) {
             (false, true) => self.alive += 1,
             (true, false) => self.alive = self.alive.saturating_sub(1),
@@ -610,6 +690,28 @@ impl Record {
         if state.is_final() && !was_final {
             self.finished.push_back(id);
             self.fold_beyond_cap(t);
+        }
+    }
+
+    /// Move one thread of `role` from `old` (if it was counted) to `new`.
+    fn mix(&mut self, role: &Arc<str>, t: f64, old: Option<State>, new: State) {
+        if old == Some(new) {
+            return;
+        }
+        let cap = self.limits.points_per_series;
+        let key = if self.mixes.len() < MAX_ROLES || self.mixes.contains_key(role) {
+            role.clone()
+        } else {
+            Arc::from(OTHER_ROLE)
+        };
+        let rev = self.rev;
+        let mix = self.mixes.entry(key).or_insert_with(|| RoleMix::new(cap));
+        mix.rev = rev;
+        if let Some(old) = old {
+            mix.add(t, old, -1);
+        }
+        if !new.is_final() {
+            mix.add(t, new, 1);
         }
     }
 
@@ -726,6 +828,23 @@ impl Record {
                 }
                 None => {
                     self.counters.insert(*id, c.clone());
+                }
+            }
+        }
+        for (role, m) in &src.mixes {
+            if m.rev <= since && self.mixes.contains_key(role) {
+                continue;
+            }
+            match self.mixes.get_mut(role) {
+                Some(mine) => {
+                    mine.counts = m.counts;
+                    for (a, b) in mine.series.iter_mut().zip(&m.series) {
+                        a.sync_from(b);
+                    }
+                    mine.rev = m.rev;
+                }
+                None => {
+                    self.mixes.insert(role.clone(), m.clone());
                 }
             }
         }

@@ -26,6 +26,11 @@ pub struct Bucket {
     pub max: f64,
     /// The value at the end of the bucket: it holds until the next bucket.
     pub last: f64,
+    /// The integral of the value from `t` to `t_last` (0 on the raw level):
+    /// with it a reader gets the time-average over any stretch.
+    pub area: f64,
+    /// When the value last changed in this bucket.
+    pub t_last: f64,
 }
 
 impl Bucket {
@@ -35,10 +40,15 @@ impl Bucket {
             min: v,
             max: v,
             last: v,
+            area: 0.0,
+            t_last: t,
         }
     }
 
-    fn absorb(&mut self, v: f64) {
+    /// The value becomes `v` at `t`, inside this bucket.
+    fn absorb(&mut self, t: f64, v: f64) {
+        self.area += self.last * (t - self.t_last).max(0.0);
+        self.t_last = self.t_last.max(t);
         self.min = self.min.min(v);
         self.max = self.max.max(v);
         self.last = v;
@@ -76,7 +86,8 @@ impl Level {
         (t / self.width).floor()
     }
 
-    fn push(&mut self, t: f64, v: f64) {
+    /// The value changes from `prev` to `v` at `t`.
+    fn push(&mut self, t: f64, v: f64, prev: f64) {
         let same = match self.buckets.back() {
             Some(b) if self.width == 0.0 => b.t == t,
             Some(b) => self.index(b.t + self.width * 0.5) == self.index(t),
@@ -84,16 +95,21 @@ impl Level {
         };
         if same {
             if let Some(b) = self.buckets.back_mut() {
-                b.absorb(v);
+                b.absorb(t, v);
             }
             return;
         }
-        let start = if self.width == 0.0 {
-            t
+        let bucket = if self.width == 0.0 {
+            Bucket::at(t, v)
         } else {
-            self.index(t) * self.width
+            let start = self.index(t) * self.width;
+            Bucket {
+                area: prev * (t - start).max(0.0),
+                t_last: t,
+                ..Bucket::at(start, v)
+            }
         };
-        self.buckets.push_back(Bucket::at(start, v));
+        self.buckets.push_back(bucket);
         self.pushed += 1;
         if self.buckets.len() > self.cap {
             if self.merges {
@@ -116,11 +132,19 @@ impl Level {
             let i = index(b.t);
             match self.buckets.back_mut() {
                 Some(m) if index(m.t) == i => {
+                    // m's last value held from its last change to b's start.
+                    m.area += m.last * (b.t - m.t_last).max(0.0) + b.area;
+                    m.t_last = b.t_last;
                     m.min = m.min.min(b.min);
                     m.max = m.max.max(b.max);
                     m.last = b.last;
                 }
-                _ => self.buckets.push_back(Bucket { t: i * width, ..b }),
+                _ => {
+                    let start = i * width;
+                    // The part of the new bucket before b began held the
+                    // value b began from, which b.area already counts.
+                    self.buckets.push_back(Bucket { t: start, ..b });
+                }
             }
         }
         self.pushed = self.buckets.len() as u64;
@@ -188,13 +212,14 @@ impl Series {
 
     pub fn push(&mut self, t: f64, v: f64) {
         let changed = self.samples == 0 || v != self.last;
+        let prev = if self.samples == 0 { v } else { self.last };
         self.samples += 1;
         self.min = self.min.min(v);
         self.max = self.max.max(v);
         self.last = v;
         if changed {
             for level in &mut self.levels {
-                level.push(t, v);
+                level.push(t, v, prev);
             }
         }
     }
@@ -234,6 +259,68 @@ impl Series {
         let before = first.saturating_sub(1);
         let visible = buckets.range(before..).take_while(|b| b.t <= end).copied();
         fold_steps(visible, start, now.min(end.max(start)), dt)
+    }
+
+    /// The integral of the value over each of `columns` equal slices of
+    /// `[start, end]` (nothing after `now`, nor before the first value), from
+    /// a level several times finer than a slice: the time-weighted shares a
+    /// stacked strip draws, in one pass over the window's buckets.
+    pub fn integrals(&self, start: f64, end: f64, now: f64, columns: usize) -> Vec<f64> {
+        let columns = columns.max(1);
+        let mut acc = vec![0.0; columns];
+        let col_dt = (end - start) / columns as f64;
+        let stop = end.min(now);
+        if !(col_dt > 0.0) || stop <= start || self.samples == 0 {
+            return acc;
+        }
+        // Spread `integral`, earned evenly over [x0, x1), over the columns.
+        let mut spread = |x0: f64, x1: f64, integral: f64| {
+            let (a, b) = (x0.max(start), x1.min(stop));
+            if b <= a || x1 <= x0 {
+                return;
+            }
+            let rate = integral / (x1 - x0);
+            let c0 = (((a - start) / col_dt) as usize).min(columns - 1);
+            let c1 = (((b - start) / col_dt) as usize).min(columns - 1);
+            for (c, slot) in acc.iter_mut().enumerate().take(c1 + 1).skip(c0) {
+                let lo = a.max(start + c as f64 * col_dt);
+                let hi = b.min(start + (c + 1) as f64 * col_dt);
+                if hi > lo {
+                    *slot += rate * (hi - lo);
+                }
+            }
+        };
+        // Buckets cut by a column's edge are split in proportion: a level
+        // well finer than a column keeps that error small.
+        let level = self.level_for(start, col_dt / 8.0);
+        let w = level.width;
+        let buckets = &level.buckets;
+        let first = buckets.partition_point(|b| b.t + w <= start && b.t < start);
+        let mut value = first.checked_sub(1).map(|i| buckets[i].last);
+        let mut cursor = start;
+        for b in buckets.range(first..) {
+            if b.t >= stop {
+                break;
+            }
+            if let Some(v) = value
+                && b.t > cursor
+            {
+                spread(cursor, b.t, v * (b.t - cursor));
+            }
+            if w > 0.0 {
+                let b_end = (b.t + w).min(now);
+                let integral = b.area + b.last * (b_end - b.t_last).max(0.0);
+                spread(b.t, b_end, integral);
+                cursor = cursor.max(b_end);
+            } else {
+                cursor = cursor.max(b.t);
+            }
+            value = Some(b.last);
+        }
+        if let Some(v) = value {
+            spread(cursor, stop, v * (stop - cursor));
+        }
+        acc
     }
 
     /// Copy what changed in `src` since the last copy.
@@ -397,6 +484,35 @@ mod tests {
         assert!(s.stored() <= 16 * 9 + 1);
         let all = s.steps(0.0, 3600.0, 3600.0, 3.6);
         assert!(all.iter().any(|p| p[1] == 42.0), "the first value fell off");
+    }
+
+    #[test]
+    fn integrals_are_time_weighted_at_every_level() {
+        // 2 for 0.3 s, 5 for 0.2 s, 1 after: over [0, 1) the integral is
+        // 0.6 + 1.0 + 0.5 = 2.1, at any column count and any level.
+        let mut s = Series::new(4096);
+        s.push(0.0, 2.0);
+        s.push(0.3, 5.0);
+        s.push(0.5, 1.0);
+        for columns in [1, 2, 10, 1000] {
+            let total: f64 = s.integrals(0.0, 1.0, 1.0, columns).iter().sum();
+            assert!((total - 2.1).abs() < 1e-6, "{columns} columns: {total}");
+        }
+        let halves = s.integrals(0.0, 1.0, 1.0, 2);
+        assert!(
+            (halves[0] - 1.6).abs() < 0.03 && (halves[1] - 0.5).abs() < 0.03,
+            "{halves:?}"
+        );
+        // Nothing after now.
+        let early: f64 = s.integrals(0.0, 1.0, 0.4, 4).iter().sum();
+        assert!((early - 1.1).abs() < 1e-6, "{early}");
+        // A flood on the merging level keeps the total.
+        let mut f = Series::new(16);
+        for i in 0..100_000 {
+            f.push(i as f64 * 0.01, (i % 2) as f64);
+        }
+        let total: f64 = f.integrals(0.0, 1000.0, 1000.0, 50).iter().sum();
+        assert!((total - 500.0).abs() < 1.0, "{total}");
     }
 
     #[test]

@@ -114,6 +114,8 @@ pub struct HilosApp {
     axis: TimeAxis,
     grouping: Grouping,
     last_phase: Phase,
+    /// The ended run has been fitted to the window once.
+    fitted: bool,
     frames: FrameTimes,
     last_frame_start: Option<Instant>,
     /// Whether the last frame asked for another one at once (so the gap
@@ -150,6 +152,7 @@ impl HilosApp {
             axis: TimeAxis::default(),
             grouping: Grouping::default(),
             last_phase: Phase::Idle,
+            fitted: false,
             frames: FrameTimes::default(),
             last_frame_start: None,
             animating: false,
@@ -270,6 +273,7 @@ impl HilosApp {
     pub fn reset(&mut self) {
         self.controller.reset();
         self.message = None;
+        self.fitted = false;
         self.view.clear();
         self.log.clear();
         if let Some(e) = &mut self.extra {
@@ -297,18 +301,25 @@ impl HilosApp {
         ctx.request_repaint();
     }
 
-    /// A run that ends shows all of itself; a new one follows "now".
+    /// A run that ends shows all of itself (once its record is closed, so
+    /// the end is final); a new one follows "now".
     fn on_phase_change(&mut self) {
         let phase = self.controller.phase();
-        if phase == self.last_phase {
-            return;
-        }
-        if phase.is_over() {
+        let closed = self
+            .controller
+            .mirror()
+            .is_some_and(|r| r.ended_at.is_some());
+        if phase.is_over() && closed && !self.fitted {
             self.axis.apply(AxisAction::Fit, self.view.now);
-        } else if phase == Phase::Running {
-            self.axis.apply(AxisAction::Follow(true), 0.0);
+            self.fitted = true;
         }
-        self.last_phase = phase;
+        if phase != self.last_phase {
+            if phase == Phase::Running {
+                self.axis.apply(AxisAction::Follow(true), 0.0);
+                self.fitted = false;
+            }
+            self.last_phase = phase;
+        }
     }
 
     /// Copy what the recorder added (one short lock), then work out this
@@ -500,9 +511,6 @@ impl HilosApp {
 
     fn metrics_strip(&self, ui: &mut Ui) {
         let lang = self.lang;
-        if self.view.metrics.is_empty() {
-            return;
-        }
         ui.horizontal_wrapped(|ui| {
             ui.spacing_mut().item_spacing.x = 18.0;
             for m in &self.view.metrics {

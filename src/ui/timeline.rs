@@ -13,7 +13,6 @@ use super::i18n;
 use super::view::{AxisAction, Row, TimeWindow, View};
 use crate::lab::State;
 use crate::lab::knobs::format_number;
-use crate::lab::probe::WorkerId;
 use crate::lab::record::{Record, Span, ThreadTrack};
 use crate::lab::text::Lang;
 
@@ -239,9 +238,11 @@ fn paint_rows(
                 collapsed,
                 ..
             } => {
-                let columns = track.width().max(1.0) as usize;
-                let shares = state_shares(record, members, window, view.now, columns);
-                paint_shares(&painter, &shares, track, y);
+                if let Some(mix) = record.role_mix(role) {
+                    let columns = track.width().max(1.0) as usize;
+                    let shares = mix.shares(window.start, window.end, view.now, columns);
+                    paint_shares(&painter, &shares, track, y);
+                }
                 let sign = if *collapsed { "+" } else { "-" };
                 let text = format!("{sign} {role} \u{d7} {}", members.len());
                 let button = egui::Button::new(RichText::new(text).size(12.5).strong())
@@ -302,71 +303,6 @@ fn paint_lane(
     if track_data.since <= now && !track_data.state.is_final() {
         paint(track_data.since, now, track_data.state);
     }
-}
-
-/// For each of `columns` equal slices of the window, the share of the
-/// members' time spent in each state (by [`State::index`]); all zero where no
-/// member existed yet. Cost: one pass over the members' spans in the window.
-pub fn state_shares(
-    record: &Record,
-    members: &[WorkerId],
-    window: TimeWindow,
-    now: f64,
-    columns: usize,
-) -> Vec<[f32; 9]> {
-    let columns = columns.max(1);
-    let col_dt = window.width() / columns as f64;
-    // Partial columns are added directly; whole ones through a difference array.
-    let mut direct = vec![[0.0f32; 9]; columns];
-    let mut diff = vec![[0.0f32; 9]; columns + 1];
-    let mut add = |start: f64, end: f64, state: State| {
-        let s = start.max(window.start);
-        let e = end.min(window.end).min(now.max(window.start));
-        if e <= s {
-            return;
-        }
-        let k = state.index();
-        let fs = (s - window.start) / col_dt;
-        let fe = (e - window.start) / col_dt;
-        let c0 = (fs.floor() as usize).min(columns - 1);
-        let c1 = (fe.floor() as usize).min(columns - 1);
-        if c0 == c1 {
-            direct[c0][k] += (fe - fs) as f32;
-            return;
-        }
-        direct[c0][k] += (c0 as f64 + 1.0 - fs) as f32;
-        direct[c1][k] += (fe - c1 as f64) as f32;
-        diff[c0 + 1][k] += 1.0;
-        diff[c1][k] -= 1.0;
-    };
-    for id in members {
-        let Some(t) = record.thread(*id) else {
-            continue;
-        };
-        for s in t.spans_from(window.start) {
-            if s.start > window.end {
-                break;
-            }
-            add(s.start, s.end, s.state);
-        }
-        if !t.state.is_final() {
-            add(t.since, now, t.state);
-        }
-    }
-    let mut running = [0.0f32; 9];
-    for (c, out) in direct.iter_mut().enumerate() {
-        for k in 0..9 {
-            running[k] += diff[c][k];
-            out[k] += running[k];
-        }
-        let sum: f32 = out.iter().sum();
-        if sum > 0.0 {
-            for v in out.iter_mut() {
-                *v /= sum;
-            }
-        }
-    }
-    direct
 }
 
 /// Stack the shares per column, merging neighbouring columns that look alike.
@@ -438,14 +374,12 @@ fn hover_details(
             if *folded > 0 {
                 ui.label(format!("+{folded} {}", i18n::FOLDED_THREADS.get(lang)));
             }
-            if let Some(t) = t {
+            if let Some(t) = t
+                && let Some(mix) = record.role_mix(role)
+            {
                 // The share of each state in the pixel under the pointer.
                 let px = window.width() / f64::from(track_width.max(1.0));
-                let slice = TimeWindow {
-                    start: t,
-                    end: t + px,
-                };
-                let shares = state_shares(record, members, slice, view.now, 1);
+                let shares = mix.shares(t, t + px, view.now, 1);
                 ui.label(format!("{} {:.3} s:", i18n::AT.get(lang), t));
                 for state in STACK {
                     let share = shares[0][state.index()];

@@ -1,0 +1,339 @@
+//! The window never waits on the lab (egui_kittest over the real `HilosApp`):
+//! frames stay short while workers are deadlocked, while 64 + 64 workers flood
+//! the recorder, and across a Stop and a Reset of 129 threads. Also: lanes
+//! grouped by role open and close, and a finished run can be scrubbed.
+
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+use egui::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use hilos::lab::controller::Phase;
+use hilos::lab::text::Lang;
+use hilos::lab::{Ctx, KnobSpec, Knobs, SyncResult};
+use hilos::scenarios::{self, Extra, Group, Scenario};
+use hilos::t;
+use hilos::ui::HilosApp;
+use hilos::ui::view::Row;
+
+/// No frame's update may take longer than this, even in a debug build on a
+/// loaded 2-core machine: the window must never wait on the lab.
+const FRAME_BOUND: Duration = Duration::from_millis(250);
+
+/// These tests load every core on purpose; one at a time, so each measures
+/// its own window rather than the others' workers.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn harness_with(scenarios: &'static [&'static Scenario]) -> Harness<'static, HilosApp> {
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(move |cc| HilosApp::with_scenarios(cc, Lang::En, scenarios));
+    harness.run_steps(2);
+    harness
+}
+
+/// Step frames for `how_long`, asserting that none takes over [`FRAME_BOUND`]
+/// (its update's CPU time, and its wall time). Returns the frames stepped.
+fn frames_stay_short(
+    harness: &mut Harness<'static, HilosApp>,
+    how_long: Duration,
+    what: &str,
+    mut until: impl FnMut(&HilosApp) -> bool,
+) -> usize {
+    let t0 = Instant::now();
+    let mut frames = 0;
+    let mut longest = Duration::ZERO;
+    while t0.elapsed() < how_long {
+        let f0 = Instant::now();
+        harness.step();
+        let wall = f0.elapsed();
+        longest = longest.max(wall);
+        frames += 1;
+        let cpu = harness.state().last_frame_ms();
+        assert!(
+            wall < FRAME_BOUND && f64::from(cpu) < FRAME_BOUND.as_secs_f64() * 1000.0,
+            "{what}: frame {frames} took {wall:?} ({cpu:.1} ms in update)"
+        );
+        if until(harness.state()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    println!("{what}: {frames} frames, the longest {longest:?}");
+    frames
+}
+
+fn deadlock_body(ctx: &Ctx) -> SyncResult<()> {
+    let lab = ctx.lab();
+    let a = lab.lock("lock_a");
+    let b = lab.lock("lock_b");
+    let (a1, b1, a2, b2) = (a.clone(), b.clone(), a, b);
+    let t1 = ctx.spawn("Thread-A", move |c| {
+        let _a = a1.hold()?;
+        c.sleep(0.05)?;
+        let _b = b1.hold()?;
+        Ok(())
+    })?;
+    let t2 = ctx.spawn("Thread-B", move |c| {
+        let _b = b2.hold()?;
+        c.sleep(0.05)?;
+        let _a = a2.hold()?;
+        Ok(())
+    })?;
+    t1.join(None)?;
+    t2.join(None)?;
+    Ok(())
+}
+
+const NO_KNOBS: &[KnobSpec] = &[];
+
+/// Two threads taking two locks in opposite order: they hang for good.
+static DEADLOCK: Scenario = Scenario {
+    id: "test-deadlock",
+    group: Group::Synchronisation,
+    title: t!("Test deadlock", "Interbloqueo de prueba"),
+    lesson: t!("", ""),
+    explanation: t!("", ""),
+    knobs: NO_KNOBS,
+    body: deadlock_body,
+    metrics: |_| Vec::new(),
+    python: |_: &Knobs| String::new(),
+    plots: &[],
+    extra: Extra::None,
+};
+
+#[test]
+fn frames_stay_short_while_workers_are_deadlocked_and_stop_and_reset_still_work() {
+    let _one = one_at_a_time();
+    static ALL: [&Scenario; 1] = [&DEADLOCK];
+    let mut harness = harness_with(&ALL);
+    harness.get_by_label("Start").click();
+    let frames = frames_stay_short(&mut harness, Duration::from_secs(3), "deadlocked", |app| {
+        !app.view().deadlocks.is_empty()
+    });
+    assert!(frames > 2);
+    let cycle = &harness.state().view().deadlocks[0];
+    let names: Vec<&str> = cycle.iter().map(|n| &**n).collect();
+    assert_eq!(names, ["Thread-A", "Thread-B"]);
+    // The banner names the cycle.
+    assert!(
+        harness
+            .query_all_by_label_contains("Deadlock: Thread-A")
+            .next()
+            .is_some()
+    );
+    frames_stay_short(
+        &mut harness,
+        Duration::from_millis(300),
+        "deadlocked",
+        |_| false,
+    );
+
+    harness.get_by_label("Stop").click();
+    frames_stay_short(&mut harness, Duration::from_secs(2), "stopping", |app| {
+        app.phase() == Phase::Stopped
+    });
+    assert_eq!(harness.state().phase(), Phase::Stopped);
+    assert_eq!(harness.state().lab().unwrap().handle().active_count(), 0);
+    harness.get_by_label("Reset").click();
+    frames_stay_short(&mut harness, Duration::from_millis(200), "reset", |_| false);
+    assert!(harness.state().lab().is_none());
+}
+
+fn flood(harness: &mut Harness<'static, HilosApp>) {
+    for set in [
+        "producers=64",
+        "consumers=64",
+        "produce_pause=0.001",
+        "consume_pause=0.001",
+        "burst=50",
+        "run_for=600",
+    ] {
+        harness.state().knobs().set_from_arg(set).unwrap();
+    }
+}
+
+#[test]
+fn frames_stay_short_under_a_flood_and_across_stop_and_reset_of_129_threads() {
+    let _one = one_at_a_time();
+    static ALL: [&Scenario; 1] = [&scenarios::producer_consumer::SCENARIO];
+    let mut harness = harness_with(&ALL);
+    flood(&mut harness);
+    harness.get_by_label("Start").click();
+    frames_stay_short(&mut harness, Duration::from_secs(2), "flood", |_| false);
+    let alive = harness.state().view().alive;
+    assert_eq!(alive, 129, "MainThread, 64 producers and 64 consumers");
+    let events = harness.state().view().events_recorded;
+    assert!(events > 10_000, "a flood: {events} events");
+
+    // Stop: shown as stopping at once, then stopped, frames short all along.
+    harness.get_by_label("Stop").click();
+    let asked = Instant::now();
+    harness.step();
+    assert_ne!(
+        harness.state().phase(),
+        Phase::Running,
+        "Stop is shown at once"
+    );
+    frames_stay_short(&mut harness, Duration::from_secs(2), "stop", |app| {
+        app.phase() == Phase::Stopped
+    });
+    assert_eq!(harness.state().phase(), Phase::Stopped);
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "stopped shown after {:?}",
+        asked.elapsed()
+    );
+    assert_eq!(harness.state().lab().unwrap().handle().active_count(), 0);
+
+    // Start again and Reset while 129 threads run: no wait either.
+    harness.get_by_label("Start").click();
+    frames_stay_short(&mut harness, Duration::from_millis(700), "restart", |_| {
+        false
+    });
+    assert!(harness.state().view().alive > 100);
+    let lab_prefix = harness
+        .state()
+        .lab()
+        .unwrap()
+        .handle()
+        .shared()
+        .os_thread_prefix();
+    harness.get_by_label("Reset").click();
+    frames_stay_short(&mut harness, Duration::from_millis(300), "reset", |_| false);
+    assert!(harness.state().lab().is_none());
+    // The reset lab's threads end in the background, promptly.
+    let t0 = Instant::now();
+    while hilos::lab::count_os_threads_with_prefix(&lab_prefix).unwrap_or(0) > 0 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(1),
+            "threads left after Reset"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn row_count(app: &HilosApp) -> (usize, usize) {
+    let rows = &app.view().rows;
+    let groups = rows
+        .iter()
+        .filter(|r| matches!(r, Row::Group { .. }))
+        .count();
+    (rows.len(), groups)
+}
+
+#[test]
+fn many_threads_are_grouped_by_role_and_a_group_opens_with_names() {
+    let _one = one_at_a_time();
+    static ALL: [&Scenario; 1] = [&scenarios::producer_consumer::SCENARIO];
+    let mut harness = harness_with(&ALL);
+    harness.state().knobs().set("producers", 64.0).unwrap();
+    harness.state().knobs().set("consumers", 64.0).unwrap();
+    harness.get_by_label("Start").click();
+    let grouped = frames_stay_short(&mut harness, Duration::from_secs(3), "start", |app| {
+        app.view().alive == 129
+    });
+    assert!(grouped > 0);
+    // MainThread, then one collapsed group per role.
+    assert_eq!(row_count(harness.state()), (3, 2));
+    harness
+        .get_by_role_and_label(Role::Button, "+ Producer \u{d7} 64")
+        .click();
+    harness.run_steps(2);
+    // Opened: its 64 lanes, each with its name.
+    assert_eq!(row_count(harness.state()), (3 + 64, 2));
+    assert!(
+        harness
+            .query_by_role_and_label(Role::Button, "- Producer \u{d7} 64")
+            .is_some()
+    );
+    harness.get_by_label("Stop").click();
+    frames_stay_short(&mut harness, Duration::from_secs(2), "stop", |app| {
+        app.phase() == Phase::Stopped
+    });
+}
+
+#[test]
+fn a_finished_run_fills_the_width_and_can_be_zoomed_panned_and_followed_again() {
+    let _one = one_at_a_time();
+    static ALL: [&Scenario; 1] = [&scenarios::race_condition::SCENARIO];
+    let mut harness = harness_with(&ALL);
+    // 2 threads, 1 update, 0.4 s pause: about 0.4 s in all.
+    harness.state().knobs().set("pause", 0.4).unwrap();
+    harness.get_by_label("Start").click();
+    harness.run_steps(2);
+    assert!(
+        harness
+            .state()
+            .view()
+            .window
+            .is_some_and(|w| w.end >= 10.0 - 1e-9),
+        "while running, the window follows 'now' at its width"
+    );
+    frames_stay_short(&mut harness, Duration::from_secs(5), "race", |app| {
+        app.phase() == Phase::Finished
+    });
+    harness.run_steps(3);
+    let view = harness.state().view();
+    let w = view.window.unwrap();
+    assert!(
+        w.start == 0.0 && (w.end - view.now).abs() < 0.05 && w.end < 1.5,
+        "fit to the run: {w:?}, run ended at {:.3}",
+        view.now
+    );
+    // The timeline's lanes reach across the whole width: spans end at `now`.
+    harness.get_by_label("Zoom in").click();
+    harness.run_steps(2);
+    let zoomed = harness.state().view().window.unwrap();
+    assert!((zoomed.end - zoomed.start - (w.end - w.start) / 2.0).abs() < 1e-6);
+    harness.get_by_label("Fit to run").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().view().window.unwrap(), w);
+    // Follow brings the sliding window back.
+    harness.get_by_label("Follow").click();
+    harness.run_steps(2);
+    assert!(harness.state().view().window.unwrap().end >= 10.0 - 1e-9);
+    assert!(harness.query_by_label("Pause view").is_some());
+}
+
+#[test]
+fn frozen_ui_start_with_the_knob_ticked_really_freezes_the_window_and_says_for_how_long() {
+    let _one = one_at_a_time();
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(|cc| HilosApp::new(cc, Lang::En));
+    harness.run_steps(2);
+    assert_eq!(harness.state().selected(), "frozen-ui");
+    harness.state().knobs().set("steps", 4.0).unwrap();
+    harness.state().knobs().set("sleep", 0.1).unwrap();
+    harness
+        .get_by_role_and_label(Role::CheckBox, "Run the loop on the UI thread")
+        .click();
+    harness.run_steps(2);
+    // Beside the knob: how long the window will freeze (steps × sleep ÷ speed).
+    assert!(
+        harness
+            .query_by_label_contains(
+                "freezes the window for steps \u{d7} sleep \u{f7} speed = 0.4 s"
+            )
+            .is_some()
+    );
+    harness.get_by_label("Start").click();
+    let t0 = Instant::now();
+    harness.step();
+    assert!(
+        t0.elapsed() >= Duration::from_millis(380),
+        "Start did not freeze the frame"
+    );
+    assert!(harness.state().last_frame_ms() >= 380.0);
+    assert_eq!(harness.state().frozen_progress(), (4, 4));
+    // No lab ran: the loop ran on this thread.
+    assert!(harness.state().lab().is_none());
+}
