@@ -270,7 +270,7 @@ impl Series {
         let mut acc = vec![0.0; columns];
         let col_dt = (end - start) / columns as f64;
         let stop = end.min(now);
-        if !(col_dt > 0.0) || stop <= start || self.samples == 0 {
+        if col_dt.is_nan() || col_dt <= 0.0 || stop <= start || self.samples == 0 {
             return acc;
         }
         // Spread `integral`, earned evenly over [x0, x1), over the columns.
