@@ -557,6 +557,43 @@ pub struct ThreadJson {
 pub struct EventsJson {
     pub recorded: u64,
     pub dropped: u64,
+    /// Log lines trimmed from the front of the kept log.
+    pub log_trimmed: u64,
+}
+
+/// Finished threads beyond the record's cap, folded into exact totals.
+#[derive(Serialize)]
+pub struct FoldedJson {
+    pub threads: u64,
+    /// How many ended in each final state.
+    pub ended: BTreeMap<&'static str, u64>,
+    /// Seconds they spent in each state, summed.
+    pub seconds: BTreeMap<&'static str, f64>,
+    /// The same per role ("Producer" for "Producer-7").
+    pub roles: BTreeMap<String, FoldedRoleJson>,
+}
+
+#[derive(Serialize)]
+pub struct FoldedRoleJson {
+    pub threads: u64,
+    pub ended: BTreeMap<&'static str, u64>,
+    pub seconds: BTreeMap<&'static str, f64>,
+}
+
+fn ended_and_seconds(
+    f: &crate::lab::record::FoldedThreads,
+) -> (BTreeMap<&'static str, u64>, BTreeMap<&'static str, f64>) {
+    let ended = State::ALL
+        .iter()
+        .filter(|s| f.ended[s.index()] > 0)
+        .map(|s| (s.name(), f.ended[s.index()]))
+        .collect();
+    let seconds = State::ALL
+        .iter()
+        .filter(|s| f.time_in[s.index()] > 0.0)
+        .map(|s| (s.name(), round3(f.time_in[s.index()])))
+        .collect();
+    (ended, seconds)
 }
 
 #[derive(Serialize)]
@@ -580,7 +617,12 @@ pub struct RunReport {
     pub stop: StopReport,
     pub metrics: BTreeMap<&'static str, f64>,
     pub resources: Vec<ResourceJson>,
+    /// The threads kept whole: the live ones and the newest finished ones.
     pub threads: Vec<ThreadJson>,
+    /// Threads created in all (kept plus folded).
+    pub threads_ever: u64,
+    /// Older finished threads, folded into exact totals.
+    pub folded_threads: FoldedJson,
     /// Cycles of threads each blocked on a lock the next one holds.
     pub deadlocks: Vec<Vec<String>>,
     pub events: EventsJson,
@@ -661,6 +703,31 @@ pub fn report(
             .collect(),
         resources,
         threads,
+        threads_ever: record.threads_ever(),
+        folded_threads: {
+            let (ended, seconds) = ended_and_seconds(&record.folded.all);
+            FoldedJson {
+                threads: record.folded.all.threads,
+                ended,
+                seconds,
+                roles: record
+                    .folded
+                    .roles
+                    .iter()
+                    .map(|(role, f)| {
+                        let (ended, seconds) = ended_and_seconds(f);
+                        (
+                            role.to_string(),
+                            FoldedRoleJson {
+                                threads: f.threads,
+                                ended,
+                                seconds,
+                            },
+                        )
+                    })
+                    .collect(),
+            }
+        },
         deadlocks: record
             .deadlocks()
             .into_iter()
@@ -669,6 +736,7 @@ pub fn report(
         events: EventsJson {
             recorded: record.events_recorded,
             dropped: record.events_dropped,
+            log_trimmed: record.log_trimmed,
         },
         log: with_log.then(|| {
             record
@@ -790,6 +858,20 @@ fn readable(r: &RunReport, record: &Record, lang: Lang) -> String {
         if let Some(f) = &t.failure {
             let _ = writeln!(out, "      failed: {f}");
         }
+    }
+    if r.folded_threads.threads > 0 {
+        let ended: Vec<String> = r
+            .folded_threads
+            .ended
+            .iter()
+            .map(|(state, n)| format!("{n} {state}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  … and {} earlier threads, folded into totals: {}",
+            r.folded_threads.threads,
+            ended.join(", ")
+        );
     }
     for cycle in &r.deadlocks {
         let _ = writeln!(out, "\nDEADLOCK: {} wait for each other", cycle.join(" → "));

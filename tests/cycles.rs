@@ -213,3 +213,98 @@ fn a_thousand_start_stop_cycles() {
     assert_eq!(t.threads_left, 0);
     assert_eq!(t.panics, 0);
 }
+
+#[test]
+fn thread_churn_is_folded_into_exact_totals_and_the_lab_keeps_only_the_living() {
+    use hilos::lab::record::Limits;
+    let lab = Lab::new(
+        LabOptions {
+            limits: Limits {
+                finished_threads: 50,
+                ..Limits::default()
+            },
+            ..LabOptions::default()
+        },
+        hilos::lab::Knobs::new(&[]),
+    );
+    lab.start_main(|ctx| {
+        for round in 0..10 {
+            let batch: Vec<_> = (0..50)
+                .map(|i| ctx.spawn(&format!("Task-{}", round * 50 + i), |c| c.sleep(0.0)))
+                .collect::<Result<_, _>>()?;
+            for t in batch {
+                t.join(None)?;
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert!(lab.wait(Duration::from_secs(20)), "500 threads ran");
+    // The lab forgets finished workers and their wakers.
+    assert_eq!(lab.handle().active_count(), 0);
+    assert!(
+        lab.handle().shared().wakers_registered() < 300,
+        "{} wakers still registered",
+        lab.handle().shared().wakers_registered()
+    );
+    lab.stop();
+    let rec = lab.record().lock();
+    assert!(
+        rec.threads().len() <= 51,
+        "{} tracks kept",
+        rec.threads().len()
+    );
+    assert_eq!(rec.threads_ever(), 501, "500 tasks and MainThread");
+    let task = rec.folded.roles.get("Task").expect("tasks folded by role");
+    let kept_tasks = rec.threads().filter(|t| &*t.role == "Task").count() as u64;
+    assert_eq!(task.threads + kept_tasks, 500);
+    assert_eq!(task.ended[hilos::lab::State::Done.index()], task.threads);
+    assert_eq!(
+        rec.folded.all,
+        rec.folded
+            .roles
+            .values()
+            .fold(hilos::lab::record::FoldedThreads::default(), |mut a, f| {
+                a.threads += f.threads;
+                for i in 0..9 {
+                    a.ended[i] += f.ended[i];
+                    a.time_in[i] += f.time_in[i];
+                }
+                a
+            },)
+    );
+}
+
+/// A thread's niceness, from /proc (Linux).
+#[cfg(target_os = "linux")]
+fn my_niceness() -> Option<i64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    // After the command: state is field 3; niceness is field 19.
+    after.split_whitespace().nth(16)?.parse().ok()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn workers_behind_a_window_run_below_its_priority_and_headless_ones_do_not() {
+    use std::sync::{Arc, Mutex};
+    for (priority, want) in [(WorkerPriority::BelowUi, 5), (WorkerPriority::Normal, 0)] {
+        let seen = Arc::new(Mutex::new(None));
+        let s = seen.clone();
+        let lab = Lab::new(
+            LabOptions {
+                priority,
+                ..LabOptions::default()
+            },
+            hilos::lab::Knobs::new(&[]),
+        );
+        lab.start_main(move |_| {
+            *s.lock().unwrap() = my_niceness();
+            Ok(())
+        })
+        .unwrap();
+        assert!(lab.wait(Duration::from_secs(5)));
+        let base = my_niceness().unwrap_or(0);
+        assert_eq!(*seen.lock().unwrap(), Some(base + want), "{priority:?}");
+    }
+}
