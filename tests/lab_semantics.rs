@@ -115,6 +115,96 @@ fn rlock_is_reentrant_and_only_its_owner_releases() {
     assert_eq!(owner.state(), State::Done);
 }
 
+/// Run `f` on a thread of its own and give back its result, failing the test
+/// instead of hanging if it has not returned within 5 s.
+fn within_5s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(5))
+        .unwrap_or_else(|_| panic!("still blocked after 5 s: {what}"))
+}
+
+#[test]
+fn rlock_is_reentrant_on_threads_the_lab_did_not_start() {
+    let lab = lab();
+    let rlock = lab.handle().rlock("rlock");
+    // The test's own thread, like Python's main thread.
+    rlock.acquire().unwrap();
+    assert!(
+        rlock.acquire_timeout(5.0).unwrap(),
+        "the owner acquires again at once"
+    );
+    assert_eq!(rlock.depth(), 2);
+    // Another thread the lab did not start is not the owner.
+    let r = rlock.clone();
+    let (release, try_acquire) = within_5s("a foreign thread's release", move || {
+        (r.release(), r.try_acquire())
+    });
+    assert_eq!(
+        release,
+        Err(SyncError::RuntimeError(
+            "cannot release un-acquired lock".into()
+        ))
+    );
+    assert_eq!(try_acquire, Ok(false), "it is not re-entrant for them");
+    assert_eq!(rlock.depth(), 2, "a refused release changes nothing");
+    rlock.release().unwrap();
+    rlock.release().unwrap();
+    assert!(matches!(rlock.release(), Err(SyncError::RuntimeError(_))));
+    // A plain std thread owns it the same way.
+    let r = rlock.clone();
+    let depth = within_5s("a std thread's re-entrant acquire", move || {
+        r.acquire().unwrap();
+        r.acquire().unwrap();
+        let depth = r.depth();
+        r.release().unwrap();
+        r.release().unwrap();
+        depth
+    });
+    assert_eq!(depth, 2);
+    assert_eq!(rlock.depth(), 0);
+    assert!(rlock.try_acquire().unwrap(), "free again");
+}
+
+#[test]
+fn condition_works_on_threads_the_lab_did_not_start() {
+    let lab = lab();
+    let cond = lab.handle().condition("cond");
+    let c = cond.clone();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let woke = c.acquire().and_then(|()| c.wait(Some(10.0)));
+        let _ = tx.send((woke, c.release()));
+    });
+    eventually("the std thread waits", || cond.waiting() == 1);
+    let c = cond.clone();
+    let (foreign, notified) = within_5s("a std thread holding it twice", move || {
+        // The condition's lock is re-entrant on this thread too.
+        c.acquire().unwrap();
+        c.acquire().unwrap();
+        let c2 = c.clone();
+        let foreign = within_5s("a foreign notify", move || c2.notify(1));
+        let notified = c.notify(1);
+        c.release().unwrap();
+        c.release().unwrap();
+        (foreign, notified)
+    });
+    assert_eq!(
+        foreign,
+        Err(SyncError::RuntimeError(
+            "cannot notify on un-acquired lock".into()
+        )),
+        "only the holder may notify"
+    );
+    assert_eq!(notified, Ok(1));
+    let (woke, released) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(woke, Ok(true), "notified, not timed out");
+    assert_eq!(released, Ok(()), "wait gave the lock back to the waiter");
+    assert!(matches!(cond.release(), Err(SyncError::RuntimeError(_))));
+}
+
 #[test]
 fn semaphore_limits_concurrency_to_its_permits() {
     let mut lab = lab();

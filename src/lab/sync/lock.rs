@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::ResourceBase;
+use super::{ResourceBase, ThreadKey};
 use crate::lab::LabHandle;
 use crate::lab::error::{SyncError, SyncResult};
 use crate::lab::monitor::{Monitor, WaitEnd};
@@ -14,7 +14,11 @@ use crate::lab::worker::{StateScope, current};
 struct Owned {
     /// How many times the owner holds it (always 0 or 1 for Lock).
     count: u32,
-    owner: Option<WorkerId>,
+    /// The OS thread that holds it: decides re-entry and who may release.
+    owner: Option<ThreadKey>,
+    /// The owner as the lab knows it (None on a thread the lab did not
+    /// start), for the report and so the wait-for graph.
+    holder: Option<WorkerId>,
     waiters: u32,
 }
 
@@ -35,6 +39,7 @@ impl LockCore {
         let m = Arc::new(Monitor::new(Owned {
             count: 0,
             owner: None,
+            holder: None,
             waiters: 0,
         }));
         lab.0.register_waker(m.clone());
@@ -45,23 +50,25 @@ impl LockCore {
 
     fn report(&self, s: &Owned) {
         self.base
-            .report(i64::from(s.count > 0), s.waiters, Some(1), s.owner);
+            .report(i64::from(s.count > 0), s.waiters, Some(1), s.holder);
     }
 
     /// Python's `acquire(blocking, timeout)`: `Ok(false)` when non-blocking or
     /// timed out without getting it.
     fn acquire(&self, blocking: bool, timeout: Option<f64>) -> SyncResult<bool> {
         let me = current();
+        let my_key = ThreadKey::current();
         let my_id = me.as_ref().map(|w| w.id);
         let mut s = self.m.lock();
-        if self.reentrant && s.count > 0 && s.owner == my_id && my_id.is_some() {
+        if self.reentrant && s.count > 0 && s.owner == Some(my_key) {
             s.count += 1;
             self.report(&s);
             return Ok(true);
         }
         if s.count == 0 {
             s.count = 1;
-            s.owner = my_id;
+            s.owner = Some(my_key);
+            s.holder = my_id;
             self.report(&s);
             return Ok(true);
         }
@@ -82,7 +89,8 @@ impl LockCore {
         let result = match end {
             WaitEnd::Ready => {
                 s.count = 1;
-                s.owner = my_id;
+                s.owner = Some(my_key);
+                s.holder = my_id;
                 Ok(true)
             }
             WaitEnd::TimedOut => Ok(false),
@@ -95,7 +103,7 @@ impl LockCore {
     }
 
     fn release(&self) -> SyncResult<()> {
-        let my_id = current().map(|w| w.id);
+        let my_key = ThreadKey::current();
         let mut s = self.m.lock();
         if s.count == 0 {
             return Err(SyncError::RuntimeError(if self.reentrant {
@@ -105,7 +113,7 @@ impl LockCore {
             }));
         }
         // Python lets any thread release a Lock; an RLock only by its owner.
-        if self.reentrant && s.owner != my_id {
+        if self.reentrant && s.owner != Some(my_key) {
             return Err(SyncError::RuntimeError(
                 "cannot release un-acquired lock".into(),
             ));
@@ -113,6 +121,7 @@ impl LockCore {
         s.count -= 1;
         if s.count == 0 {
             s.owner = None;
+            s.holder = None;
             // std's condvar makes a syscall on every notify: skip it when
             // nobody waits (the stop signal wakes waiters by its own path).
             if s.waiters > 0 {

@@ -21,10 +21,32 @@ pub use semaphore::Semaphore;
 pub use timer::Timer;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::probe::{EventKind, ResourceId, ResourceKind, Target, WorkerId};
 use super::{LabHandle, LabShared};
+
+/// Who holds a lock: one key per OS thread, never reused. In Python every
+/// thread is a Python thread, so a test's main thread or the UI thread must be
+/// able to own an RLock as a lab worker can; the lab's WorkerId is None on
+/// those, and two of them would look alike. (Python keys on `get_ident()`,
+/// which the OS may reuse once a thread ends; this key is never reused.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ThreadKey(u64);
+
+static NEXT_THREAD_KEY: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static THREAD_KEY: ThreadKey = ThreadKey(NEXT_THREAD_KEY.fetch_add(1, Ordering::Relaxed));
+}
+
+impl ThreadKey {
+    /// The key of the calling OS thread.
+    pub fn current() -> ThreadKey {
+        THREAD_KEY.with(|k| *k)
+    }
+}
 
 /// What every primitive has: an id, a name, and its lab.
 pub(crate) struct ResourceBase {
