@@ -1,6 +1,6 @@
 //! The primitives behave the way Python's documentation says, on real threads.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -203,6 +203,64 @@ fn condition_works_on_threads_the_lab_did_not_start() {
     assert_eq!(woke, Ok(true), "notified, not timed out");
     assert_eq!(released, Ok(()), "wait gave the lock back to the waiter");
     assert!(matches!(cond.release(), Err(SyncError::RuntimeError(_))));
+}
+
+#[test]
+fn lock_timeouts_follow_python() {
+    let lab = lab();
+    let positive = || {
+        Err(SyncError::ValueError(
+            "timeout value must be positive".into(),
+        ))
+    };
+    let nan = || {
+        Err(SyncError::ValueError(
+            "Invalid value NaN (not a number)".into(),
+        ))
+    };
+
+    let lock = lab.handle().lock("lock");
+    assert_eq!(lock.acquire_timeout(-0.5), positive());
+    assert_eq!(lock.acquire_timeout(f64::NAN), nan());
+    assert!(!lock.locked(), "a refused acquire takes nothing");
+    assert_eq!(lock.acquire_timeout(-1.0), Ok(true), "-1: no timeout");
+    // -1 on a held lock waits for it, however long that takes.
+    let released = Arc::new(AtomicBool::new(false));
+    let (l, r) = (lock.clone(), released.clone());
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        r.store(true, Ordering::SeqCst);
+        l.release().unwrap();
+    });
+    assert_eq!(lock.acquire_timeout(-1.0), Ok(true));
+    assert!(released.load(Ordering::SeqCst), "it waited for the release");
+    assert_eq!(lock.acquire_timeout(-2.0), positive(), "even when held");
+
+    let rlock = lab.handle().rlock("rlock");
+    let (tx, rx) = mpsc::channel();
+    let released = Arc::new(AtomicBool::new(false));
+    let (r, done) = (rlock.clone(), released.clone());
+    let holder = start(&lab, "Holder", move |c| {
+        r.acquire()?;
+        tx.send(()).unwrap();
+        c.sleep(0.1)?;
+        done.store(true, Ordering::SeqCst);
+        r.release()
+    });
+    rx.recv().unwrap();
+    assert_eq!(rlock.acquire_timeout(-0.5), positive());
+    assert_eq!(rlock.acquire_timeout(-1.0), Ok(true));
+    assert!(released.load(Ordering::SeqCst), "it waited for the release");
+    assert_eq!(
+        rlock.acquire_timeout(-3.0),
+        positive(),
+        "checked before the owner's re-entry"
+    );
+    assert_eq!(rlock.acquire_timeout(f64::NAN), nan());
+    assert_eq!(rlock.depth(), 1);
+    rlock.release().unwrap();
+    holder.join(None).unwrap();
+    assert_eq!(holder.state(), State::Done);
 }
 
 #[test]

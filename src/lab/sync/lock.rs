@@ -56,6 +56,7 @@ impl LockCore {
     /// Python's `acquire(blocking, timeout)`: `Ok(false)` when non-blocking or
     /// timed out without getting it.
     fn acquire(&self, blocking: bool, timeout: Option<f64>) -> SyncResult<bool> {
+        let timeout = python_lock_timeout(timeout)?;
         let me = current();
         let my_key = ThreadKey::current();
         let my_id = me.as_ref().map(|w| w.id);
@@ -133,6 +134,24 @@ impl LockCore {
     }
 }
 
+/// CPython's checks on `Lock/RLock.acquire(timeout=…)`, made before anything
+/// else (even an RLock owner's re-entry): -1 means no timeout, any other
+/// negative is a ValueError. The docs name only -1 ("an unbounded wait"); the
+/// ValueError, and its message saying "positive" though 0 is accepted (it
+/// tries once), are 3.11's behaviour.
+fn python_lock_timeout(timeout: Option<f64>) -> SyncResult<Option<f64>> {
+    match timeout {
+        Some(t) if t.is_nan() => Err(SyncError::ValueError(
+            "Invalid value NaN (not a number)".into(),
+        )),
+        Some(-1.0) => Ok(None),
+        Some(t) if t < 0.0 => Err(SyncError::ValueError(
+            "timeout value must be positive".into(),
+        )),
+        other => Ok(other),
+    }
+}
+
 /// Held while alive, like `with lock:`; releases on drop.
 pub struct LockGuard<'a> {
     core: &'a LockCore,
@@ -162,7 +181,8 @@ macro_rules! lock_calls {
             self.0.acquire(false, None)
         }
 
-        /// `acquire(timeout=seconds)`.
+        /// `acquire(timeout=seconds)`: -1 waits without end, as in Python;
+        /// any other negative (or NaN) is a ValueError.
         pub fn acquire_timeout(&self, seconds: f64) -> SyncResult<bool> {
             self.0.acquire(true, Some(seconds))
         }
