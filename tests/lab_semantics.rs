@@ -362,6 +362,34 @@ fn queue_blocks_when_full_and_empty_and_raises_full_and_empty() {
 }
 
 #[test]
+fn queue_negative_timeouts_raise_value_error_where_python_does() {
+    let lab = lab();
+    let negative = || SyncError::ValueError("'timeout' must be a non-negative number".into());
+    let q = lab.handle().queue::<u32>("bounded", 2);
+    assert_eq!(q.put_timeout(1, -1.0), Err(negative()), "even with room");
+    assert!(q.empty(), "nothing was put");
+    q.put(1).unwrap();
+    q.put(2).unwrap();
+    assert_eq!(q.put_timeout(3, -0.5), Err(negative()), "full");
+    assert_eq!(q.get_timeout(-1.0), Err(negative()), "even with an item");
+    assert_eq!(q.qsize(), 2, "nothing was taken");
+    assert_eq!(q.get_timeout(0.0), Ok(1), "zero is a valid timeout");
+    assert_eq!(q.put_timeout(3, 0.0), Ok(()));
+    assert_eq!(q.put_timeout(4, 0.0), Err(SyncError::Full));
+
+    // An unbounded queue's put never looks at its timeout; its get does.
+    let unbounded = lab.handle().queue::<u32>("unbounded", 0);
+    assert_eq!(unbounded.put_timeout(1, -1.0), Ok(()));
+    assert_eq!(unbounded.get_timeout(-1.0), Err(negative()));
+    assert_eq!(unbounded.get_nowait(), Ok(1));
+    assert_eq!(
+        within_5s("get(timeout=-1) on an empty queue", move || unbounded
+            .get_timeout(-1.0)),
+        Err(negative())
+    );
+}
+
+#[test]
 fn queue_capacity_changes_while_running() {
     let lab = lab();
     let q = lab.handle().queue::<u32>("q", 1);
