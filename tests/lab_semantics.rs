@@ -569,6 +569,101 @@ fn barrier_timeout_and_abort_break_it() {
 }
 
 #[test]
+fn negative_timeouts_only_look_for_event_condition_and_semaphore() {
+    let lab = lab();
+    let ev = lab.handle().event("ev");
+    let e = ev.clone();
+    assert_eq!(
+        within_5s("Event.wait(-1)", move || e.wait(Some(-1.0))),
+        Ok(false)
+    );
+    ev.set();
+    assert_eq!(ev.wait(Some(-1.0)), Ok(true), "a set event answers true");
+
+    let cond = lab.handle().condition("cond");
+    let c = cond.clone();
+    let (waited, released, extra) = within_5s("Condition.wait(-0.5)", move || {
+        c.acquire().unwrap();
+        c.acquire().unwrap();
+        let waited = c.wait(Some(-0.5));
+        (waited, c.release().and_then(|()| c.release()), c.release())
+    });
+    assert_eq!(waited, Ok(false));
+    assert_eq!(
+        released,
+        Ok(()),
+        "the lock came back at the depth it was held"
+    );
+    assert!(matches!(extra, Err(SyncError::RuntimeError(_))));
+    assert_eq!(cond.waiting(), 0, "no waiter left behind");
+
+    let empty = lab.handle().semaphore("empty", 0);
+    let s = empty.clone();
+    assert_eq!(
+        within_5s("Semaphore(0).acquire(timeout=-1)", move || s
+            .acquire_timeout(-1.0)),
+        Ok(false)
+    );
+    let one = lab.handle().bounded_semaphore("one", 1);
+    assert_eq!(
+        one.acquire_timeout(-1.0),
+        Ok(true),
+        "a free permit is taken"
+    );
+    assert_eq!(one.free(), 0);
+}
+
+#[test]
+fn a_negative_barrier_timeout_breaks_it_at_once_unless_last() {
+    let lab = lab();
+    let barrier = lab.handle().barrier("barrier", 3);
+    let b = barrier.clone();
+    let waiter = start(&lab, "Waiter", move |_| {
+        assert_eq!(b.wait(None), Err(SyncError::BrokenBarrier));
+        Ok(())
+    });
+    eventually("one waiting", || barrier.n_waiting() == 1);
+    let b = barrier.clone();
+    assert_eq!(
+        within_5s("Barrier.wait(-1)", move || b.wait(Some(-1.0))),
+        Err(SyncError::BrokenBarrier)
+    );
+    assert!(barrier.broken());
+    assert!(waiter.join(Some(5.0)).unwrap(), "the waiter was let go too");
+    assert_eq!(waiter.state(), State::Done);
+
+    let solo = lab.handle().barrier("solo", 1);
+    assert_eq!(solo.wait(Some(-1.0)), Ok(0), "the last party never waits");
+    assert!(!solo.broken());
+}
+
+#[test]
+fn a_timer_with_a_negative_interval_fires_at_once() {
+    let lab = lab();
+    let fired = Arc::new(AtomicUsize::new(0));
+    let f = fired.clone();
+    let timer = lab.handle().timer("Timer-now", -1.0, move |_| {
+        f.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    });
+    timer.start().unwrap();
+    assert!(timer.thread().join(Some(5.0)).unwrap(), "it ended");
+    assert!(timer.fired());
+    assert_eq!(fired.load(Ordering::SeqCst), 1);
+
+    let f = fired.clone();
+    let cancelled = lab.handle().timer("Timer-cancelled", -1.0, move |_| {
+        f.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    });
+    assert!(cancelled.cancel(), "cancelled before it started");
+    cancelled.start().unwrap();
+    assert!(cancelled.thread().join(Some(5.0)).unwrap());
+    assert!(!cancelled.fired(), "cancel still wins");
+    assert_eq!(fired.load(Ordering::SeqCst), 1);
+}
+
+#[test]
 fn timer_fires_after_its_delay_unless_cancelled() {
     let lab = lab();
     let fired = Arc::new(AtomicUsize::new(0));

@@ -57,6 +57,8 @@ impl Barrier {
 
     /// `wait(timeout=None)`: returns this thread's arrival index (0 to
     /// parties-1). A timeout breaks the barrier for everyone: BrokenBarrier.
+    /// So does one of zero or less, at once, unless this is the last party
+    /// (as in Python).
     pub fn wait(&self, timeout: Option<f64>) -> SyncResult<usize> {
         let me = current();
         let mut g = self.0.m.lock();
@@ -75,7 +77,7 @@ impl Barrier {
         self.report(&g);
         let generation = g.generation;
         let resets = g.resets;
-        let deadline = self.0.base.deadline(timeout);
+        let deadline = self.0.base.deadline_after(timeout);
         let scope = StateScope::enter(me.as_deref(), State::Waiting, self.0.base.target());
         let (mut g, end) = self
             .0

@@ -129,6 +129,8 @@ impl Condition {
 
     /// `wait(timeout=None)`: release the lock, wait for a notify, take the lock
     /// back. Returns false if it timed out. A RuntimeError without the lock.
+    /// A timeout of zero or less still releases and re-takes the lock, but
+    /// does not wait, as in Python.
     pub fn wait(&self, timeout: Option<f64>) -> SyncResult<bool> {
         let (me, my_key) = Self::me();
         let mut s = self.0.m.lock();
@@ -146,7 +148,7 @@ impl Condition {
         s.waiting.push_back(token);
         self.0.m.notify_all();
         self.report(&s);
-        let deadline = self.0.base.deadline(timeout);
+        let deadline = self.0.base.deadline_after(timeout);
         let (s2, end) = {
             let _scope = StateScope::enter(me.as_deref(), State::Waiting, self.0.base.target());
             self.0
@@ -191,7 +193,7 @@ impl Condition {
         mut predicate: impl FnMut() -> bool,
         timeout: Option<f64>,
     ) -> SyncResult<bool> {
-        let deadline = self.0.base.deadline(timeout);
+        let deadline = self.0.base.deadline_after(timeout);
         loop {
             if predicate() {
                 return Ok(true);

@@ -79,7 +79,7 @@ impl LockCore {
         if self.base.lab.is_stopping() || me.as_ref().is_some_and(|w| w.is_killed()) {
             return Err(SyncError::Stopped);
         }
-        let deadline = self.base.deadline(timeout);
+        let deadline = self.base.deadline_after(timeout);
         s.waiters += 1;
         self.report(&s);
         let scope = StateScope::enter(me.as_deref(), State::Blocked, self.base.target());

@@ -94,11 +94,14 @@ impl ResourceBase {
         Some(Target::Resource(self.id))
     }
 
-    /// Deadline for a timeout given in scenario seconds; negative means none.
-    pub fn deadline(&self, timeout: Option<f64>) -> Option<Instant> {
-        timeout
-            .filter(|t| *t >= 0.0)
-            .map(|t| Instant::now() + self.lab.scaled(t))
+    /// When a wait of `timeout` scenario seconds from now gives up; `None`
+    /// never does. A timeout of zero or less (or NaN) has already passed, so
+    /// the wait checks once and gives up: what Python's `Condition.wait` does,
+    /// and Event, Semaphore, Barrier and Timer wait through it. Lock and Queue
+    /// give a negative timeout other meanings and check for it first.
+    pub fn deadline_after(&self, timeout: Option<f64>) -> Option<Instant> {
+        // f64::max turns NaN into 0 too.
+        timeout.map(|t| Instant::now() + self.lab.scaled(t.max(0.0)))
     }
 }
 

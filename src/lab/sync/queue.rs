@@ -95,7 +95,7 @@ impl<T: Send + 'static> Queue<T> {
             if !blocking {
                 return Err(SyncError::Full);
             }
-            let deadline = self.0.base.deadline(timeout);
+            let deadline = self.0.base.deadline_after(timeout);
             s.putters += 1;
             self.report(&s);
             let scope = StateScope::enter(me.as_deref(), State::Blocked, self.0.base.target());
@@ -147,7 +147,7 @@ impl<T: Send + 'static> Queue<T> {
             if !blocking {
                 return Err(SyncError::Empty);
             }
-            let deadline = self.0.base.deadline(timeout);
+            let deadline = self.0.base.deadline_after(timeout);
             s.getters += 1;
             self.report(&s);
             let scope = StateScope::enter(me.as_deref(), State::Blocked, self.0.base.target());
