@@ -614,6 +614,63 @@ fn negative_timeouts_only_look_for_event_condition_and_semaphore() {
 }
 
 #[test]
+fn condition_wait_for_waits_once_then_asks_again_like_python() {
+    let lab = lab();
+    let cond = lab.handle().condition("cond");
+    let asked = Arc::new(AtomicUsize::new(0));
+    let never = {
+        let asked = asked.clone();
+        move || {
+            asked.fetch_add(1, Ordering::SeqCst);
+            false
+        }
+    };
+    cond.acquire().unwrap();
+    for timeout in [-1.0, 0.0] {
+        asked.store(0, Ordering::SeqCst);
+        assert_eq!(cond.wait_for(never.clone(), Some(timeout)), Ok(false));
+        assert_eq!(
+            asked.load(Ordering::SeqCst),
+            2,
+            "asked before and after one wait (timeout {timeout})"
+        );
+    }
+    assert_eq!(cond.wait_for(|| true, Some(-1.0)), Ok(true));
+    cond.release().unwrap();
+    // Without the lock: a true predicate needs no wait, a false one does.
+    assert_eq!(cond.wait_for(|| true, Some(0.0)), Ok(true));
+    assert_eq!(
+        cond.wait_for(|| false, Some(0.0)),
+        Err(SyncError::RuntimeError(
+            "cannot wait on un-acquired lock".into()
+        ))
+    );
+
+    // A timed wait_for gives up after its timeout, or returns once notified true.
+    cond.acquire().unwrap();
+    let t0 = Instant::now();
+    assert_eq!(cond.wait_for(|| false, Some(0.05)), Ok(false));
+    assert!(t0.elapsed() >= Duration::from_millis(45));
+    let ready = Arc::new(AtomicBool::new(false));
+    let (c, r) = (cond.clone(), ready.clone());
+    let setter = start(&lab, "Setter", move |ctx| {
+        ctx.sleep(0.05)?;
+        c.acquire()?;
+        r.store(true, Ordering::SeqCst);
+        c.notify_all()?;
+        c.release()
+    });
+    let r = ready.clone();
+    assert_eq!(
+        cond.wait_for(move || r.load(Ordering::SeqCst), Some(10.0)),
+        Ok(true)
+    );
+    cond.release().unwrap();
+    setter.join(None).unwrap();
+    assert_eq!(setter.state(), State::Done);
+}
+
+#[test]
 fn a_negative_barrier_timeout_breaks_it_at_once_unless_last() {
     let lab = lab();
     let barrier = lab.handle().barrier("barrier", 3);

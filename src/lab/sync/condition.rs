@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::{ResourceBase, ThreadKey};
 use crate::lab::LabHandle;
@@ -132,6 +133,11 @@ impl Condition {
     /// A timeout of zero or less still releases and re-takes the lock, but
     /// does not wait, as in Python.
     pub fn wait(&self, timeout: Option<f64>) -> SyncResult<bool> {
+        self.wait_to_deadline(self.0.base.deadline_after(timeout))
+    }
+
+    /// `wait`, given when to give up rather than how long.
+    fn wait_to_deadline(&self, deadline: Option<Instant>) -> SyncResult<bool> {
         let (me, my_key) = Self::me();
         let mut s = self.0.m.lock();
         if !Self::owned_by(&s, my_key) {
@@ -148,7 +154,6 @@ impl Condition {
         s.waiting.push_back(token);
         self.0.m.notify_all();
         self.report(&s);
-        let deadline = self.0.base.deadline_after(timeout);
         let (s2, end) = {
             let _scope = StateScope::enter(me.as_deref(), State::Waiting, self.0.base.target());
             self.0
@@ -187,29 +192,28 @@ impl Condition {
         Ok(notified)
     }
 
-    /// `wait_for(predicate, timeout=None)`: wait until `predicate()` is true.
+    /// `wait_for(predicate, timeout=None)`: wait until `predicate()` is true;
+    /// returns its last answer. CPython's loop: if the predicate is false it
+    /// waits at least once, even with a timeout of zero or less (so the lock
+    /// is given up once, and a thread without it gets the RuntimeError), and
+    /// asks the predicate again before it gives up.
     pub fn wait_for(
         &self,
         mut predicate: impl FnMut() -> bool,
         timeout: Option<f64>,
     ) -> SyncResult<bool> {
         let deadline = self.0.base.deadline_after(timeout);
-        loop {
-            if predicate() {
-                return Ok(true);
+        let mut result = predicate();
+        let mut waited = false;
+        while !result {
+            if waited && deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
             }
-            let remaining = match deadline {
-                None => None,
-                Some(d) => {
-                    let now = std::time::Instant::now();
-                    if now >= d {
-                        return Ok(false);
-                    }
-                    Some((d - now).as_secs_f64() * self.0.base.lab.speed())
-                }
-            };
-            self.wait(remaining)?;
+            self.wait_to_deadline(deadline)?;
+            waited = true;
+            result = predicate();
         }
+        Ok(result)
     }
 
     /// `notify(n=1)`: wake the `n` longest-waiting threads. Returns how many woke.
