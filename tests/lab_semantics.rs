@@ -312,6 +312,14 @@ fn bounded_semaphore_refuses_over_release_and_plain_one_allows_it() {
     let plain = lab.handle().semaphore("plain", 2);
     plain.release(1).unwrap();
     assert_eq!(plain.free(), 3);
+    for sem in [&plain, &bounded] {
+        assert_eq!(
+            sem.release(0),
+            Err(SyncError::ValueError("n must be one or more".into()))
+        );
+    }
+    assert_eq!(plain.free(), 3);
+    assert_eq!(bounded.free(), 2);
 }
 
 #[test]

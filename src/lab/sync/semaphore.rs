@@ -104,8 +104,12 @@ impl Semaphore {
     }
 
     /// `release(n=1)`. A BoundedSemaphore raises ValueError rather than go
-    /// above its initial value (and then changes nothing).
+    /// above its initial value (and then changes nothing); so does `n` of 0
+    /// on either kind, as in Python.
     pub fn release(&self, n: usize) -> SyncResult<()> {
+        if n < 1 {
+            return Err(SyncError::ValueError("n must be one or more".into()));
+        }
         let mut p = self.0.m.lock();
         let n = n as i64;
         if self.0.bounded && p.free + n > p.bound {
