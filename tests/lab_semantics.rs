@@ -517,7 +517,7 @@ fn condition_notify_wakes_one_and_notify_all_wakes_the_rest() {
 #[test]
 fn barrier_releases_all_parties_together() {
     let lab = lab();
-    let barrier = lab.handle().barrier("barrier", 4);
+    let barrier = lab.handle().barrier("barrier", 4).unwrap();
     let indices = Arc::new(Mutex::new(Vec::new()));
     let passed = Arc::new(AtomicUsize::new(0));
     let threads: Vec<Thread> = (0..3)
@@ -555,7 +555,7 @@ fn barrier_releases_all_parties_together() {
 #[test]
 fn barrier_timeout_and_abort_break_it() {
     let lab = lab();
-    let barrier = lab.handle().barrier("barrier", 3);
+    let barrier = lab.handle().barrier("barrier", 3).unwrap();
     let b = barrier.clone();
     let waiter = start(&lab, "Waiter", move |_| {
         assert_eq!(b.wait(None), Err(SyncError::BrokenBarrier));
@@ -681,7 +681,7 @@ fn condition_wait_for_waits_once_then_asks_again_like_python() {
 #[test]
 fn a_negative_barrier_timeout_breaks_it_at_once_unless_last() {
     let lab = lab();
-    let barrier = lab.handle().barrier("barrier", 3);
+    let barrier = lab.handle().barrier("barrier", 3).unwrap();
     let b = barrier.clone();
     let waiter = start(&lab, "Waiter", move |_| {
         assert_eq!(b.wait(None), Err(SyncError::BrokenBarrier));
@@ -697,9 +697,18 @@ fn a_negative_barrier_timeout_breaks_it_at_once_unless_last() {
     assert!(waiter.join(Some(5.0)).unwrap(), "the waiter was let go too");
     assert_eq!(waiter.state(), State::Done);
 
-    let solo = lab.handle().barrier("solo", 1);
+    let solo = lab.handle().barrier("solo", 1).unwrap();
     assert_eq!(solo.wait(Some(-1.0)), Ok(0), "the last party never waits");
     assert!(!solo.broken());
+}
+
+#[test]
+fn a_barrier_needs_at_least_one_party() {
+    let lab = lab();
+    assert!(matches!(
+        lab.handle().barrier("none", 0),
+        Err(SyncError::ValueError(m)) if m == "parties must be >= 1"
+    ));
 }
 
 #[test]

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use super::error::SyncResult;
 use super::probe::{EventKind, ResourceId, ResourceKind, Target, WorkerId};
 use super::{LabHandle, LabShared};
 
@@ -141,8 +142,8 @@ impl LabHandle {
         Condition::new(self, name)
     }
 
-    /// `threading.Barrier(parties)`.
-    pub fn barrier(&self, name: &str, parties: usize) -> Barrier {
+    /// `threading.Barrier(parties)`; a ValueError for 0 parties.
+    pub fn barrier(&self, name: &str, parties: usize) -> SyncResult<Barrier> {
         Barrier::new(self, name, parties)
     }
 
