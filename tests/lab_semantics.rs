@@ -799,6 +799,24 @@ fn thread_start_and_join_follow_python() {
 }
 
 #[test]
+fn join_with_a_negative_timeout_returns_at_once() {
+    let lab = lab();
+    let go = lab.handle().event("go");
+    let g = go.clone();
+    let t = start(&lab, "Waiter", move |_| g.wait(None).map(|_| ()));
+    let t2 = t.clone();
+    assert_eq!(
+        within_5s("join(-1)", move || t2.join(Some(-1.0))),
+        Ok(false),
+        "as 0 does, thread alive"
+    );
+    assert!(t.is_alive());
+    go.set();
+    assert!(t.join(Some(5.0)).unwrap());
+    assert_eq!(t.join(Some(-1.0)), Ok(true), "an ended thread answers true");
+}
+
+#[test]
 fn a_panicking_worker_fails_with_its_message_and_the_lab_goes_on() {
     let mut lab = lab();
     let bad = start(&lab, "Bad", |_| panic!("division by zero in task 3"));
