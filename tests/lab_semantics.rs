@@ -1,6 +1,6 @@
 //! The primitives behave the way Python's documentation says, on real threads.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -115,6 +115,154 @@ fn rlock_is_reentrant_and_only_its_owner_releases() {
     assert_eq!(owner.state(), State::Done);
 }
 
+/// Run `f` on a thread of its own and give back its result, failing the test
+/// instead of hanging if it has not returned within 5 s.
+fn within_5s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(5))
+        .unwrap_or_else(|_| panic!("still blocked after 5 s: {what}"))
+}
+
+#[test]
+fn rlock_is_reentrant_on_threads_the_lab_did_not_start() {
+    let lab = lab();
+    let rlock = lab.handle().rlock("rlock");
+    // The test's own thread, like Python's main thread.
+    rlock.acquire().unwrap();
+    assert!(
+        rlock.acquire_timeout(5.0).unwrap(),
+        "the owner acquires again at once"
+    );
+    assert_eq!(rlock.depth(), 2);
+    // Another thread the lab did not start is not the owner.
+    let r = rlock.clone();
+    let (release, try_acquire) = within_5s("a foreign thread's release", move || {
+        (r.release(), r.try_acquire())
+    });
+    assert_eq!(
+        release,
+        Err(SyncError::RuntimeError(
+            "cannot release un-acquired lock".into()
+        ))
+    );
+    assert_eq!(try_acquire, Ok(false), "it is not re-entrant for them");
+    assert_eq!(rlock.depth(), 2, "a refused release changes nothing");
+    rlock.release().unwrap();
+    rlock.release().unwrap();
+    assert!(matches!(rlock.release(), Err(SyncError::RuntimeError(_))));
+    // A plain std thread owns it the same way.
+    let r = rlock.clone();
+    let depth = within_5s("a std thread's re-entrant acquire", move || {
+        r.acquire().unwrap();
+        r.acquire().unwrap();
+        let depth = r.depth();
+        r.release().unwrap();
+        r.release().unwrap();
+        depth
+    });
+    assert_eq!(depth, 2);
+    assert_eq!(rlock.depth(), 0);
+    assert!(rlock.try_acquire().unwrap(), "free again");
+}
+
+#[test]
+fn condition_works_on_threads_the_lab_did_not_start() {
+    let lab = lab();
+    let cond = lab.handle().condition("cond");
+    let c = cond.clone();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let woke = c.acquire().and_then(|()| c.wait(Some(10.0)));
+        let _ = tx.send((woke, c.release()));
+    });
+    eventually("the std thread waits", || cond.waiting() == 1);
+    let c = cond.clone();
+    let (foreign, notified) = within_5s("a std thread holding it twice", move || {
+        // The condition's lock is re-entrant on this thread too.
+        c.acquire().unwrap();
+        c.acquire().unwrap();
+        let c2 = c.clone();
+        let foreign = within_5s("a foreign notify", move || c2.notify(1));
+        let notified = c.notify(1);
+        c.release().unwrap();
+        c.release().unwrap();
+        (foreign, notified)
+    });
+    assert_eq!(
+        foreign,
+        Err(SyncError::RuntimeError(
+            "cannot notify on un-acquired lock".into()
+        )),
+        "only the holder may notify"
+    );
+    assert_eq!(notified, Ok(1));
+    let (woke, released) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(woke, Ok(true), "notified, not timed out");
+    assert_eq!(released, Ok(()), "wait gave the lock back to the waiter");
+    assert!(matches!(cond.release(), Err(SyncError::RuntimeError(_))));
+}
+
+#[test]
+fn lock_timeouts_follow_python() {
+    let lab = lab();
+    let positive = || {
+        Err(SyncError::ValueError(
+            "timeout value must be positive".into(),
+        ))
+    };
+    let nan = || {
+        Err(SyncError::ValueError(
+            "Invalid value NaN (not a number)".into(),
+        ))
+    };
+
+    let lock = lab.handle().lock("lock");
+    assert_eq!(lock.acquire_timeout(-0.5), positive());
+    assert_eq!(lock.acquire_timeout(f64::NAN), nan());
+    assert!(!lock.locked(), "a refused acquire takes nothing");
+    assert_eq!(lock.acquire_timeout(-1.0), Ok(true), "-1: no timeout");
+    // -1 on a held lock waits for it, however long that takes.
+    let released = Arc::new(AtomicBool::new(false));
+    let (l, r) = (lock.clone(), released.clone());
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        r.store(true, Ordering::SeqCst);
+        l.release().unwrap();
+    });
+    assert_eq!(lock.acquire_timeout(-1.0), Ok(true));
+    assert!(released.load(Ordering::SeqCst), "it waited for the release");
+    assert_eq!(lock.acquire_timeout(-2.0), positive(), "even when held");
+
+    let rlock = lab.handle().rlock("rlock");
+    let (tx, rx) = mpsc::channel();
+    let released = Arc::new(AtomicBool::new(false));
+    let (r, done) = (rlock.clone(), released.clone());
+    let holder = start(&lab, "Holder", move |c| {
+        r.acquire()?;
+        tx.send(()).unwrap();
+        c.sleep(0.1)?;
+        done.store(true, Ordering::SeqCst);
+        r.release()
+    });
+    rx.recv().unwrap();
+    assert_eq!(rlock.acquire_timeout(-0.5), positive());
+    assert_eq!(rlock.acquire_timeout(-1.0), Ok(true));
+    assert!(released.load(Ordering::SeqCst), "it waited for the release");
+    assert_eq!(
+        rlock.acquire_timeout(-3.0),
+        positive(),
+        "checked before the owner's re-entry"
+    );
+    assert_eq!(rlock.acquire_timeout(f64::NAN), nan());
+    assert_eq!(rlock.depth(), 1);
+    rlock.release().unwrap();
+    holder.join(None).unwrap();
+    assert_eq!(holder.state(), State::Done);
+}
+
 #[test]
 fn semaphore_limits_concurrency_to_its_permits() {
     let lab = lab();
@@ -164,6 +312,14 @@ fn bounded_semaphore_refuses_over_release_and_plain_one_allows_it() {
     let plain = lab.handle().semaphore("plain", 2);
     plain.release(1).unwrap();
     assert_eq!(plain.free(), 3);
+    for sem in [&plain, &bounded] {
+        assert_eq!(
+            sem.release(0),
+            Err(SyncError::ValueError("n must be one or more".into()))
+        );
+    }
+    assert_eq!(plain.free(), 3);
+    assert_eq!(bounded.free(), 2);
 }
 
 #[test]
@@ -211,6 +367,34 @@ fn queue_blocks_when_full_and_empty_and_raises_full_and_empty() {
     let t0 = Instant::now();
     assert_eq!(q.get_timeout(0.05), Err(SyncError::Empty));
     assert!(t0.elapsed() >= Duration::from_millis(45));
+}
+
+#[test]
+fn queue_negative_timeouts_raise_value_error_where_python_does() {
+    let lab = lab();
+    let negative = || SyncError::ValueError("'timeout' must be a non-negative number".into());
+    let q = lab.handle().queue::<u32>("bounded", 2);
+    assert_eq!(q.put_timeout(1, -1.0), Err(negative()), "even with room");
+    assert!(q.empty(), "nothing was put");
+    q.put(1).unwrap();
+    q.put(2).unwrap();
+    assert_eq!(q.put_timeout(3, -0.5), Err(negative()), "full");
+    assert_eq!(q.get_timeout(-1.0), Err(negative()), "even with an item");
+    assert_eq!(q.qsize(), 2, "nothing was taken");
+    assert_eq!(q.get_timeout(0.0), Ok(1), "zero is a valid timeout");
+    assert_eq!(q.put_timeout(3, 0.0), Ok(()));
+    assert_eq!(q.put_timeout(4, 0.0), Err(SyncError::Full));
+
+    // An unbounded queue's put never looks at its timeout; its get does.
+    let unbounded = lab.handle().queue::<u32>("unbounded", 0);
+    assert_eq!(unbounded.put_timeout(1, -1.0), Ok(()));
+    assert_eq!(unbounded.get_timeout(-1.0), Err(negative()));
+    assert_eq!(unbounded.get_nowait(), Ok(1));
+    assert_eq!(
+        within_5s("get(timeout=-1) on an empty queue", move || unbounded
+            .get_timeout(-1.0)),
+        Err(negative())
+    );
 }
 
 #[test]
@@ -333,7 +517,7 @@ fn condition_notify_wakes_one_and_notify_all_wakes_the_rest() {
 #[test]
 fn barrier_releases_all_parties_together() {
     let lab = lab();
-    let barrier = lab.handle().barrier("barrier", 4);
+    let barrier = lab.handle().barrier("barrier", 4).unwrap();
     let indices = Arc::new(Mutex::new(Vec::new()));
     let passed = Arc::new(AtomicUsize::new(0));
     let threads: Vec<Thread> = (0..3)
@@ -371,7 +555,7 @@ fn barrier_releases_all_parties_together() {
 #[test]
 fn barrier_timeout_and_abort_break_it() {
     let lab = lab();
-    let barrier = lab.handle().barrier("barrier", 3);
+    let barrier = lab.handle().barrier("barrier", 3).unwrap();
     let b = barrier.clone();
     let waiter = start(&lab, "Waiter", move |_| {
         assert_eq!(b.wait(None), Err(SyncError::BrokenBarrier));
@@ -390,6 +574,167 @@ fn barrier_timeout_and_abort_break_it() {
     assert!(!barrier.broken());
     barrier.abort();
     assert_eq!(barrier.wait(None), Err(SyncError::BrokenBarrier));
+}
+
+#[test]
+fn negative_timeouts_only_look_for_event_condition_and_semaphore() {
+    let lab = lab();
+    let ev = lab.handle().event("ev");
+    let e = ev.clone();
+    assert_eq!(
+        within_5s("Event.wait(-1)", move || e.wait(Some(-1.0))),
+        Ok(false)
+    );
+    ev.set();
+    assert_eq!(ev.wait(Some(-1.0)), Ok(true), "a set event answers true");
+
+    let cond = lab.handle().condition("cond");
+    let c = cond.clone();
+    let (waited, released, extra) = within_5s("Condition.wait(-0.5)", move || {
+        c.acquire().unwrap();
+        c.acquire().unwrap();
+        let waited = c.wait(Some(-0.5));
+        (waited, c.release().and_then(|()| c.release()), c.release())
+    });
+    assert_eq!(waited, Ok(false));
+    assert_eq!(
+        released,
+        Ok(()),
+        "the lock came back at the depth it was held"
+    );
+    assert!(matches!(extra, Err(SyncError::RuntimeError(_))));
+    assert_eq!(cond.waiting(), 0, "no waiter left behind");
+
+    let empty = lab.handle().semaphore("empty", 0);
+    let s = empty.clone();
+    assert_eq!(
+        within_5s("Semaphore(0).acquire(timeout=-1)", move || s
+            .acquire_timeout(-1.0)),
+        Ok(false)
+    );
+    let one = lab.handle().bounded_semaphore("one", 1);
+    assert_eq!(
+        one.acquire_timeout(-1.0),
+        Ok(true),
+        "a free permit is taken"
+    );
+    assert_eq!(one.free(), 0);
+}
+
+#[test]
+fn condition_wait_for_waits_once_then_asks_again_like_python() {
+    let lab = lab();
+    let cond = lab.handle().condition("cond");
+    let asked = Arc::new(AtomicUsize::new(0));
+    let never = {
+        let asked = asked.clone();
+        move || {
+            asked.fetch_add(1, Ordering::SeqCst);
+            false
+        }
+    };
+    cond.acquire().unwrap();
+    for timeout in [-1.0, 0.0] {
+        asked.store(0, Ordering::SeqCst);
+        assert_eq!(cond.wait_for(never.clone(), Some(timeout)), Ok(false));
+        assert_eq!(
+            asked.load(Ordering::SeqCst),
+            2,
+            "asked before and after one wait (timeout {timeout})"
+        );
+    }
+    assert_eq!(cond.wait_for(|| true, Some(-1.0)), Ok(true));
+    cond.release().unwrap();
+    // Without the lock: a true predicate needs no wait, a false one does.
+    assert_eq!(cond.wait_for(|| true, Some(0.0)), Ok(true));
+    assert_eq!(
+        cond.wait_for(|| false, Some(0.0)),
+        Err(SyncError::RuntimeError(
+            "cannot wait on un-acquired lock".into()
+        ))
+    );
+
+    // A timed wait_for gives up after its timeout, or returns once notified true.
+    cond.acquire().unwrap();
+    let t0 = Instant::now();
+    assert_eq!(cond.wait_for(|| false, Some(0.05)), Ok(false));
+    assert!(t0.elapsed() >= Duration::from_millis(45));
+    let ready = Arc::new(AtomicBool::new(false));
+    let (c, r) = (cond.clone(), ready.clone());
+    let setter = start(&lab, "Setter", move |ctx| {
+        ctx.sleep(0.05)?;
+        c.acquire()?;
+        r.store(true, Ordering::SeqCst);
+        c.notify_all()?;
+        c.release()
+    });
+    let r = ready.clone();
+    assert_eq!(
+        cond.wait_for(move || r.load(Ordering::SeqCst), Some(10.0)),
+        Ok(true)
+    );
+    cond.release().unwrap();
+    setter.join(None).unwrap();
+    assert_eq!(setter.state(), State::Done);
+}
+
+#[test]
+fn a_negative_barrier_timeout_breaks_it_at_once_unless_last() {
+    let lab = lab();
+    let barrier = lab.handle().barrier("barrier", 3).unwrap();
+    let b = barrier.clone();
+    let waiter = start(&lab, "Waiter", move |_| {
+        assert_eq!(b.wait(None), Err(SyncError::BrokenBarrier));
+        Ok(())
+    });
+    eventually("one waiting", || barrier.n_waiting() == 1);
+    let b = barrier.clone();
+    assert_eq!(
+        within_5s("Barrier.wait(-1)", move || b.wait(Some(-1.0))),
+        Err(SyncError::BrokenBarrier)
+    );
+    assert!(barrier.broken());
+    assert!(waiter.join(Some(5.0)).unwrap(), "the waiter was let go too");
+    assert_eq!(waiter.state(), State::Done);
+
+    let solo = lab.handle().barrier("solo", 1).unwrap();
+    assert_eq!(solo.wait(Some(-1.0)), Ok(0), "the last party never waits");
+    assert!(!solo.broken());
+}
+
+#[test]
+fn a_barrier_needs_at_least_one_party() {
+    let lab = lab();
+    assert!(matches!(
+        lab.handle().barrier("none", 0),
+        Err(SyncError::ValueError(m)) if m == "parties must be >= 1"
+    ));
+}
+
+#[test]
+fn a_timer_with_a_negative_interval_fires_at_once() {
+    let lab = lab();
+    let fired = Arc::new(AtomicUsize::new(0));
+    let f = fired.clone();
+    let timer = lab.handle().timer("Timer-now", -1.0, move |_| {
+        f.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    });
+    timer.start().unwrap();
+    assert!(timer.thread().join(Some(5.0)).unwrap(), "it ended");
+    assert!(timer.fired());
+    assert_eq!(fired.load(Ordering::SeqCst), 1);
+
+    let f = fired.clone();
+    let cancelled = lab.handle().timer("Timer-cancelled", -1.0, move |_| {
+        f.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    });
+    assert!(cancelled.cancel(), "cancelled before it started");
+    cancelled.start().unwrap();
+    assert!(cancelled.thread().join(Some(5.0)).unwrap());
+    assert!(!cancelled.fired(), "cancel still wins");
+    assert_eq!(fired.load(Ordering::SeqCst), 1);
 }
 
 #[test]
@@ -451,6 +796,24 @@ fn thread_start_and_join_follow_python() {
     assert!(!t.is_alive());
     assert_eq!(t.state(), State::Done);
     assert_eq!(lab.handle().active_count(), 0);
+}
+
+#[test]
+fn join_with_a_negative_timeout_returns_at_once() {
+    let lab = lab();
+    let go = lab.handle().event("go");
+    let g = go.clone();
+    let t = start(&lab, "Waiter", move |_| g.wait(None).map(|_| ()));
+    let t2 = t.clone();
+    assert_eq!(
+        within_5s("join(-1)", move || t2.join(Some(-1.0))),
+        Ok(false),
+        "as 0 does, thread alive"
+    );
+    assert!(t.is_alive());
+    go.set();
+    assert!(t.join(Some(5.0)).unwrap());
+    assert_eq!(t.join(Some(-1.0)), Ok(true), "an ended thread answers true");
 }
 
 #[test]

@@ -221,7 +221,9 @@ impl Thread {
             return Err(SyncError::RuntimeError("cannot join current thread".into()));
         }
         let lab = &self.inner.lab;
-        let deadline = timeout.map(|t| Instant::now() + lab.scaled(t));
+        // CPython 3.11 waits max(timeout, 0): a negative timeout (undocumented)
+        // returns at once, as 0 does.
+        let deadline = timeout.map(|t| Instant::now() + lab.scaled(t.max(0.0)));
         let guard = self.inner.finish.lock();
         if !guard.started {
             return Err(SyncError::RuntimeError(

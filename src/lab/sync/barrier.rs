@@ -30,8 +30,13 @@ struct Core {
 pub struct Barrier(Arc<Core>);
 
 impl Barrier {
-    pub fn new(lab: &LabHandle, name: &str, parties: usize) -> Barrier {
-        let parties = parties.max(1);
+    /// `Barrier(parties)`. Zero parties is a ValueError: CPython 3.11 accepts
+    /// it and its every wait can only time out (or hang), but newer CPython
+    /// refuses it (gh-121474), with this message since gh-129403.
+    pub fn new(lab: &LabHandle, name: &str, parties: usize) -> SyncResult<Barrier> {
+        if parties < 1 {
+            return Err(SyncError::ValueError("parties must be >= 1".into()));
+        }
         let base = ResourceBase::new(lab, name, ResourceKind::Barrier, Some(parties as i64));
         let m = Arc::new(Monitor::new(Gate {
             parties,
@@ -43,7 +48,7 @@ impl Barrier {
         lab.0.register_waker(m.clone());
         let core = Arc::new(Core { base, m });
         core.base.report(0, 0, Some(parties as i64), None);
-        Barrier(core)
+        Ok(Barrier(core))
     }
 
     fn report(&self, g: &Gate) {
@@ -57,6 +62,8 @@ impl Barrier {
 
     /// `wait(timeout=None)`: returns this thread's arrival index (0 to
     /// parties-1). A timeout breaks the barrier for everyone: BrokenBarrier.
+    /// So does one of zero or less, at once, unless this is the last party
+    /// (as in Python).
     pub fn wait(&self, timeout: Option<f64>) -> SyncResult<usize> {
         let me = current();
         let mut g = self.0.m.lock();
@@ -75,7 +82,7 @@ impl Barrier {
         self.report(&g);
         let generation = g.generation;
         let resets = g.resets;
-        let deadline = self.0.base.deadline(timeout);
+        let deadline = self.0.base.deadline_after(timeout);
         let scope = StateScope::enter(me.as_deref(), State::Waiting, self.0.base.target());
         let (mut g, end) = self
             .0

@@ -4,17 +4,23 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 
-use super::ResourceBase;
+use super::{ResourceBase, ThreadKey};
 use crate::lab::LabHandle;
 use crate::lab::error::{SyncError, SyncResult};
 use crate::lab::monitor::{Monitor, WaitEnd};
 use crate::lab::probe::{ResourceKind, WorkerId};
 use crate::lab::state::State;
-use crate::lab::worker::{StateScope, current};
+use crate::lab::worker::{StateScope, WorkerInner, current};
 
 struct CondState {
-    owner: Option<WorkerId>,
+    /// The OS thread that holds the lock: decides re-entry and who may
+    /// release, wait and notify.
+    owner: Option<ThreadKey>,
+    /// The owner as the lab knows it (None on a thread the lab did not
+    /// start), for the report and so the wait-for graph.
+    holder: Option<WorkerId>,
     count: u32,
     lock_waiters: u32,
     /// Tokens of waiters not yet notified, oldest first.
@@ -37,6 +43,7 @@ impl Condition {
         let base = ResourceBase::new(lab, name, ResourceKind::Condition, Some(1));
         let m = Arc::new(Monitor::new(CondState {
             owner: None,
+            holder: None,
             count: 0,
             lock_waiters: 0,
             waiting: VecDeque::new(),
@@ -53,23 +60,29 @@ impl Condition {
         let waiters = s.lock_waiters + s.waiting.len() as u32 + s.notified.len() as u32;
         self.0
             .base
-            .report(i64::from(s.count > 0), waiters, Some(1), s.owner);
+            .report(i64::from(s.count > 0), waiters, Some(1), s.holder);
     }
 
-    fn me() -> (
-        Option<Arc<crate::lab::worker::WorkerInner>>,
-        Option<WorkerId>,
-    ) {
-        let me = current();
-        let id = me.as_ref().map(|w| w.id);
-        (me, id)
+    /// The calling thread: its lab worker, if any, and its owner key.
+    fn me() -> (Option<Arc<WorkerInner>>, ThreadKey) {
+        (current(), ThreadKey::current())
+    }
+
+    fn owned_by(s: &CondState, key: ThreadKey) -> bool {
+        s.count > 0 && s.owner == Some(key)
+    }
+
+    fn take(s: &mut CondState, count: u32, key: ThreadKey, me: Option<&WorkerInner>) {
+        s.count = count;
+        s.owner = Some(key);
+        s.holder = me.map(|w| w.id);
     }
 
     /// `acquire()` on the condition's lock (re-entrant).
     pub fn acquire(&self) -> SyncResult<()> {
-        let (me, my_id) = Self::me();
+        let (me, my_key) = Self::me();
         let mut s = self.0.m.lock();
-        if s.count > 0 && s.owner == my_id && my_id.is_some() {
+        if Self::owned_by(&s, my_key) {
             s.count += 1;
             return Ok(());
         }
@@ -89,17 +102,16 @@ impl Condition {
                 return Err(SyncError::Stopped);
             }
         }
-        s.count = 1;
-        s.owner = my_id;
+        Self::take(&mut s, 1, my_key, me.as_deref());
         self.report(&s);
         Ok(())
     }
 
     /// `release()`: only the owner may.
     pub fn release(&self) -> SyncResult<()> {
-        let (_, my_id) = Self::me();
+        let my_key = ThreadKey::current();
         let mut s = self.0.m.lock();
-        if s.count == 0 || s.owner != my_id {
+        if !Self::owned_by(&s, my_key) {
             return Err(SyncError::RuntimeError(
                 "cannot release un-acquired lock".into(),
             ));
@@ -107,6 +119,7 @@ impl Condition {
         s.count -= 1;
         if s.count == 0 {
             s.owner = None;
+            s.holder = None;
             if s.lock_waiters > 0 {
                 self.0.m.notify_all();
             }
@@ -117,10 +130,17 @@ impl Condition {
 
     /// `wait(timeout=None)`: release the lock, wait for a notify, take the lock
     /// back. Returns false if it timed out. A RuntimeError without the lock.
+    /// A timeout of zero or less still releases and re-takes the lock, but
+    /// does not wait, as in Python.
     pub fn wait(&self, timeout: Option<f64>) -> SyncResult<bool> {
-        let (me, my_id) = Self::me();
+        self.wait_to_deadline(self.0.base.deadline_after(timeout))
+    }
+
+    /// `wait`, given when to give up rather than how long.
+    fn wait_to_deadline(&self, deadline: Option<Instant>) -> SyncResult<bool> {
+        let (me, my_key) = Self::me();
         let mut s = self.0.m.lock();
-        if s.count == 0 || s.owner != my_id {
+        if !Self::owned_by(&s, my_key) {
             return Err(SyncError::RuntimeError(
                 "cannot wait on un-acquired lock".into(),
             ));
@@ -128,12 +148,12 @@ impl Condition {
         let saved = s.count;
         s.count = 0;
         s.owner = None;
+        s.holder = None;
         let token = s.next_token;
         s.next_token += 1;
         s.waiting.push_back(token);
         self.0.m.notify_all();
         self.report(&s);
-        let deadline = self.0.base.deadline(timeout);
         let (s2, end) = {
             let _scope = StateScope::enter(me.as_deref(), State::Waiting, self.0.base.target());
             self.0
@@ -167,42 +187,40 @@ impl Condition {
                 return Err(SyncError::Stopped);
             }
         }
-        s.count = saved;
-        s.owner = my_id;
+        Self::take(&mut s, saved, my_key, me.as_deref());
         self.report(&s);
         Ok(notified)
     }
 
-    /// `wait_for(predicate, timeout=None)`: wait until `predicate()` is true.
+    /// `wait_for(predicate, timeout=None)`: wait until `predicate()` is true;
+    /// returns its last answer. CPython's loop: if the predicate is false it
+    /// waits at least once, even with a timeout of zero or less (so the lock
+    /// is given up once, and a thread without it gets the RuntimeError), and
+    /// asks the predicate again before it gives up.
     pub fn wait_for(
         &self,
         mut predicate: impl FnMut() -> bool,
         timeout: Option<f64>,
     ) -> SyncResult<bool> {
-        let deadline = self.0.base.deadline(timeout);
-        loop {
-            if predicate() {
-                return Ok(true);
+        let deadline = self.0.base.deadline_after(timeout);
+        let mut result = predicate();
+        let mut waited = false;
+        while !result {
+            if waited && deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
             }
-            let remaining = match deadline {
-                None => None,
-                Some(d) => {
-                    let now = std::time::Instant::now();
-                    if now >= d {
-                        return Ok(false);
-                    }
-                    Some((d - now).as_secs_f64() * self.0.base.lab.speed())
-                }
-            };
-            self.wait(remaining)?;
+            self.wait_to_deadline(deadline)?;
+            waited = true;
+            result = predicate();
         }
+        Ok(result)
     }
 
     /// `notify(n=1)`: wake the `n` longest-waiting threads. Returns how many woke.
     pub fn notify(&self, n: usize) -> SyncResult<usize> {
-        let (_, my_id) = Self::me();
+        let my_key = ThreadKey::current();
         let mut s = self.0.m.lock();
-        if s.count == 0 || s.owner != my_id {
+        if !Self::owned_by(&s, my_key) {
             return Err(SyncError::RuntimeError(
                 "cannot notify on un-acquired lock".into(),
             ));

@@ -68,14 +68,15 @@ impl Event {
         self.0.m.lock().set
     }
 
-    /// `wait(timeout=None)`: returns the flag, i.e. false if it timed out.
+    /// `wait(timeout=None)`: returns the flag, i.e. false if it timed out. A
+    /// timeout of zero or less only looks, as in Python.
     pub fn wait(&self, timeout: Option<f64>) -> SyncResult<bool> {
         let me = current();
         let mut f = self.0.m.lock();
         if f.set {
             return Ok(true);
         }
-        let deadline = self.0.base.deadline(timeout);
+        let deadline = self.0.base.deadline_after(timeout);
         let generation = f.generation;
         f.waiters += 1;
         self.report(&f);

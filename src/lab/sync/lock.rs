@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::ResourceBase;
+use super::{ResourceBase, ThreadKey};
 use crate::lab::LabHandle;
 use crate::lab::error::{SyncError, SyncResult};
 use crate::lab::monitor::{Monitor, WaitEnd};
@@ -14,7 +14,11 @@ use crate::lab::worker::{StateScope, current};
 struct Owned {
     /// How many times the owner holds it (always 0 or 1 for Lock).
     count: u32,
-    owner: Option<WorkerId>,
+    /// The OS thread that holds it: decides re-entry and who may release.
+    owner: Option<ThreadKey>,
+    /// The owner as the lab knows it (None on a thread the lab did not
+    /// start), for the report and so the wait-for graph.
+    holder: Option<WorkerId>,
     waiters: u32,
 }
 
@@ -35,6 +39,7 @@ impl LockCore {
         let m = Arc::new(Monitor::new(Owned {
             count: 0,
             owner: None,
+            holder: None,
             waiters: 0,
         }));
         lab.0.register_waker(m.clone());
@@ -45,23 +50,26 @@ impl LockCore {
 
     fn report(&self, s: &Owned) {
         self.base
-            .report(i64::from(s.count > 0), s.waiters, Some(1), s.owner);
+            .report(i64::from(s.count > 0), s.waiters, Some(1), s.holder);
     }
 
     /// Python's `acquire(blocking, timeout)`: `Ok(false)` when non-blocking or
     /// timed out without getting it.
     fn acquire(&self, blocking: bool, timeout: Option<f64>) -> SyncResult<bool> {
+        let timeout = python_lock_timeout(timeout)?;
         let me = current();
+        let my_key = ThreadKey::current();
         let my_id = me.as_ref().map(|w| w.id);
         let mut s = self.m.lock();
-        if self.reentrant && s.count > 0 && s.owner == my_id && my_id.is_some() {
+        if self.reentrant && s.count > 0 && s.owner == Some(my_key) {
             s.count += 1;
             self.report(&s);
             return Ok(true);
         }
         if s.count == 0 {
             s.count = 1;
-            s.owner = my_id;
+            s.owner = Some(my_key);
+            s.holder = my_id;
             self.report(&s);
             return Ok(true);
         }
@@ -71,7 +79,7 @@ impl LockCore {
         if self.base.lab.is_stopping() || me.as_ref().is_some_and(|w| w.is_killed()) {
             return Err(SyncError::Stopped);
         }
-        let deadline = self.base.deadline(timeout);
+        let deadline = self.base.deadline_after(timeout);
         s.waiters += 1;
         self.report(&s);
         let scope = StateScope::enter(me.as_deref(), State::Blocked, self.base.target());
@@ -82,7 +90,8 @@ impl LockCore {
         let result = match end {
             WaitEnd::Ready => {
                 s.count = 1;
-                s.owner = my_id;
+                s.owner = Some(my_key);
+                s.holder = my_id;
                 Ok(true)
             }
             WaitEnd::TimedOut => Ok(false),
@@ -95,7 +104,7 @@ impl LockCore {
     }
 
     fn release(&self) -> SyncResult<()> {
-        let my_id = current().map(|w| w.id);
+        let my_key = ThreadKey::current();
         let mut s = self.m.lock();
         if s.count == 0 {
             return Err(SyncError::RuntimeError(if self.reentrant {
@@ -105,7 +114,7 @@ impl LockCore {
             }));
         }
         // Python lets any thread release a Lock; an RLock only by its owner.
-        if self.reentrant && s.owner != my_id {
+        if self.reentrant && s.owner != Some(my_key) {
             return Err(SyncError::RuntimeError(
                 "cannot release un-acquired lock".into(),
             ));
@@ -113,6 +122,7 @@ impl LockCore {
         s.count -= 1;
         if s.count == 0 {
             s.owner = None;
+            s.holder = None;
             // std's condvar makes a syscall on every notify: skip it when
             // nobody waits (the stop signal wakes waiters by its own path).
             if s.waiters > 0 {
@@ -121,6 +131,24 @@ impl LockCore {
         }
         self.report(&s);
         Ok(())
+    }
+}
+
+/// CPython's checks on `Lock/RLock.acquire(timeout=…)`, made before anything
+/// else (even an RLock owner's re-entry): -1 means no timeout, any other
+/// negative is a ValueError. The docs name only -1 ("an unbounded wait"); the
+/// ValueError, and its message saying "positive" though 0 is accepted (it
+/// tries once), are 3.11's behaviour.
+fn python_lock_timeout(timeout: Option<f64>) -> SyncResult<Option<f64>> {
+    match timeout {
+        Some(t) if t.is_nan() => Err(SyncError::ValueError(
+            "Invalid value NaN (not a number)".into(),
+        )),
+        Some(-1.0) => Ok(None),
+        Some(t) if t < 0.0 => Err(SyncError::ValueError(
+            "timeout value must be positive".into(),
+        )),
+        other => Ok(other),
     }
 }
 
@@ -153,7 +181,8 @@ macro_rules! lock_calls {
             self.0.acquire(false, None)
         }
 
-        /// `acquire(timeout=seconds)`.
+        /// `acquire(timeout=seconds)`: -1 waits without end, as in Python;
+        /// any other negative (or NaN) is a ValueError.
         pub fn acquire_timeout(&self, seconds: f64) -> SyncResult<bool> {
             self.0.acquire(true, Some(seconds))
         }

@@ -21,10 +21,33 @@ pub use semaphore::Semaphore;
 pub use timer::Timer;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use super::error::SyncResult;
 use super::probe::{EventKind, ResourceId, ResourceKind, Target, WorkerId};
 use super::{LabHandle, LabShared};
+
+/// Who holds a lock: one key per OS thread, never reused. In Python every
+/// thread is a Python thread, so a test's main thread or the UI thread must be
+/// able to own an RLock as a lab worker can; the lab's WorkerId is None on
+/// those, and two of them would look alike. (Python keys on `get_ident()`,
+/// which the OS may reuse once a thread ends; this key is never reused.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ThreadKey(u64);
+
+static NEXT_THREAD_KEY: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static THREAD_KEY: ThreadKey = ThreadKey(NEXT_THREAD_KEY.fetch_add(1, Ordering::Relaxed));
+}
+
+impl ThreadKey {
+    /// The key of the calling OS thread.
+    pub fn current() -> ThreadKey {
+        THREAD_KEY.with(|k| *k)
+    }
+}
 
 /// What every primitive has: an id, a name, and its lab.
 pub(crate) struct ResourceBase {
@@ -72,11 +95,14 @@ impl ResourceBase {
         Some(Target::Resource(self.id))
     }
 
-    /// Deadline for a timeout given in scenario seconds; negative means none.
-    pub fn deadline(&self, timeout: Option<f64>) -> Option<Instant> {
-        timeout
-            .filter(|t| *t >= 0.0)
-            .map(|t| Instant::now() + self.lab.scaled(t))
+    /// When a wait of `timeout` scenario seconds from now gives up; `None`
+    /// never does. A timeout of zero or less (or NaN) has already passed, so
+    /// the wait checks once and gives up: what Python's `Condition.wait` does,
+    /// and Event, Semaphore, Barrier and Timer wait through it. Lock and Queue
+    /// give a negative timeout other meanings and check for it first.
+    pub fn deadline_after(&self, timeout: Option<f64>) -> Option<Instant> {
+        // f64::max turns NaN into 0 too.
+        timeout.map(|t| Instant::now() + self.lab.scaled(t.max(0.0)))
     }
 }
 
@@ -126,8 +152,8 @@ impl LabHandle {
         Condition::new(self, name)
     }
 
-    /// `threading.Barrier(parties)`.
-    pub fn barrier(&self, name: &str, parties: usize) -> Barrier {
+    /// `threading.Barrier(parties)`; a ValueError for 0 parties.
+    pub fn barrier(&self, name: &str, parties: usize) -> SyncResult<Barrier> {
         Barrier::new(self, name, parties)
     }
 

@@ -43,6 +43,18 @@ impl<T> Clone for Queue<T> {
     }
 }
 
+/// CPython 3.11's check on a blocking, timed `put`/`get`, made before it looks
+/// at the items (the docs describe only positive timeouts). `put` makes it
+/// only on a bounded queue: an unbounded one never reads its timeout.
+fn check_timeout(timeout: Option<f64>) -> SyncResult<()> {
+    match timeout {
+        Some(t) if t < 0.0 => Err(SyncError::ValueError(
+            "'timeout' must be a non-negative number".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn capacity(maxsize: usize) -> Option<i64> {
     (maxsize > 0).then_some(maxsize as i64)
 }
@@ -76,11 +88,14 @@ impl<T: Send + 'static> Queue<T> {
     fn put_inner(&self, item: T, blocking: bool, timeout: Option<f64>) -> SyncResult<()> {
         let me = current();
         let mut s = self.0.m.lock();
+        if blocking && s.maxsize > 0 {
+            check_timeout(timeout)?;
+        }
         if s.is_full() {
             if !blocking {
                 return Err(SyncError::Full);
             }
-            let deadline = self.0.base.deadline(timeout);
+            let deadline = self.0.base.deadline_after(timeout);
             s.putters += 1;
             self.report(&s);
             let scope = StateScope::enter(me.as_deref(), State::Blocked, self.0.base.target());
@@ -123,13 +138,16 @@ impl<T: Send + 'static> Queue<T> {
     }
 
     fn get_inner(&self, blocking: bool, timeout: Option<f64>) -> SyncResult<T> {
+        if blocking {
+            check_timeout(timeout)?;
+        }
         let me = current();
         let mut s = self.0.m.lock();
         if s.items.is_empty() {
             if !blocking {
                 return Err(SyncError::Empty);
             }
-            let deadline = self.0.base.deadline(timeout);
+            let deadline = self.0.base.deadline_after(timeout);
             s.getters += 1;
             self.report(&s);
             let scope = StateScope::enter(me.as_deref(), State::Blocked, self.0.base.target());
@@ -172,7 +190,9 @@ impl<T: Send + 'static> Queue<T> {
         self.put_inner(item, false, None)
     }
 
-    /// `put(item, timeout=seconds)`: `Err(Full)` if no room came in time.
+    /// `put(item, timeout=seconds)`: `Err(Full)` if no room came in time. A
+    /// negative timeout is a ValueError, on a bounded queue only (as in
+    /// CPython, even when there is room).
     pub fn put_timeout(&self, item: T, seconds: f64) -> SyncResult<()> {
         self.put_inner(item, true, Some(seconds))
     }
@@ -187,7 +207,8 @@ impl<T: Send + 'static> Queue<T> {
         self.get_inner(false, None)
     }
 
-    /// `get(timeout=seconds)`: `Err(Empty)` if nothing came in time.
+    /// `get(timeout=seconds)`: `Err(Empty)` if nothing came in time. A
+    /// negative timeout is a ValueError (as in CPython, even when an item is there).
     pub fn get_timeout(&self, seconds: f64) -> SyncResult<T> {
         self.get_inner(true, Some(seconds))
     }

@@ -64,7 +64,7 @@ impl Semaphore {
         if !blocking {
             return Ok(false);
         }
-        let deadline = self.0.base.deadline(timeout);
+        let deadline = self.0.base.deadline_after(timeout);
         p.waiters += 1;
         self.report(&p);
         let scope = StateScope::enter(me.as_deref(), State::Blocked, self.0.base.target());
@@ -97,14 +97,19 @@ impl Semaphore {
         self.acquire_inner(false, None)
     }
 
-    /// `acquire(timeout=seconds)`.
+    /// `acquire(timeout=seconds)`. Unlike a Lock's, a timeout of zero or less
+    /// is no error: it takes a free permit or gives up at once, as in Python.
     pub fn acquire_timeout(&self, seconds: f64) -> SyncResult<bool> {
         self.acquire_inner(true, Some(seconds))
     }
 
     /// `release(n=1)`. A BoundedSemaphore raises ValueError rather than go
-    /// above its initial value (and then changes nothing).
+    /// above its initial value (and then changes nothing); so does `n` of 0
+    /// on either kind, as in Python.
     pub fn release(&self, n: usize) -> SyncResult<()> {
+        if n < 1 {
+            return Err(SyncError::ValueError("n must be one or more".into()));
+        }
         let mut p = self.0.m.lock();
         let n = n as i64;
         if self.0.bounded && p.free + n > p.bound {

@@ -30,7 +30,8 @@ pub struct Timer {
 
 impl Timer {
     /// A timer thread named `name` that calls `function` after `interval`
-    /// scenario seconds. Like Python, it is not started yet.
+    /// scenario seconds (at once if it is zero or less, as in Python). Like
+    /// Python, it is not started yet.
     pub fn new(
         lab: &LabHandle,
         name: &str,
@@ -47,7 +48,7 @@ impl Timer {
         let c = core.clone();
         let thread = lab.thread(name, false, move |ctx| {
             let me = current();
-            let deadline = c.base.deadline(Some(interval));
+            let deadline = c.base.deadline_after(Some(interval));
             c.base.report(1, 0, None, None);
             let guard = c.m.lock();
             let (mut p, end) = {
