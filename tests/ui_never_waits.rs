@@ -280,7 +280,11 @@ fn a_finished_run_fills_the_width_and_can_be_zoomed_panned_and_followed_again() 
     frames_stay_short(&mut harness, Duration::from_secs(5), "race", |app| {
         app.phase() == Phase::Finished
     });
-    harness.run_steps(3);
+    // Fitted once the record is closed, which happens off the UI thread.
+    frames_stay_short(&mut harness, Duration::from_secs(2), "closing", |app| {
+        app.view().window.is_some_and(|w| w.end < 1.5)
+    });
+    harness.run_steps(2);
     let view = harness.state().view();
     let w = view.window.unwrap();
     assert!(
