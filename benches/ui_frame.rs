@@ -189,6 +189,8 @@ static CROWD: Scenario = Scenario {
         ],
     }],
     extra: Extra::None,
+    outcomes: &[],
+    check_knobs: &[],
 };
 
 fn crowd_body(ctx: &Ctx) -> SyncResult<()> {

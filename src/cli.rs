@@ -85,6 +85,10 @@ pub struct RunArgs {
     /// Print the equivalent Python program for these knob values and exit.
     #[arg(long)]
     pub python: bool,
+    /// With --python: run the program under CPython beside the lab (at speed
+    /// 1) and compare their outcomes; exit 0 if they agree, 1 if they differ.
+    #[arg(long)]
+    pub check: bool,
     /// With --json, include the whole recorded log.
     #[arg(long)]
     pub log: bool,
@@ -162,6 +166,8 @@ pub struct RunPlan {
     pub log: bool,
     /// Print the Python program instead of running.
     pub python: bool,
+    /// With `python`: run it under CPython beside the lab and compare.
+    pub check: bool,
     pub lang: Lang,
 }
 
@@ -175,6 +181,7 @@ impl std::fmt::Debug for RunPlan {
             .field("json", &self.json)
             .field("log", &self.log)
             .field("python", &self.python)
+            .field("check", &self.check)
             .field("lang", &self.lang)
             .finish()
     }
@@ -252,6 +259,17 @@ fn run_plan(args: RunArgs, lang: Lang) -> Result<RunPlan, UsageError> {
                 format_number(MAX_SECONDS)
             ))
         })?;
+    if args.check && !args.python {
+        return Err(UsageError(
+            "--check compares the Python program with the lab: it needs --python".to_string(),
+        ));
+    }
+    if args.check && speed != 1.0 {
+        return Err(UsageError(format!(
+            "--check runs the lab in real time, as CPython runs: drop --speed {}",
+            format_number(speed)
+        )));
+    }
     Ok(RunPlan {
         scenario,
         knobs,
@@ -260,6 +278,7 @@ fn run_plan(args: RunArgs, lang: Lang) -> Result<RunPlan, UsageError> {
         json: args.json,
         log: args.log,
         python: args.python,
+        check: args.check,
         lang,
     })
 }
@@ -753,11 +772,32 @@ pub fn report(
 }
 
 /// `hilos run`: returns what to print on stdout.
-pub fn run(plan: &RunPlan) -> Result<String, UsageError> {
-    let scenario = plan.scenario;
-    if plan.python {
-        return Ok((scenario.python)(&plan.knobs));
+/// What `hilos run` prints on stdout, and the exit status: 0, or 1 when
+/// `--check` found the lab and CPython disagreeing.
+pub struct Printed {
+    pub text: String,
+    pub status: u8,
+}
+
+impl Printed {
+    fn ok(text: String) -> Printed {
+        Printed { text, status: 0 }
     }
+}
+
+/// `hilos run`: what to print on stdout, and the exit status.
+pub fn run(plan: &RunPlan) -> Result<Printed, UsageError> {
+    if plan.check {
+        return check(plan);
+    }
+    if plan.python {
+        return Ok(Printed::ok((plan.scenario.python)(&plan.knobs)));
+    }
+    run_lab(plan).map(Printed::ok)
+}
+
+fn run_lab(plan: &RunPlan) -> Result<String, UsageError> {
+    let scenario = plan.scenario;
     let lab = Lab::new(
         LabOptions {
             speed: plan.speed,
@@ -775,6 +815,160 @@ pub fn run(plan: &RunPlan) -> Result<String, UsageError> {
         return Ok(serde_json::to_string_pretty(&report).unwrap_or_default() + "\n");
     }
     Ok(readable(&report, &record, plan.lang))
+}
+
+/// What `hilos run ID --python --check --json` prints.
+#[derive(Serialize)]
+pub struct CheckReport {
+    pub scenario: &'static str,
+    pub knobs: BTreeMap<&'static str, f64>,
+    pub interpreter: crate::python::Interpreter,
+    /// Every outcome agreed.
+    pub agree: bool,
+    pub outcomes: Vec<crate::python::Compared>,
+    pub lab: CheckLab,
+    pub python: CheckPython,
+}
+
+#[derive(Serialize)]
+pub struct CheckLab {
+    pub seconds: f64,
+    pub finished: bool,
+    pub metrics: BTreeMap<&'static str, f64>,
+}
+
+#[derive(Serialize)]
+pub struct CheckPython {
+    /// None while it had not ended (it was stopped at --seconds).
+    pub exit: Option<crate::python::Exit>,
+    pub seconds: f64,
+    pub output: Vec<crate::python::OutputLine>,
+}
+
+/// `--python --check`: the program under CPython and the lab, side by side,
+/// at the same time and in real time; then their outcomes compared.
+fn check(plan: &RunPlan) -> Result<Printed, UsageError> {
+    use crate::python;
+    let scenario = plan.scenario;
+    let interpreter = python::find_interpreter(None).map_err(UsageError)?;
+    let code = (scenario.python)(&plan.knobs);
+    let t0 = std::time::Instant::now();
+    let py = python::PythonRun::start(&interpreter, &code).map_err(|e| {
+        UsageError(format!(
+            "could not start {}: {e}",
+            interpreter.path.display()
+        ))
+    })?;
+    let lab = Lab::new(LabOptions::default(), plan.knobs.clone());
+    lab.start_main(scenario.body)
+        .map_err(|e| UsageError(format!("could not start the scenario: {e}")))?;
+    let limit = Duration::from_secs_f64(plan.seconds);
+    let finished = lab.wait(limit);
+    lab.stop();
+    // Both had the same --seconds, counted from when both started.
+    if !py.wait(limit.saturating_sub(t0.elapsed())) {
+        py.stop();
+        py.wait(Duration::from_secs(2));
+    }
+    let out = py.snapshot();
+    let record = lab.record().lock();
+    let metrics = (scenario.metrics)(&record);
+    let outcomes = python::compare(scenario, &metrics, &out.text());
+    let agree =
+        python::all_agree(&outcomes) && out.exit.as_ref().is_some_and(|e| e.code == Some(0));
+    let report = CheckReport {
+        scenario: scenario.id,
+        knobs: plan.knobs.values().into_iter().collect(),
+        interpreter,
+        agree,
+        outcomes,
+        lab: CheckLab {
+            seconds: round3(record.now()),
+            finished,
+            metrics: metrics.iter().map(|m| (m.name, m.value)).collect(),
+        },
+        python: CheckPython {
+            exit: out.exit.clone(),
+            seconds: round3(out.seconds),
+            output: out.lines.clone(),
+        },
+    };
+    let text = if plan.json {
+        serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+    } else {
+        readable_check(&report, plan.lang)
+    };
+    Ok(Printed {
+        text,
+        status: if agree { 0 } else { 1 },
+    })
+}
+
+fn readable_check(r: &CheckReport, lang: Lang) -> String {
+    use crate::python::Verdict;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: the lab against {} ({})",
+        r.scenario,
+        r.interpreter.version,
+        r.interpreter.path.display()
+    );
+    let exit = match &r.python.exit {
+        Some(e) if e.killed => "stopped at --seconds".to_string(),
+        Some(e) => match e.code {
+            Some(code) => format!("exit status {code}"),
+            None => "ended by a signal".to_string(),
+        },
+        None => "still running at --seconds".to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "lab: {:.3} s{}; CPython: {:.3} s, {exit}\n",
+        r.lab.seconds,
+        if r.lab.finished {
+            ""
+        } else {
+            " (stopped at --seconds)"
+        },
+        r.python.seconds
+    );
+    let _ = writeln!(out, "  {:<34} {:>10} {:>10}", "", "lab", "CPython");
+    let num = |v: Option<f64>| v.map_or("-".to_string(), format_number);
+    for c in &r.outcomes {
+        let verdict = match c.verdict {
+            Verdict::Agree => "agree",
+            Verdict::Differ => "DIFFER",
+            Verdict::Missing => "MISSING",
+        };
+        let _ = writeln!(
+            out,
+            "  {:<34} {:>10} {:>10}   {verdict}",
+            c.label.get(lang),
+            num(c.lab),
+            num(c.python)
+        );
+        if let Some(why) = c.why {
+            let _ = writeln!(out, "      {}", why.get(lang));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n{}",
+        if r.agree {
+            "The lab and CPython agree."
+        } else {
+            "The lab and CPython DIFFER."
+        }
+    );
+    let tail: Vec<_> = r.python.output.iter().rev().take(8).collect();
+    if !tail.is_empty() {
+        let _ = writeln!(out, "\nCPython's last lines:");
+        for l in tail.into_iter().rev() {
+            let _ = writeln!(out, "  {}", l.text);
+        }
+    }
+    out
 }
 
 fn readable(r: &RunReport, record: &Record, lang: Lang) -> String {

@@ -3,5 +3,6 @@
 
 pub mod cli;
 pub mod lab;
+pub mod python;
 pub mod scenarios;
 pub mod ui;

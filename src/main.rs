@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use hilos::cli::{GuiPlan, Plan};
+use hilos::cli::{GuiPlan, Plan, Printed};
 
 fn main() -> ExitCode {
     let plan = match hilos::cli::parse(std::env::args_os().skip(1)) {
@@ -19,16 +19,19 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Plan::Gui(gui) => return open_window(gui),
-        Plan::List { json, lang } => Ok(hilos::cli::list(json, lang)),
+        Plan::List { json, lang } => Ok(Printed {
+            text: hilos::cli::list(json, lang),
+            status: 0,
+        }),
         Plan::Run(run) => hilos::cli::run(&run),
     };
     match printed {
-        Ok(text) => {
+        Ok(Printed { text, status }) => {
             let mut out = std::io::stdout().lock();
             // A closed pipe (`hilos list | head`) is not an error worth a panic.
             let _ = out.write_all(text.as_bytes());
             let _ = out.flush();
-            ExitCode::SUCCESS
+            ExitCode::from(status)
         }
         Err(e) => usage_error(&e),
     }

@@ -107,6 +107,8 @@ static DEADLOCK: Scenario = Scenario {
     python: |_: &Knobs| String::new(),
     plots: &[],
     extra: Extra::None,
+    outcomes: &[],
+    check_knobs: &[],
 };
 
 #[test]

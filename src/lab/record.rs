@@ -44,8 +44,8 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            spans_per_thread: 4096,
-            points_per_series: 4096,
+            spans_per_thread: 2048,
+            points_per_series: 2048,
             log_lines: 5000,
             finished_threads: 256,
             dropped_resources: 64,
@@ -758,6 +758,35 @@ impl Record {
             self.log.pop_front();
             self.log_trimmed += 1;
         }
+    }
+
+    /// About how many bytes the record's history takes (spans, series
+    /// buckets, log lines): what its limits bound.
+    pub fn approx_bytes(&self) -> usize {
+        let span = std::mem::size_of::<Span>();
+        let bucket = std::mem::size_of::<Bucket>();
+        let spans: usize = self.threads.values().map(|t| t.spans.len() * span).sum();
+        let series = |s: &Series| s.stored() * bucket;
+        let resources: usize = self
+            .resources
+            .values()
+            .map(|r| {
+                series(&r.level_series) + series(&r.waiters_series) + series(&r.capacity_series)
+            })
+            .sum();
+        let counters: usize = self.counters.values().map(|c| series(&c.series)).sum();
+        let mixes: usize = self
+            .mixes
+            .values()
+            .flat_map(|m| m.series.iter())
+            .map(series)
+            .sum();
+        let log: usize = self
+            .log
+            .iter()
+            .map(|l| std::mem::size_of::<LogLine>() + l.text.len())
+            .sum();
+        spans + resources + counters + mixes + log
     }
 
     /// Log lines ever recorded (kept and trimmed).

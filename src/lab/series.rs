@@ -14,7 +14,9 @@
 use std::collections::VecDeque;
 
 /// Widths of the bucket levels, in seconds. Each is 4× the previous one: with
-/// 4096 buckets each, the 4 ms level alone covers the last 16 s of a flood.
+/// 2048 buckets each, a level covers 4× what the one before it does (the 16 ms
+/// level alone the last 33 s of a flood), so any window finds a level with
+/// about one bucket per pixel or finer.
 const WIDTHS: [f64; 8] = [0.001, 0.004, 0.016, 0.064, 0.256, 1.024, 4.096, 16.384];
 
 /// What happened in one time bucket (or, on the raw level, at one instant).

@@ -63,11 +63,13 @@ impl WorkerInner {
 
     /// The body is over (or never ran): wake joiners, leave the lab's sets.
     fn mark_finished(&self) {
+        // Leave `enumerate()` first: whoever sees this thread finished (a
+        // join returning) must not still count it in `active_count()`.
+        self.lab.remove_worker(self.id);
         let mut f = self.finish.lock();
         f.finished = true;
         drop(f);
         self.finish.notify_all();
-        self.lab.remove_worker(self.id);
         self.lab.unregister_waker(self.finish_waker);
     }
 }

@@ -5,7 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Extra, Group, Metric, PlotSpec, Scenario, SeriesRef, counter_metric, py_num};
+use super::{
+    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, counter_metric, py_num,
+};
 use crate::lab::record::Record;
 use crate::lab::{Ctx, KnobSpec, Knobs, SyncResult};
 use crate::t;
@@ -76,6 +78,31 @@ Hilos funciona así: cada escenario corre en hilos trabajadores y la ventana sol
         },
     ],
     extra: Extra::FrozenUi,
+    outcomes: &[
+        Outcome {
+            metric: "progress",
+            label: t!("steps done", "pasos hechos"),
+            printed_after: "steps done:",
+            agree: Agree::Exactly,
+        },
+        Outcome {
+            metric: "frame_gap_ms",
+            label: t!(
+                "longest gap between frames (ms)",
+                "mayor pausa entre fotogramas (ms)"
+            ),
+            printed_after: "longest gap between frames:",
+            agree: Agree::Roughly {
+                rel: 0.2,
+                abs: 25.0,
+                why: t!(
+                    "a frame is 1/60 s and every sleep overshoots a little, differently on each run",
+                    "un fotograma dura 1/60 s y cada pausa se pasa un poco, distinto en cada ejecución"
+                ),
+            },
+        },
+    ],
+    check_knobs: &[("steps", 10.0), ("sleep", 0.05)],
 };
 
 /// The slow loop itself: `steps` sleeps of `sleep_per_step`, reporting after
@@ -149,6 +176,13 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
             longest.as_millis()
         ));
     }
+    // What the Python program prints at the end.
+    ctx.log(format!("steps done: {}", progress.get()));
+    ctx.log(format!("frames drawn: {n}"));
+    ctx.log(format!(
+        "longest gap between frames: {} ms",
+        longest.as_millis()
+    ));
     Ok(())
 }
 
@@ -172,32 +206,45 @@ fn python(knobs: &Knobs) -> String {
     let sleep = py_num(knobs.get("sleep"));
     let on_ui = knobs.get("ui_thread") >= 0.5;
     let handler = if on_ui {
-        "    # Runs on the UI thread: the window freezes until it returns.\n    slow_loop()"
+        "    # Runs on the UI thread: no frame is drawn until it returns.\n    slow_loop(progress)"
     } else {
-        "    # Starts a worker and returns at once: the window stays alive.\n    threading.Thread(target=slow_loop, daemon=True).start()"
+        "    # Starts a worker and returns at once: frames keep coming.\n    threading.Thread(target=slow_loop, args=(progress,), daemon=True).start()"
     };
     format!(
         r#"import threading
 import time
-import tkinter as tk
-from tkinter import ttk
 
 STEPS = {steps}
+FRAME = 1 / 60  # a window redraws about 60 times a second
 
-def slow_loop():
+def slow_loop(progress):
     for i in range(1, STEPS + 1):
         time.sleep({sleep})
-        # Tk is not thread-safe: hand the update to the UI thread.
-        root.after(0, progress.set, i)
+        progress[0] = i
 
-def on_click():
+def on_click(progress):
+    """The button's handler: it runs on the UI thread."""
 {handler}
 
-root = tk.Tk()
-progress = tk.IntVar(value=0)
-ttk.Progressbar(root, maximum=STEPS, variable=progress, length=300).pack(padx=10, pady=10)
-ttk.Button(root, text="Run", command=on_click).pack(pady=10)
-root.mainloop()
+if __name__ == "__main__":
+    # A GUI's main loop, written out (tkinter's root.mainloop() works the
+    # same way): one thread handles the click, then draws a frame every 1/60 s.
+    progress = [0]
+    frames = 0
+    longest = 0.0
+    last = time.perf_counter()
+    on_click(progress)  # the user presses the button
+    while True:
+        now = time.perf_counter()
+        longest = max(longest, now - last)  # the gap since the last frame
+        last = now
+        frames += 1                         # draw a frame
+        if progress[0] >= STEPS:
+            break
+        time.sleep(FRAME)
+    print(f"steps done: {{progress[0]}}")
+    print(f"frames drawn: {{frames}}")
+    print(f"longest gap between frames: {{longest * 1000:.0f}} ms")
 "#
     )
 }

@@ -80,6 +80,35 @@ pub enum Extra {
     FrozenUi,
 }
 
+/// How close the lab's number and CPython's must be to agree.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Agree {
+    /// The same number (a count, a final value).
+    Exactly,
+    /// Within `abs` of each other, for the reason given.
+    Within { abs: f64, why: Text },
+    /// Within `rel` of the larger, plus `abs`, for the reason given (times).
+    Roughly { rel: f64, abs: f64, why: Text },
+}
+
+/// One thing a scenario's lesson is about, which both sides report: the lab
+/// as a metric, the Python program as an ordinary line it prints.
+#[derive(Clone, Copy, Debug)]
+pub struct Outcome {
+    /// The lab's metric (see [`Scenario::metrics`]).
+    pub metric: &'static str,
+    pub label: Text,
+    /// The program prints the number right after this text, e.g. "Ending value is".
+    pub printed_after: &'static str,
+    pub agree: Agree,
+}
+
+/// The reason wall-clock times differ a little between the lab and CPython.
+pub const JITTER: Text = t!(
+    "wall-clock time: thread start-up and sleep overshoot differ a little between runs",
+    "tiempo de reloj: el arranque de los hilos y el exceso de las pausas varían un poco entre ejecuciones"
+);
+
 pub struct Scenario {
     /// kebab-case, used by `hilos run ID`.
     pub id: &'static str,
@@ -98,6 +127,11 @@ pub struct Scenario {
     pub plots: &'static [PlotSpec],
     /// A view of its own in the window, if it needs one.
     pub extra: Extra,
+    /// What the lesson is about, as both the lab and its Python program report it.
+    pub outcomes: &'static [Outcome],
+    /// Knob settings that keep the program short when it is checked against
+    /// CPython (`hilos run ID --python --check` with no `--set`, and the tests).
+    pub check_knobs: &'static [(&'static str, f64)],
 }
 
 impl Scenario {

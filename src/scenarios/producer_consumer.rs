@@ -3,7 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Dice, Extra, Group, Metric, PlotSpec, Scenario, SeriesRef, counter_metric, py_num};
+use super::{
+    Agree, Dice, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, counter_metric,
+    py_num,
+};
 use crate::lab::record::Record;
 use crate::lab::{Crew, Ctx, KnobSpec, Knobs, SyncError, SyncResult};
 use crate::t;
@@ -59,7 +62,7 @@ const KNOBS: &[KnobSpec] = &[
         "run_for",
         t!("Main sets the event after", "Main activa el evento tras"),
         0.1,
-        600.0,
+        3600.0,
         10.0,
     ),
 ];
@@ -114,7 +117,42 @@ Pasado el tiempo fijado, MainThread llama a event.set(). Los productores paran; 
         },
     ],
     extra: Extra::None,
+    outcomes: &[
+        Outcome {
+            metric: "produced",
+            label: t!("messages produced", "mensajes producidos"),
+            printed_after: "produced=",
+            agree: Agree::Roughly {
+                rel: 0.2,
+                abs: 3.0,
+                why: PACE,
+            },
+        },
+        Outcome {
+            metric: "consumed",
+            label: t!("messages consumed", "mensajes consumidos"),
+            printed_after: "consumed=",
+            agree: Agree::Roughly {
+                rel: 0.2,
+                abs: 3.0,
+                why: PACE,
+            },
+        },
+        Outcome {
+            metric: "max_queue_depth",
+            label: t!("deepest the queue got", "máxima profundidad de la cola"),
+            printed_after: "deepest the queue got:",
+            agree: Agree::Exactly,
+        },
+    ],
+    check_knobs: &[("run_for", 3.0)],
 };
+
+/// Why the two sides' totals differ a little.
+const PACE: crate::lab::text::Text = t!(
+    "how many messages fit in the run depends on when the event is set against the bursts: a burst more or less",
+    "cuántos mensajes caben depende de cuándo se activa el evento respecto a las ráfagas: una ráfaga más o menos"
+);
 
 /// How often MainThread looks at the knobs (real time).
 const RECONCILE: Duration = Duration::from_millis(50);
@@ -129,9 +167,16 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
     let producers_done = lab.event("producers_done");
     let produced = lab.counter("produced");
     let consumed = lab.counter("consumed");
+    // The deepest the queue got, as each producer sees it after a put.
+    let deepest = lab.counter("deepest");
 
     let mut producers = {
-        let (queue, event, produced) = (queue.clone(), event.clone(), produced.clone());
+        let (queue, event, produced, deepest) = (
+            queue.clone(),
+            event.clone(),
+            produced.clone(),
+            deepest.clone(),
+        );
         Crew::new("Producer", move |c, n| {
             let mut dice = Dice::new(n as u64);
             while !event.is_set() && !c.should_retire() {
@@ -143,6 +188,10 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
                     c.log(format!("{} got message: {message}", c.name()));
                     queue.put(message)?;
                     produced.add(1);
+                    let depth = queue.qsize() as i64;
+                    if depth > deepest.get() {
+                        deepest.set(depth);
+                    }
                 }
                 c.sleep(c.knob("produce_pause"))?;
             }
@@ -210,6 +259,7 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
         consumed.get(),
         queue.qsize()
     ));
+    ctx.log(format!("Main: deepest the queue got: {}", deepest.get()));
     Ok(())
 }
 
@@ -253,6 +303,7 @@ BURST = {burst}
 
 def producer(q, event, name):
     """Pretend we get messages from the network, in bursts."""
+    produced = deepest = 0
     while not event.is_set():
         for _ in range(BURST):
             if event.is_set():
@@ -260,11 +311,15 @@ def producer(q, event, name):
             message = random.randint(1, 100)
             logging.info("%s got message: %s", name, message)
             q.put(message)              # blocks while the queue is full
+            produced += 1
+            deepest = max(deepest, q.qsize())
         time.sleep({produce_pause})
     logging.info("%s received EXIT event. Exiting", name)
+    return produced, deepest
 
 def consumer(q, producers_done, name):
     """Pretend we store each message in a database."""
+    consumed = 0
     while not producers_done.is_set() or not q.empty():
         try:
             message = q.get(timeout=0.5)  # blocks while the queue is empty
@@ -272,8 +327,10 @@ def consumer(q, producers_done, name):
             continue                      # look at producers_done again
         logging.info("%s storing message: %s (queue size=%s)",
                      name, message, q.qsize())
+        consumed += 1
         time.sleep({consume_pause})
     logging.info("%s received EXIT event. Exiting", name)
+    return consumed
 
 if __name__ == "__main__":
     logging.basicConfig(format="%(asctime)s: %(message)s",
@@ -285,14 +342,20 @@ if __name__ == "__main__":
             max_workers=PRODUCERS + CONSUMERS) as executor:
         producers = [executor.submit(producer, q, event, f"Producer-{{i + 1}}")
                      for i in range(PRODUCERS)]
-        for i in range(CONSUMERS):
-            executor.submit(consumer, q, producers_done, f"Consumer-{{i + 1}}")
+        consumers = [executor.submit(consumer, q, producers_done, f"Consumer-{{i + 1}}")
+                     for i in range(CONSUMERS)]
         time.sleep({run_for})
         logging.info("Main: about to set event")
         event.set()
         concurrent.futures.wait(producers)  # every producer has left...
         producers_done.set()                # ...so an empty queue means done
-    # Leaving the with-block waits for the consumers: the queue is drained.
+    # Leaving the with-block waited for the consumers: the queue is drained.
+    produced = sum(f.result()[0] for f in producers)
+    consumed = sum(f.result() for f in consumers)
+    logging.info("Main: produced=%d consumed=%d left in queue=%d",
+                 produced, consumed, q.qsize())
+    logging.info("Main: deepest the queue got: %d",
+                 max(f.result()[1] for f in producers))
 "#,
         producers = n("producers"),
         consumers = n("consumers"),

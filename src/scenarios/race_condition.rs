@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
-use super::{Extra, Group, Metric, PlotSpec, Scenario, SeriesRef, counter_metric, py_num};
+use super::{
+    Agree, Extra, Group, JITTER, Metric, Outcome, PlotSpec, Scenario, SeriesRef, counter_metric,
+    py_num,
+};
 use crate::lab::record::Record;
 use crate::lab::{Ctx, KnobSpec, Knobs, SyncResult, Thread};
 use crate::t;
@@ -99,6 +102,34 @@ Activa el lock y vuelve a empezar: cada hilo debe tener database._lock durante t
         },
     ],
     extra: Extra::None,
+    outcomes: &[
+        Outcome {
+            metric: "actual",
+            label: t!("ending value", "valor final"),
+            printed_after: "Ending value is",
+            agree: Agree::Exactly,
+        },
+        Outcome {
+            metric: "lost_updates",
+            label: t!("updates lost", "actualizaciones perdidas"),
+            printed_after: "updates lost:",
+            agree: Agree::Exactly,
+        },
+        Outcome {
+            metric: "update_seconds",
+            label: t!(
+                "time for all updates (s)",
+                "tiempo de todas las actualizaciones (s)"
+            ),
+            printed_after: "the updates took",
+            agree: Agree::Roughly {
+                rel: 0.25,
+                abs: 0.05,
+                why: JITTER,
+            },
+        },
+    ],
+    check_knobs: &[],
 };
 
 fn body(ctx: &Ctx) -> SyncResult<()> {
@@ -166,10 +197,10 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
     let elapsed = started.elapsed().as_secs_f64() * lab.speed();
     ctx.log(format!("Testing update. Ending value is {final_value}."));
     ctx.log(format!(
-        "Main: expected {total}, got {final_value}: {} updates lost; the updates took {:.3} s",
-        total - final_value,
-        elapsed
+        "Main: updates lost: {} of {total}",
+        total - final_value
     ));
+    ctx.log(format!("Main: the updates took {elapsed:.3} s"));
     let seconds = lab.counter("update_ms");
     seconds.set((elapsed * 1000.0).round() as i64);
     Ok(())
@@ -245,11 +276,15 @@ if __name__ == "__main__":
                         level=logging.INFO, datefmt="%H:%M:%S")
     database = FakeDatabase()
     logging.info("Testing update. Starting value is %d.", database.value)
+    started = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(max_workers={threads}) as executor:
         for index in range({threads}):
             executor.submit(database.update, index)
+    took = time.perf_counter() - started
     logging.info("Testing update. Ending value is %d.", database.value)
-    # expected {expected}
+    expected = {expected}               # {threads} threads x {updates} updates
+    logging.info("Main: updates lost: %d of %d", expected - database.value, expected)
+    logging.info("Main: the updates took %.3f s", took)
 "#,
         update_body = update_body.replace('\n', "\n    "),
         expected = threads * updates,

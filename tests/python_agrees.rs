@@ -1,0 +1,137 @@
+//! Every scenario's Python program runs under CPython and agrees with the
+//! lab: `hilos run ID --python --check` through the real binary, with each
+//! scenario's quick knobs (and the variants that change the lesson). A new
+//! scenario is held to it as soon as it is in `scenarios::all()`.
+//!
+//! Without a Python 3 interpreter the checks are skipped, and the test says so
+//! on stderr even when cargo captures the output (set HILOS_PYTHON to point
+//! at one; CI installs python3).
+
+use std::io::Write as _;
+use std::process::Command;
+
+use hilos::scenarios;
+use serde_json::Value;
+
+fn python_available() -> bool {
+    match hilos::python::find_interpreter(None) {
+        Ok(_) => true,
+        Err(e) => {
+            // Straight to the stream, past the test harness's capture.
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n*** SKIPPED: the lab is not checked against CPython: {e} ***\n"
+            );
+            false
+        }
+    }
+}
+
+fn check(id: &str, sets: &[String]) -> Value {
+    let mut args = vec![
+        "run".to_string(),
+        id.to_string(),
+        "--python".into(),
+        "--check".into(),
+        "--json".into(),
+        "--seconds".into(),
+        "60".into(),
+    ];
+    for s in sets {
+        args.push("--set".into());
+        args.push(s.clone());
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_hilos"))
+        .args(&args)
+        .output()
+        .expect("run hilos");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "{args:?}: not JSON ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let code = out.status.code();
+    let exit = &report["python"]["exit"];
+    assert_eq!(
+        exit["code"], 0,
+        "{id} {sets:?}: the Python program failed: {:#}",
+        report["python"]["output"]
+    );
+    assert!(
+        report["agree"] == true && code == Some(0),
+        "{id} {sets:?}: the lab and CPython differ (exit {code:?}): {:#}",
+        report["outcomes"]
+    );
+    report
+}
+
+fn quick_knobs(id: &str) -> Vec<String> {
+    let scenario = scenarios::find(id).expect("scenario");
+    scenario
+        .check_knobs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect()
+}
+
+#[test]
+fn every_scenario_s_program_runs_under_cpython_and_agrees_with_the_lab() {
+    if !python_available() {
+        return;
+    }
+    for scenario in scenarios::all() {
+        assert!(
+            !scenario.outcomes.is_empty(),
+            "{} states no outcome to hold against CPython",
+            scenario.id
+        );
+        let report = check(scenario.id, &quick_knobs(scenario.id));
+        let compared = report["outcomes"].as_array().map_or(0, Vec::len);
+        assert_eq!(compared, scenario.outcomes.len(), "{}", scenario.id);
+    }
+}
+
+#[test]
+fn the_variants_that_change_the_lesson_agree_too() {
+    if !python_available() {
+        return;
+    }
+    let with = |id: &str, extra: &[&str]| {
+        let mut sets = quick_knobs(id);
+        sets.extend(extra.iter().map(|s| s.to_string()));
+        check(id, &sets)
+    };
+    // Many threads, several updates: one survivor per round, as in CPython.
+    let r = with("race-condition", &["threads=8", "updates=3", "pause=0.05"]);
+    assert_eq!(r["outcomes"][0]["lab"], 3.0);
+    // With the Lock: correct, and serialised.
+    let r = with(
+        "race-condition",
+        &["threads=4", "updates=2", "pause=0.05", "lock=on"],
+    );
+    assert_eq!(r["outcomes"][0]["python"], 8.0);
+    // The loop on the UI thread: one long frame on both sides.
+    let r = with("frozen-ui", &["ui_thread=on"]);
+    assert!(r["outcomes"][1]["python"].as_f64().unwrap_or(0.0) >= 450.0);
+    // More producers than the consumer can keep up with.
+    with("producer-consumer", &["producers=3", "capacity=5"]);
+}
+
+#[test]
+fn check_without_an_interpreter_says_how_to_get_one() {
+    let out = Command::new(env!("CARGO_BIN_EXE_hilos"))
+        .args(["run", "race-condition", "--python", "--check"])
+        .env("HILOS_PYTHON", "/nonexistent/python3")
+        .output()
+        .expect("run hilos");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("no Python 3 interpreter found") && stderr.contains("HILOS_PYTHON"),
+        "{stderr}"
+    );
+}
