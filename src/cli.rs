@@ -59,6 +59,9 @@ pub struct GuiArgs {
     /// Start the selected scenario at once (for demos and screenshots).
     #[arg(long)]
     pub start: bool,
+    /// Start it at once beside its Python program under CPython, and compare.
+    #[arg(long)]
+    pub run_in_python: bool,
     /// Set a knob of the selected scenario: --set producers=4 (repeatable; needs --scenario).
     #[arg(long = "set", value_name = "KNOB=VALUE")]
     pub set: Vec<String>,
@@ -194,6 +197,8 @@ pub struct GuiPlan {
     /// The scenario to select, by its id (which exists).
     pub scenario: Option<String>,
     pub start: bool,
+    /// Start it beside its Python program (`--run-in-python`).
+    pub run_in_python: bool,
     /// `KNOB=VALUE` settings, each valid for `scenario`.
     pub set: Vec<String>,
 }
@@ -285,14 +290,14 @@ fn run_plan(args: RunArgs, lang: Lang) -> Result<RunPlan, UsageError> {
 
 fn gui_plan(args: GuiArgs, lang: Lang) -> Result<GuiPlan, UsageError> {
     let Some(id) = &args.scenario else {
-        if args.set.is_empty() && !args.start {
+        if args.set.is_empty() && !args.start && !args.run_in_python {
             return Ok(GuiPlan {
                 lang,
                 ..GuiPlan::default()
             });
         }
         return Err(UsageError(
-            "--start and --set need --scenario ID (see `hilos list`)".to_string(),
+            "--start, --run-in-python and --set need --scenario ID (see `hilos list`)".to_string(),
         ));
     };
     let knobs = find_scenario(id)?.knobs();
@@ -303,6 +308,7 @@ fn gui_plan(args: GuiArgs, lang: Lang) -> Result<GuiPlan, UsageError> {
         lang,
         scenario: args.scenario,
         start: args.start,
+        run_in_python: args.run_in_python,
         set: args.set,
     })
 }

@@ -48,6 +48,7 @@ fn open_window(gui: GuiPlan) -> ExitCode {
     let options = hilos::ui::GuiOptions {
         scenario: gui.scenario,
         start: gui.start,
+        run_in_python: gui.run_in_python,
         set: gui.set,
     };
     match hilos::ui::run_with(gui.lang, options) {

@@ -242,6 +242,18 @@ impl PythonRun {
         }
     }
 
+    /// The lines printed after the first `seen`, how many lines there are
+    /// in all, and the exit if it has come: what a window copies each frame.
+    pub fn lines_since(&self, seen: usize) -> (Vec<OutputLine>, Option<Exit>, f64) {
+        let s = self.state.lock();
+        let new = s.lines.get(seen..).map_or_else(Vec::new, <[_]>::to_vec);
+        let seconds = s
+            .exit
+            .as_ref()
+            .map_or_else(|| self.started.elapsed().as_secs_f64(), |e| e.seconds);
+        (new, s.exit.clone(), seconds)
+    }
+
     pub fn is_finished(&self) -> bool {
         self.state.lock().exit.is_some()
     }

@@ -135,3 +135,106 @@ fn check_without_an_interpreter_says_how_to_get_one() {
         "{stderr}"
     );
 }
+
+mod window {
+    use std::time::{Duration, Instant};
+
+    use eframe::egui;
+    use egui::Role;
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+    use hilos::lab::text::Lang;
+    use hilos::python::Verdict;
+    use hilos::ui::HilosApp;
+    use hilos::ui::python_panel::Found;
+
+    fn harness() -> Harness<'static, HilosApp> {
+        let mut harness = Harness::builder()
+            .with_size(egui::vec2(1400.0, 900.0))
+            .build_eframe(|cc| HilosApp::new(cc, Lang::En));
+        harness.run_steps(2);
+        harness
+    }
+
+    fn step_until(
+        harness: &mut Harness<'static, HilosApp>,
+        timeout: Duration,
+        mut done: impl FnMut(&HilosApp) -> bool,
+    ) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            harness.step();
+            if done(harness.state()) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn run_in_python_shows_cpython_beside_the_lab_and_marks_agreement() {
+        if !super::python_available() {
+            return;
+        }
+        let mut harness = harness();
+        let found = step_until(&mut harness, Duration::from_secs(10), |app| {
+            app.python().found() != Found::Looking
+        });
+        assert!(found && matches!(harness.state().python().found(), Found::Found(_)));
+        harness
+            .get_by_role_and_label(Role::Button, "Race condition")
+            .click();
+        harness.run_steps(2);
+        harness.state().knobs().set("threads", 3.0).unwrap();
+        harness.get_by_label("Run in Python").click();
+        let compared = step_until(&mut harness, Duration::from_secs(20), |app| {
+            !app.python().compared().is_empty()
+        });
+        assert!(
+            compared,
+            "no comparison: {}",
+            harness.state().python().output()
+        );
+        let app = harness.state();
+        assert!(app.python().output().contains("Ending value is 1."));
+        assert_eq!(app.python().exit().and_then(|e| e.code), Some(0));
+        for c in app.python().compared() {
+            assert_eq!(c.verdict, Verdict::Agree, "{c:?}");
+        }
+        harness.run_steps(2);
+        // Side by side in the window: the table and CPython's output.
+        assert!(harness.query_by_label("Lab vs CPython").is_some());
+        assert!(harness.query_all_by_label("agree").count() >= 3);
+        assert!(harness.query_by_label("CPython output").is_some());
+    }
+
+    #[test]
+    fn stop_ends_the_python_program_too() {
+        if !super::python_available() {
+            return;
+        }
+        let mut harness = harness();
+        step_until(&mut harness, Duration::from_secs(10), |app| {
+            app.python().found() != Found::Looking
+        });
+        harness
+            .get_by_role_and_label(Role::Button, "Producer\u{2013}consumer with a Queue")
+            .click();
+        harness.run_steps(2);
+        harness.state().knobs().set("run_for", 60.0).unwrap();
+        harness.get_by_label("Run in Python").click();
+        let running = step_until(&mut harness, Duration::from_secs(10), |app| {
+            app.python().output().contains("got message")
+        });
+        assert!(running, "CPython printed nothing");
+        harness.get_by_label("Stop").click();
+        let ended = step_until(&mut harness, Duration::from_secs(3), |app| {
+            app.python().exit().is_some()
+        });
+        assert!(ended, "CPython still runs after Stop");
+        assert!(harness.state().python().exit().unwrap().killed);
+    }
+}

@@ -360,6 +360,9 @@ pub struct Record {
     clock: LabClock,
     /// Set when the lab has stopped; the clock freezes there.
     pub ended_at: Option<f64>,
+    /// When the last event happened: where a finished run really ends
+    /// (the lab notices the end and closes the record a little later).
+    pub last_event_at: f64,
     threads: BTreeMap<WorkerId, ThreadTrack>,
     /// Finished threads still kept whole, oldest first.
     finished: VecDeque<WorkerId>,
@@ -392,6 +395,7 @@ impl Record {
         Record {
             clock,
             ended_at: None,
+            last_event_at: 0.0,
             threads: BTreeMap::new(),
             finished: VecDeque::new(),
             folded: Folded::default(),
@@ -549,6 +553,7 @@ impl Record {
         self.events_recorded += 1;
         self.rev += 1;
         let t = self.clock.to_ns(ev.t_raw) as f64 * 1e-9;
+        self.last_event_at = self.last_event_at.max(t);
         match ev.kind {
             EventKind::WorkerCreated { id, name, daemon } => {
                 if let Some(track) = self.thread_mut(id) {
@@ -898,6 +903,7 @@ impl Record {
         }
         self.log_trimmed = src.log_trimmed;
         self.ended_at = src.ended_at;
+        self.last_event_at = src.last_event_at;
         self.next_thread = src.next_thread;
         self.alive = src.alive;
         self.resources_forgotten = src.resources_forgotten;

@@ -131,6 +131,38 @@ pub const FREEZE_NOTE: Text = t!(
 pub const FREEZE_AT_MOST: Text = t!("(Hilos stops it at 10 s)", "(Hilos lo corta a los 10 s)");
 pub const FREEZE_CAPPED: Text = t!("stopped at the 10 s limit", "cortado en el límite de 10 s");
 
+// Run it in Python.
+pub const RUN_IN_PYTHON: Text = t!("Run in Python", "Ejecutar en Python");
+pub const RUN_IN_PYTHON_HINT: Text = t!(
+    "Runs this program under your own CPython beside a fresh lab run with the same knobs (both at speed 1), shows what it prints beside the lab's log, and compares what both report.",
+    "Ejecuta este programa con tu propio CPython junto a una nueva ejecución del laboratorio con los mismos controles (ambos a velocidad 1), muestra lo que imprime junto al registro del laboratorio y compara lo que informan ambos."
+);
+pub const NO_PYTHON_HINT: Text = t!(
+    "No Python 3 interpreter was found: install Python 3, or type its path below.",
+    "No se encontró un intérprete de Python 3: instala Python 3 o escribe su ruta abajo."
+);
+pub const NO_PYTHON: Text = t!("Python not found:", "Python no encontrado:");
+pub const LOOKING_FOR_PYTHON: Text = t!("looking for Python…", "buscando Python…");
+pub const INTERPRETER: Text = t!("Python interpreter", "Intérprete de Python");
+pub const INTERPRETER_HINT: Text = t!(
+    "Empty: python3 or python on the PATH (or $HILOS_PYTHON). Type a path and press Enter to use another.",
+    "Vacío: python3 o python en el PATH (o $HILOS_PYTHON). Escribe una ruta y pulsa Intro para usar otro."
+);
+pub const PYTHON_RUNNING: Text = t!("CPython running:", "CPython en marcha:");
+pub const PYTHON_STOPPED: Text = t!("CPython stopped after", "CPython detenido tras");
+pub const PYTHON_FINISHED: Text = t!("CPython finished in", "CPython terminó en");
+pub const EXIT_STATUS: Text = t!("exit status", "código de salida");
+pub const WAITING_FOR_LAB: Text = t!(
+    "waiting for the lab's run to end to compare",
+    "esperando a que termine la ejecución del laboratorio para comparar"
+);
+pub const LAB_VS_CPYTHON: Text = t!("Lab vs CPython", "Laboratorio frente a CPython");
+pub const LAB: Text = t!("Lab", "Laboratorio");
+pub const AGREE: Text = t!("agree", "coinciden");
+pub const DIFFER: Text = t!("differ", "difieren");
+pub const MISSING: Text = t!("not reported", "sin dato");
+pub const CPYTHON_OUTPUT: Text = t!("CPython output", "Salida de CPython");
+
 // Log.
 pub const EVENT_LOG: Text = t!("Event log", "Registro de eventos");
 pub const LINES_TRIMMED: Text = t!("older lines trimmed", "líneas antiguas recortadas");

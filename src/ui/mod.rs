@@ -11,6 +11,7 @@ mod frozen;
 pub mod i18n;
 mod log;
 mod plots;
+pub mod python_panel;
 mod side;
 pub mod timeline;
 pub mod view;
@@ -28,6 +29,7 @@ use crate::scenarios::{self, Group, Scenario};
 
 use extras::{ExtraCx, ScenarioExtra};
 use frames::FrameTimes;
+use python_panel::PythonPanel;
 use view::{AxisAction, Grouping, LogView, TimeAxis, View};
 
 /// What the command line can ask of the window at launch.
@@ -37,6 +39,8 @@ pub struct GuiOptions {
     pub scenario: Option<String>,
     /// Start it at once.
     pub start: bool,
+    /// Start it at once beside its Python program under CPython.
+    pub run_in_python: bool,
     /// Knob settings for the selected scenario, as `NAME=VALUE`.
     pub set: Vec<String>,
 }
@@ -76,7 +80,10 @@ pub fn run_with(lang: Lang, options: GuiOptions) -> Result<(), String> {
                     app.message = Some(e.to_string());
                 }
             }
-            if options.start {
+            if options.run_in_python {
+                app.python.wait_for_search(Duration::from_secs(5));
+                app.run_in_python();
+            } else if options.start {
                 app.start();
             }
             Ok(Box::new(app))
@@ -100,6 +107,8 @@ pub enum Action {
     ToggleGroup(Arc<str>, bool),
     /// Something a scenario's own view asked for; see [`extras`].
     Extra(u32),
+    /// Run it in Python; see [`python_panel`].
+    Python(u32),
 }
 
 pub struct HilosApp {
@@ -124,6 +133,7 @@ pub struct HilosApp {
     /// Width in points of the timeline's time track in the last frame.
     track_width: f32,
     copied_at: Option<Instant>,
+    python: PythonPanel,
 }
 
 impl HilosApp {
@@ -158,6 +168,7 @@ impl HilosApp {
             animating: false,
             track_width: 800.0,
             copied_at: None,
+            python: PythonPanel::default(),
         }
     }
 
@@ -219,6 +230,11 @@ impl HilosApp {
         self.message.as_deref()
     }
 
+    /// The Python program's run beside the lab.
+    pub fn python(&self) -> &PythonPanel {
+        &self.python
+    }
+
     /// What the last frame drew (rows, plots, metrics, the time window).
     pub fn view(&self) -> &View {
         &self.view
@@ -264,14 +280,36 @@ impl HilosApp {
         self.axis.apply(AxisAction::Follow(true), 0.0);
     }
 
-    /// Ask the run to stop; returns at once. What it recorded stays.
+    /// Ask the run to stop; returns at once. What it recorded stays. A
+    /// Python program running beside it is ended too.
     pub fn stop(&mut self) {
         self.controller.stop();
+        self.python.stop();
+    }
+
+    /// Run the scenario's program under CPython beside a fresh lab run with
+    /// the same knobs, both at speed 1 so their times compare.
+    pub fn run_in_python(&mut self) {
+        if self.controller.speed() != 1.0 {
+            self.controller.set_speed(1.0);
+        }
+        let scenario = self.scenario();
+        let code = (scenario.python)(self.controller.knobs());
+        self.reset();
+        // The lab's own model of the program (for frozen-ui, the simulated
+        // UI loop), not the window's way of starting it: this run is for
+        // comparing numbers with CPython.
+        self.controller.start();
+        self.axis.apply(AxisAction::Follow(true), 0.0);
+        if let Err(e) = self.python.start(scenario, &code) {
+            self.message = Some(e);
+        }
     }
 
     /// Forget the run (stopped off this thread); clear the view.
     pub fn reset(&mut self) {
         self.controller.reset();
+        self.python.clear();
         self.message = None;
         self.fitted = false;
         self.view.clear();
@@ -290,6 +328,7 @@ impl HilosApp {
             Action::SetKnob(i, v) => self.controller.set_knob(i, v),
             Action::SetSpeed(s) => self.controller.set_speed(s),
             Action::SetLang(l) => self.lang = l,
+            Action::Axis(AxisAction::Fit) => self.axis.apply(AxisAction::Fit, self.view.run_end),
             Action::Axis(a) => self.axis.apply(a, self.view.now),
             Action::ToggleGroup(role, collapsed) => self.grouping.toggle(&role, collapsed),
             Action::Extra(code) => {
@@ -297,6 +336,8 @@ impl HilosApp {
                     e.act(code, &mut self.controller);
                 }
             }
+            Action::Python(python_panel::RUN_BESIDE) => self.run_in_python(),
+            Action::Python(_) => {}
         }
         ctx.request_repaint();
     }
@@ -310,7 +351,7 @@ impl HilosApp {
             .mirror()
             .is_some_and(|r| r.ended_at.is_some());
         if phase.is_over() && closed && !self.fitted {
-            self.axis.apply(AxisAction::Fit, self.view.now);
+            self.axis.apply(AxisAction::Fit, self.view.run_end);
             self.fitted = true;
         }
         if phase != self.last_phase {
@@ -339,6 +380,12 @@ impl HilosApp {
                 self.log.clear();
             }
         }
+        let lab_over = self.controller.phase().is_over()
+            && self
+                .controller
+                .mirror()
+                .is_some_and(|r| r.ended_at.is_some());
+        self.python.refresh(scenario, &self.view.metrics, lab_over);
         if let Some(notice) = self.controller.notice() {
             let lang = self.lang;
             self.message = Some(match notice {
@@ -706,7 +753,18 @@ impl eframe::App for HilosApp {
             .resizable(true)
             .default_size(170.0)
             .min_size(80.0)
-            .show(ui, |ui| log::show(ui, &self.log, &self.view, self.lang));
+            .show(ui, |ui| {
+                if self.python.has_output() {
+                    // The lab's log and CPython's output, side by side.
+                    ui.columns(2, |cols| {
+                        log::show(&mut cols[0], &self.log, &self.view, self.lang);
+                        cols[1].set_min_height(cols[1].available_height());
+                        self.python.output_view(&mut cols[1], self.lang);
+                    });
+                } else {
+                    log::show(ui, &self.log, &self.view, self.lang);
+                }
+            });
         egui::Panel::left("scenarios")
             .resizable(true)
             .default_size(215.0)
@@ -746,6 +804,7 @@ impl eframe::App for HilosApp {
 
         let phase = self.controller.phase();
         self.animating = matches!(phase, Phase::Running | Phase::Stopping)
+            || self.python.is_running()
             || self.extra.as_ref().is_some_and(|e| e.animating());
         if self.animating {
             ui.ctx().request_repaint();

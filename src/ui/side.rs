@@ -23,7 +23,7 @@ impl HilosApp {
                 self.knob_widgets(ui, actions);
                 ui.separator();
                 // The program first: it changes as the knobs move.
-                self.python(ui);
+                self.python_program(ui, actions);
                 ui.add_space(4.0);
                 self.explanation(ui);
             });
@@ -115,7 +115,7 @@ impl HilosApp {
             });
     }
 
-    fn python(&mut self, ui: &mut Ui) {
+    fn python_program(&mut self, ui: &mut Ui, actions: &mut Vec<Action>) {
         let lang = self.lang;
         let code = (self.scenario().python)(self.controller.knobs());
         let mut copy = false;
@@ -136,6 +136,9 @@ impl HilosApp {
                         );
                     }
                 });
+                // Run it, and the comparison, above the code so they stay in view.
+                self.python.controls(ui, lang, actions);
+                ui.add_space(4.0);
                 egui::Frame::new()
                     .fill(ui.visuals().extreme_bg_color)
                     .inner_margin(8.0)

@@ -246,6 +246,8 @@ pub struct PlotData {
 #[derive(Default)]
 pub struct View {
     pub now: f64,
+    /// Where "fit to run" ends: the last event of a run that is over, else now.
+    pub run_end: f64,
     pub window: Option<TimeWindow>,
     pub rows: Vec<Row>,
     pub metrics: Vec<Metric>,
@@ -276,6 +278,10 @@ impl View {
     ) {
         let now = record.now();
         self.now = now;
+        self.run_end = match record.ended_at {
+            Some(_) => record.last_event_at.min(now),
+            None => now,
+        };
         self.window = Some(window);
         let dt = seconds_per_px.max(1e-9);
         self.rows = grouping.rows(record);
