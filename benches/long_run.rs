@@ -1,5 +1,5 @@
 //! An hour of producer–consumer at 64 + 64 with the fastest knobs, run at
-//! speed 20 so it takes 3 minutes of real time, while the producer count is
+//! speed 3600 / N so it takes N seconds of real time, while the producer count is
 //! dragged between 32 and 64 every 200 ms (tens of thousands of threads
 //! created and finished), in the window (egui_kittest, no GPU) at 60 Hz.
 //! Reports the process's resident memory after warm-up and at the end, the
@@ -18,7 +18,6 @@ use hilos::scenarios::Scenario;
 use hilos::ui::HilosApp;
 
 const VSYNC: Duration = Duration::from_micros(16_667);
-const SPEED: f64 = 20.0;
 
 /// Resident memory of this process in MB (Linux; None elsewhere).
 fn rss_mb() -> Option<f64> {
@@ -41,7 +40,10 @@ fn main() {
     let seconds: u64 = std::env::var("HILOS_LONG_RUN_SECONDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(180);
+        .unwrap_or(180)
+        .clamp(4, 3600);
+    // One hour of scenario time (run_for = 3600 s) in `seconds` of real time.
+    let speed = 3600.0 / seconds as f64;
     static ALL: [&Scenario; 1] = [&hilos::scenarios::producer_consumer::SCENARIO];
     let mut harness = Harness::builder()
         .with_size(egui::vec2(1400.0, 900.0))
@@ -62,7 +64,7 @@ fn main() {
     }
     harness.state_mut().start();
     if let Some(lab) = harness.state().lab() {
-        lab.set_speed(SPEED);
+        lab.set_speed(speed);
     }
 
     let total = Duration::from_secs(seconds);
@@ -140,7 +142,7 @@ fn main() {
                     r.events_recorded,
                     r.events_dropped,
                     r.log.len(),
-                    r.now() * SPEED,
+                    r.now() * speed,
                     r.approx_bytes(),
                 )
             }
@@ -151,7 +153,7 @@ fn main() {
     let (l_mean, l_p95) = mean_p95(late);
     let mb = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.1} MB"));
     println!(
-        "long_run: producer-consumer 64+64 fastest knobs at speed {SPEED}: {seconds} s real = {:.0} min of scenario time; \
+        "long_run: producer-consumer 64+64 fastest knobs at speed {speed}: {seconds} s real = {:.0} min of scenario time; \
          producers dragged 32 <-> 64 every 200 ms",
         scenario_seconds / 60.0
     );
