@@ -248,8 +248,15 @@ fn paint_rows(
                 let button = egui::Button::new(RichText::new(text).size(12.5).strong())
                     .frame(false)
                     .wrap_mode(egui::TextWrapMode::Truncate);
+                // Left-aligned like the thread names under it.
                 let response = ui
-                    .put(label_rect, button)
+                    .scope_builder(
+                        egui::UiBuilder::new()
+                            .max_rect(label_rect)
+                            .layout(egui::Layout::left_to_right(egui::Align::Center)),
+                        |ui| ui.add(button),
+                    )
+                    .inner
                     .on_hover_text(format!("{alive} {}", i18n::ALIVE.get(lang)));
                 if response.clicked() {
                     input.toggled = Some((role.clone(), *collapsed));
