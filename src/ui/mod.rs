@@ -43,6 +43,8 @@ pub struct GuiOptions {
     pub run_in_python: bool,
     /// Knob settings for the selected scenario, as `NAME=VALUE`.
     pub set: Vec<String>,
+    /// The speed to start with (from a setup file).
+    pub speed: Option<f64>,
 }
 
 /// Open the window.
@@ -79,6 +81,9 @@ pub fn run_with(lang: Lang, options: GuiOptions) -> Result<(), String> {
                 if let Err(e) = app.controller.set_knob_arg(set) {
                     app.message = Some(e.to_string());
                 }
+            }
+            if let Some(speed) = options.speed {
+                app.controller.set_speed(speed);
             }
             if options.run_in_python {
                 app.python.wait_for_search(Duration::from_secs(5));
