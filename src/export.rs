@@ -69,7 +69,7 @@ pub fn trace(record: &Record, scenario: &Scenario) -> Value {
             "ph": "M", "pid": PID, "tid": tid, "name": "thread_sort_index",
             "args": { "sort_index": order },
         }));
-        let open = (!t.state.is_final()).then(|| crate::lab::record::Span {
+        let open = (!t.state.is_final()).then_some(crate::lab::record::Span {
             start: t.since,
             end,
             state: t.state,
