@@ -253,13 +253,11 @@ fn the_trace_export_is_valid_chrome_trace_json_with_tracks_spans_and_counters() 
     assert_eq!(rows.len(), counters.len(), "a CSV row per counter point");
     let produced_last = rows
         .iter()
-        .filter(|r| r[0] == "produced")
-        .next_back()
+        .rfind(|r| r[0] == "produced")
         .map(|r| r[2].parse::<f64>().unwrap());
     let consumed_last = rows
         .iter()
-        .filter(|r| r[0] == "consumed")
-        .next_back()
+        .rfind(|r| r[0] == "consumed")
         .map(|r| r[2].parse::<f64>().unwrap());
     assert!(produced_last.is_some_and(|p| p > 0.0));
     assert_eq!(produced_last, consumed_last, "every message consumed");
