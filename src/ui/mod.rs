@@ -64,11 +64,16 @@ pub fn run_with(lang: Lang, options: GuiOptions) -> Result<(), String> {
             scenarios::ids().join(", ")
         ));
     }
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title("Hilos")
+        .with_app_id("hilos")
+        .with_inner_size([1400.0, 900.0])
+        .with_min_inner_size([900.0, 600.0]);
+    if let Ok(icon) = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png")) {
+        viewport = viewport.with_icon(icon);
+    }
     let native = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_title("Hilos")
-            .with_inner_size([1400.0, 900.0])
-            .with_min_inner_size([900.0, 600.0]),
+        viewport,
         ..Default::default()
     };
     eframe::run_native(
