@@ -132,6 +132,11 @@ pub const EXPLANATION: Text = t!("What to watch", "Qué observar");
 pub const PYTHON: Text = t!("Python", "Python");
 pub const COPY: Text = t!("Copy", "Copiar");
 pub const COPIED: Text = t!("copied", "copiado");
+pub const COPY_HINT: Text = t!(
+    "Copy the program to the clipboard, to run it yourself.",
+    "Copia el programa al portapapeles, para ejecutarlo tú mismo."
+);
+pub const DEFAULT: Text = t!("default", "por defecto");
 pub const NO_KNOBS: Text = t!(
     "This scenario has no knobs.",
     "Este escenario no tiene controles."

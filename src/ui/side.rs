@@ -62,6 +62,14 @@ impl HilosApp {
                     } else {
                         format!(" {}", i18n::unit(spec.unit, lang, value))
                     };
+                    let hint = format!(
+                        "{}: {} \u{2013} {}{unit} ({} {})",
+                        spec.name,
+                        spec.format(spec.min),
+                        spec.format(spec.max),
+                        i18n::DEFAULT.get(lang),
+                        spec.format(spec.default)
+                    );
                     let mut slider = egui::Slider::new(&mut v, spec.min..=spec.max).suffix(unit);
                     slider = if spec.kind == KnobKind::Int {
                         slider.integer()
@@ -71,7 +79,7 @@ impl HilosApp {
                             .smallest_positive(spec.min.max(1e-6))
                             .max_decimals(3)
                     };
-                    let response = ui.add(slider).labelled_by(name.id);
+                    let response = ui.add(slider).labelled_by(name.id).on_hover_text(hint);
                     response.changed().then_some(v)
                 }
             };
@@ -124,7 +132,10 @@ impl HilosApp {
             .default_open(true)
             .show(ui, |ui| {
                 ui.horizontal(|ui| {
-                    copy = ui.button(i18n::COPY.get(lang)).clicked();
+                    copy = ui
+                        .button(i18n::COPY.get(lang))
+                        .on_hover_text(i18n::COPY_HINT.get(lang))
+                        .clicked();
                     if self
                         .copied_at
                         .is_some_and(|t| t.elapsed() < Duration::from_secs(2))
