@@ -206,6 +206,135 @@ fn condition_works_on_threads_the_lab_did_not_start() {
 }
 
 #[test]
+fn a_condition_over_a_given_lock_holds_that_very_lock() {
+    let lab = lab();
+    let lock = lab.handle().lock("lock");
+    let cond = lab.handle().condition_with("cond", &lock);
+
+    // Holding the condition is holding the lock: another thread that takes
+    // the lock directly blocks until the condition is released.
+    cond.acquire().unwrap();
+    assert!(lock.locked(), "cond.acquire() took the lock passed in");
+    let l = lock.clone();
+    let other = start(&lab, "Other", move |_| {
+        assert!(!l.try_acquire()?, "held through the condition");
+        l.acquire()?;
+        l.release()
+    });
+    eventually("the other thread blocked on the lock", || {
+        other.state() == State::Blocked
+    });
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(other.state(), State::Blocked);
+    cond.release().unwrap();
+    assert!(other.join(Some(5.0)).unwrap());
+    assert_eq!(other.state(), State::Done);
+    assert!(!lock.locked());
+
+    // wait() releases the lock; after a notify the waiter needs it back, and
+    // is blocked on the lock (not waiting on the condition) until it is free.
+    let (l, c) = (lock.clone(), cond.clone());
+    let waiter = start(&lab, "Waiter", move |_| {
+        c.acquire()?;
+        assert!(c.wait(None)?, "notified");
+        assert!(l.locked(), "wait returns with the lock held again");
+        c.release()
+    });
+    eventually("the waiter waits", || cond.waiting() == 1);
+    assert_eq!(waiter.state(), State::Waiting);
+    assert!(lock.try_acquire().unwrap(), "wait gave the lock up");
+    assert_eq!(cond.notify(1), Ok(1), "the lock's holder may notify");
+    eventually("the notified waiter blocks on the lock", || {
+        waiter.state() == State::Blocked
+    });
+    lock.release().unwrap();
+    assert!(waiter.join(Some(5.0)).unwrap());
+    assert_eq!(waiter.state(), State::Done, "its asserts held");
+    assert!(!lock.locked());
+
+    // CPython cannot tell who holds a plain Lock: any thread may notify or
+    // wait while it is locked, by anyone; nobody may while it is free.
+    assert_eq!(
+        cond.notify(1),
+        Err(SyncError::RuntimeError(
+            "cannot notify on un-acquired lock".into()
+        ))
+    );
+    assert_eq!(
+        cond.wait(Some(0.01)),
+        Err(SyncError::RuntimeError(
+            "cannot wait on un-acquired lock".into()
+        ))
+    );
+    lock.acquire().unwrap();
+    let c = cond.clone();
+    assert_eq!(
+        within_5s("notify from a thread that did not lock it", move || c
+            .notify_all()),
+        Ok(0)
+    );
+    lock.release().unwrap();
+}
+
+#[test]
+fn a_condition_over_a_given_rlock_lets_go_of_every_level_while_waiting() {
+    let lab = lab();
+    let rlock = lab.handle().rlock("rlock");
+    let cond = lab.handle().condition_with("cond", &rlock);
+    cond.acquire().unwrap();
+    rlock.acquire().unwrap(); // the same RLock, one level deeper
+    assert_eq!(rlock.depth(), 2);
+    // Only the RLock's owner holds the condition.
+    let c = cond.clone();
+    assert_eq!(
+        within_5s("a foreign notify", move || c.notify(1)),
+        Err(SyncError::RuntimeError(
+            "cannot notify on un-acquired lock".into()
+        ))
+    );
+    let r = rlock.clone();
+    let other = start(&lab, "Other", move |_| {
+        assert!(r.acquire_timeout(5.0)?, "free while the owner waits");
+        r.release()
+    });
+    eventually("the other thread blocked on the rlock", || {
+        other.state() == State::Blocked
+    });
+    // Nobody notifies: the wait times out, but meanwhile the RLock was free.
+    let t0 = Instant::now();
+    assert_eq!(cond.wait(Some(0.2)), Ok(false));
+    assert!(t0.elapsed() >= Duration::from_millis(190));
+    assert!(other.join(Some(5.0)).unwrap());
+    assert_eq!(
+        other.state(),
+        State::Done,
+        "it got the RLock during the wait"
+    );
+    assert_eq!(rlock.depth(), 2, "back at the depth it was held");
+    rlock.release().unwrap();
+    cond.release().unwrap();
+    assert!(matches!(cond.release(), Err(SyncError::RuntimeError(_))));
+}
+
+#[test]
+fn stop_wakes_a_thread_waiting_on_a_condition_over_a_given_lock() {
+    let lab = lab();
+    let lock = lab.handle().lock("lock");
+    let cond = lab.handle().condition_with("cond", &lock);
+    let c = cond.clone();
+    let waiter = start(&lab, "Waiter", move |_| {
+        c.acquire()?;
+        c.wait(None)?;
+        unreachable!("nobody notifies");
+    });
+    eventually("waiting", || waiter.state() == State::Waiting);
+    let report = lab.stop();
+    assert!(report.stop_seconds < 0.25, "{report:?}");
+    assert_eq!(report.threads_left, 0);
+    assert_eq!(waiter.state(), State::Killed);
+}
+
+#[test]
 fn lock_timeouts_follow_python() {
     let lab = lab();
     let positive = || {

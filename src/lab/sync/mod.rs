@@ -12,7 +12,7 @@ mod semaphore;
 mod timer;
 
 pub use barrier::Barrier;
-pub use condition::Condition;
+pub use condition::{Condition, ConditionLock};
 pub use counter::Counter;
 pub use event::Event;
 pub use lock::{Lock, LockGuard, RLock};
@@ -150,6 +150,11 @@ impl LabHandle {
     /// `threading.Condition()` (over its own RLock, as Python's default).
     pub fn condition(&self, name: &str) -> Condition {
         Condition::new(self, name)
+    }
+
+    /// `threading.Condition(lock)`: over a Lock or RLock the program made.
+    pub fn condition_with<'a>(&self, name: &str, lock: impl Into<ConditionLock<'a>>) -> Condition {
+        Condition::with_lock(self, name, lock)
     }
 
     /// `threading.Barrier(parties)`; a ValueError for 0 parties.
