@@ -832,6 +832,163 @@ fn a_negative_barrier_timeout_breaks_it_at_once_unless_last() {
 }
 
 #[test]
+fn the_barrier_action_runs_once_per_generation_in_the_last_thread_before_anyone_leaves() {
+    let lab = lab();
+    let passed = Arc::new(AtomicUsize::new(0));
+    // (thread that ran it, how many waits had returned by then)
+    let actions = Arc::new(Mutex::new(Vec::<(String, usize)>::new()));
+    let action: hilos::lab::sync::BarrierAction = {
+        let (passed, actions) = (passed.clone(), actions.clone());
+        Arc::new(move || {
+            let me = std::thread::current().name().unwrap_or("?").to_string();
+            actions
+                .lock()
+                .unwrap()
+                .push((me, passed.load(Ordering::SeqCst)));
+            Ok(())
+        })
+    };
+    let barrier = lab
+        .handle()
+        .barrier_with("barrier", 3, Some(action), None)
+        .unwrap();
+    // (generation, index wait returned, OS thread name)
+    let returned = Arc::new(Mutex::new(Vec::<(usize, usize, String)>::new()));
+    let threads: Vec<Thread> = (0..3)
+        .map(|i| {
+            let (b, passed, returned) = (barrier.clone(), passed.clone(), returned.clone());
+            start(&lab, &format!("Party-{i}"), move |c| {
+                for generation in 0..3 {
+                    // A different thread arrives last in each generation.
+                    c.sleep(0.01 * ((i + generation) % 3) as f64)?;
+                    let index = b.wait(None)?;
+                    let me = std::thread::current().name().unwrap_or("?").to_string();
+                    returned.lock().unwrap().push((generation, index, me));
+                    passed.fetch_add(1, Ordering::SeqCst);
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for t in &threads {
+        assert!(t.join(Some(10.0)).unwrap());
+        assert_eq!(t.state(), State::Done);
+    }
+    let actions = actions.lock().unwrap().clone();
+    assert_eq!(actions.len(), 3, "once per generation: {actions:?}");
+    let returned = returned.lock().unwrap().clone();
+    for (generation, (ran_in, passed_before)) in actions.iter().enumerate() {
+        assert_eq!(
+            *passed_before,
+            3 * generation,
+            "generation {generation}'s action ran before any of its waits returned"
+        );
+        let last: Vec<&String> = returned
+            .iter()
+            .filter(|(g, index, _)| *g == generation && *index == 2)
+            .map(|(_, _, name)| name)
+            .collect();
+        assert_eq!(
+            last,
+            vec![ran_in],
+            "generation {generation}: the action ran in the last to arrive"
+        );
+    }
+    let runners: std::collections::HashSet<&String> = actions.iter().map(|(n, _)| n).collect();
+    assert!(runners.len() > 1, "the last to arrive changes: {actions:?}");
+}
+
+#[test]
+fn an_exception_in_the_barrier_action_breaks_it_for_everyone() {
+    let lab = lab();
+    let action: hilos::lab::sync::BarrierAction =
+        Arc::new(|| Err(SyncError::ValueError("the action failed".into())));
+    let barrier = lab
+        .handle()
+        .barrier_with("barrier", 3, Some(action), None)
+        .unwrap();
+    let waiters: Vec<Thread> = (0..2)
+        .map(|i| {
+            let b = barrier.clone();
+            start(&lab, &format!("Waiter-{i}"), move |_| {
+                assert_eq!(b.wait(None), Err(SyncError::BrokenBarrier));
+                Ok(())
+            })
+        })
+        .collect();
+    eventually("two waiting", || barrier.n_waiting() == 2);
+    assert_eq!(
+        barrier.wait(None),
+        Err(SyncError::ValueError("the action failed".into())),
+        "the exception goes on in the thread that ran the action"
+    );
+    for t in &waiters {
+        assert!(t.join(Some(5.0)).unwrap());
+        assert_eq!(t.state(), State::Done, "they got BrokenBarrierError");
+    }
+    assert!(barrier.broken());
+    assert_eq!(barrier.n_waiting(), 0);
+    assert_eq!(barrier.wait(None), Err(SyncError::BrokenBarrier));
+    barrier.reset();
+    assert!(!barrier.broken());
+}
+
+#[test]
+fn while_the_action_runs_nobody_times_out_and_newcomers_wait_for_the_next_generation() {
+    let lab = lab();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let action: hilos::lab::sync::BarrierAction = {
+        let runs = runs.clone();
+        Arc::new(move || {
+            if runs.fetch_add(1, Ordering::SeqCst) == 0 {
+                std::thread::sleep(Duration::from_millis(150));
+            }
+            Ok(())
+        })
+    };
+    // Every wait gives up after 50 ms unless told otherwise.
+    let barrier = lab
+        .handle()
+        .barrier_with("barrier", 2, Some(action), Some(0.05))
+        .unwrap();
+    let b = barrier.clone();
+    let first = start(&lab, "First", move |_| {
+        assert_eq!(b.wait(None)?, 0, "released after the slow action");
+        Ok(())
+    });
+    eventually("one waiting", || barrier.n_waiting() == 1);
+    let b = barrier.clone();
+    let second = start(&lab, "Second", move |_| {
+        assert_eq!(b.wait(Some(5.0))?, 1);
+        Ok(())
+    });
+    // Second runs the 150 ms action; First's 50 ms run out meanwhile.
+    eventually("the action runs", || runs.load(Ordering::SeqCst) == 1);
+    let b = barrier.clone();
+    let third = start(&lab, "Third", move |_| {
+        assert_eq!(b.wait(Some(5.0))?, 0, "first of the next generation");
+        Ok(())
+    });
+    for t in [&first, &second] {
+        assert!(t.join(Some(5.0)).unwrap());
+        assert_eq!(t.state(), State::Done, "{}", t.name());
+    }
+    assert!(!barrier.broken());
+    eventually("the third waits in the next generation", || {
+        barrier.n_waiting() == 1
+    });
+    assert_eq!(barrier.wait(Some(5.0)), Ok(1));
+    assert!(third.join(Some(5.0)).unwrap());
+    assert_eq!(third.state(), State::Done);
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    // The barrier's own timeout applies to a wait without one.
+    let t0 = Instant::now();
+    assert_eq!(barrier.wait(None), Err(SyncError::BrokenBarrier));
+    assert!(t0.elapsed() >= Duration::from_millis(45));
+    assert!(barrier.broken());
+}
+
+#[test]
 fn a_barrier_needs_at_least_one_party() {
     let lab = lab();
     assert!(matches!(
