@@ -1,0 +1,231 @@
+//! The synchronisation scenarios (semaphore, timer, barrier, event,
+//! condition) teach their lessons headless, through the real `hilos` binary,
+//! and stop promptly. Timings use generous bounds: CI is a loaded 2-core box.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use hilos::lab::{Lab, LabOptions};
+use hilos::scenarios;
+use serde_json::Value;
+
+fn run_json(args: &[&str]) -> Value {
+    let mut all = vec!["run"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let out = Command::new(env!("CARGO_BIN_EXE_hilos"))
+        .args(&all)
+        .output()
+        .expect("run hilos");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "hilos {all:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+/// `run_json` with `--set` for each of `sets`.
+fn run_with(id: &str, sets: &[&str], extra: &[&str]) -> Value {
+    let mut args = vec![id];
+    for s in sets {
+        args.push("--set");
+        args.push(s);
+    }
+    args.extend_from_slice(extra);
+    run_json(&args)
+}
+
+fn metric(v: &Value, name: &str) -> f64 {
+    v["metrics"][name]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no metric {name} in {}", v["metrics"]))
+}
+
+fn resource<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("no resource {name}"))
+}
+
+fn thread<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no thread {name}"))
+}
+
+fn threads_named<'a>(v: &'a Value, prefix: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    v["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(move |t| t["name"].as_str().unwrap().starts_with(prefix))
+}
+
+/// Poll until `cond` holds or 5 s pass.
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+// ---------------------------------------------------------------- semaphore
+
+#[test]
+fn semaphore_peak_equals_permits_when_clients_outnumber_them_and_rounds_set_the_time() {
+    let v = run_with("semaphore", &["permits=3", "clients=10", "hold=0.2"], &[]);
+    assert_eq!(v["finished"], true);
+    assert_eq!(metric(&v, "downloads"), 10.0);
+    assert_eq!(
+        metric(&v, "peak_concurrency"),
+        3.0,
+        "10 clients, 3 permits: exactly 3 at once"
+    );
+    assert_eq!(metric(&v, "fewest_free"), 0.0, "every permit was taken");
+    let pool = resource(&v, "pool");
+    assert_eq!(pool["kind"], "Semaphore");
+    assert_eq!(pool["capacity"], 3);
+    assert_eq!(pool["level"]["max"], 3.0, "never above its permits");
+    assert_eq!(pool["level"]["min"], 0.0);
+    assert!(
+        pool["waiters"]["max"].as_f64().unwrap() >= 6.0,
+        "the clients without a permit waited: {}",
+        pool["waiters"]
+    );
+    // ceil(10 / 3) = 4 rounds of 0.2 s.
+    let total = metric(&v, "total_seconds");
+    assert!(
+        (0.78..1.2).contains(&total),
+        "4 rounds × 0.2 s, took {total} s"
+    );
+    // The clients without a permit were blocked on the semaphore.
+    let blocked = threads_named(&v, "Client")
+        .filter(|t| t["seconds"]["blocked"].as_f64().unwrap_or(0.0) > 0.1)
+        .count();
+    assert!(blocked >= 6, "{blocked} clients blocked");
+
+    // Fewer clients than permits: all at once, one round.
+    let v = run_with("semaphore", &["permits=5", "clients=3", "hold=0.2"], &[]);
+    assert_eq!(metric(&v, "peak_concurrency"), 3.0);
+    assert_eq!(metric(&v, "fewest_free"), 2.0);
+    let total = metric(&v, "total_seconds");
+    assert!((0.19..0.45).contains(&total), "one round, took {total} s");
+}
+
+#[test]
+fn semaphore_time_is_in_scenario_seconds_at_any_speed() {
+    // 6 clients, 2 permits, 1 s each: 3 rounds = 3 scenario seconds, run
+    // in 0.3 real seconds at speed 10.
+    let v = run_with(
+        "semaphore",
+        &["permits=2", "clients=6", "hold=1"],
+        &["--speed", "10"],
+    );
+    assert_eq!(metric(&v, "peak_concurrency"), 2.0);
+    let total = metric(&v, "total_seconds");
+    assert!((2.9..4.5).contains(&total), "3 rounds of 1 s: {total}");
+    assert!(v["seconds"].as_f64().unwrap() < 2.0, "{}", v["seconds"]);
+}
+
+#[test]
+fn a_bounded_semaphore_refuses_the_extra_release_and_a_plain_one_grows() {
+    let sets = ["permits=3", "clients=7", "hold=0.2", "buggy=on"];
+    let plain = run_with("semaphore", &sets, &[]);
+    assert_eq!(metric(&plain, "refused"), 0.0, "a plain one says nothing");
+    assert_eq!(thread(&plain, "Client-1")["state"], "done");
+    assert_eq!(
+        metric(&plain, "free_at_end"),
+        4.0,
+        "it grew: 4 free permits out of 3"
+    );
+    let pool = resource(&plain, "pool");
+    assert_eq!(pool["capacity"], 3);
+    assert_eq!(pool["level"]["max"], 4.0, "free permits above N");
+    assert_eq!(
+        metric(&plain, "peak_concurrency"),
+        4.0,
+        "one download more than the permits allow"
+    );
+
+    let mut sets = sets.to_vec();
+    sets.push("bounded=on");
+    let bounded = run_with("semaphore", &sets, &[]);
+    assert_eq!(metric(&bounded, "refused"), 1.0);
+    let client = thread(&bounded, "Client-1");
+    assert_eq!(client["state"], "failed");
+    assert_eq!(
+        client["failure"], "ValueError: Semaphore released too many times",
+        "Python's message on the lane"
+    );
+    let pool = resource(&bounded, "pool");
+    assert_eq!(pool["kind"], "BoundedSemaphore");
+    assert_eq!(pool["level"]["max"], 3.0, "the bound held");
+    assert_eq!(metric(&bounded, "free_at_end"), 3.0);
+    assert_eq!(metric(&bounded, "peak_concurrency"), 3.0);
+    assert_eq!(metric(&bounded, "downloads"), 7.0, "the others went on");
+    for n in 2..=7 {
+        assert_eq!(thread(&bounded, &format!("Client-{n}"))["state"], "done");
+    }
+}
+
+#[test]
+fn semaphore_follows_the_permits_knob_live() {
+    let scenario = scenarios::find("semaphore").unwrap();
+    let knobs = scenario.knobs();
+    knobs.set("clients", 40.0).unwrap();
+    knobs.set("hold", 0.3).unwrap();
+    knobs.set("permits", 2.0).unwrap();
+    let lab = Lab::new(LabOptions::default(), knobs);
+    lab.start_main(scenario.body).unwrap();
+    let downloading = |lab: &Lab| lab.record().lock().counter_value("downloading");
+    eventually("two downloading", || downloading(&lab) == Some(2));
+    lab.set_knob("permits", 6.0).unwrap();
+    eventually("six downloading", || downloading(&lab) == Some(6));
+    {
+        let rec = lab.record().lock();
+        let pool = rec.resource_by_name("pool").unwrap();
+        assert_eq!(pool.capacity, Some(6));
+    }
+    let report = lab.stop();
+    assert!(report.stop_seconds < 0.25, "{report:?}");
+    assert_eq!(report.threads_left, 0);
+    let rec = lab.record().lock();
+    let peak = rec.counter("downloading").unwrap().series.max;
+    assert_eq!(peak, 6.0, "never more than the permits of the moment");
+}
+
+// ------------------------------------------------------------ every one stops
+
+#[test]
+fn every_sync_scenario_stops_under_250_ms_with_no_thread_left() {
+    // Knobs that keep each running far longer than the 0.6 s it is given.
+    let cases: &[(&str, &[&str])] = &[("semaphore", &["clients=64", "hold=5"])];
+    for (id, sets) in cases {
+        let v = run_with(id, sets, &["--seconds", "0.6"]);
+        assert_eq!(v["finished"], false, "{id} ended by itself");
+        let stop = v["stop"]["stop_seconds"].as_f64().unwrap();
+        assert!(stop < 0.25, "{id}: stop took {stop} s");
+        assert_eq!(v["stop"]["threads_left"], 0, "{id}");
+        assert!(
+            v["threads"].as_array().unwrap().len() > 1,
+            "{id}: workers ran"
+        );
+        for t in v["threads"].as_array().unwrap() {
+            let state = t["state"].as_str().unwrap();
+            assert!(
+                ["done", "killed"].contains(&state),
+                "{id}: {} ended {state}",
+                t["name"]
+            );
+        }
+    }
+}
