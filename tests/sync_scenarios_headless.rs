@@ -203,12 +203,128 @@ fn semaphore_follows_the_permits_knob_live() {
     assert_eq!(peak, 6.0, "never more than the permits of the moment");
 }
 
+// -------------------------------------------------------------------- timer
+
+fn seconds_in(t: &Value, state: &str) -> f64 {
+    t["seconds"][state].as_f64().unwrap_or(0.0)
+}
+
+fn log_has(v: &Value, text: &str) -> bool {
+    v["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["text"].as_str().unwrap().contains(text))
+}
+
+#[test]
+fn a_timer_fires_once_after_its_delay_and_a_cancelled_one_never_fires() {
+    let quick = ["delay=0.2", "warn_delay=0.8", "interval=0.1", "ticks=3"];
+    let mut sets = quick.to_vec();
+    sets.push("cancel_at=0.4");
+    let v = run_with("timer", &sets, &["--log"]);
+    assert_eq!(v["finished"], true);
+    assert_eq!(metric(&v, "reminder_fired"), 1.0);
+    assert_eq!(
+        metric(&v, "warning_fired"),
+        0.0,
+        "cancelled before it fired"
+    );
+    assert_eq!(metric(&v, "cancelled"), 1.0);
+    assert_eq!(metric(&v, "pending"), 0.0, "nothing left pending");
+    let reminder = thread(&v, "Reminder");
+    assert_eq!(reminder["state"], "done");
+    let waited = seconds_in(reminder, "waiting");
+    assert!((0.19..0.4).contains(&waited), "reminder waited {waited} s");
+    // The warning waited until the cancel, not its whole delay, and never ran warn().
+    let warning = thread(&v, "Warning");
+    assert_eq!(warning["state"], "done");
+    let waited = seconds_in(warning, "waiting");
+    assert!((0.38..0.7).contains(&waited), "warning waited {waited} s");
+    assert!(log_has(&v, "Reminder: time is up"));
+    assert!(!log_has(&v, "Warning: nobody answered"));
+    assert!(log_has(&v, "Main: cancelled the warning before it fired"));
+
+    // Cancelled too late: it fired, and cancel() did nothing, raising nothing.
+    let mut sets = quick.to_vec();
+    sets.push("cancel_at=1.0");
+    let v = run_with("timer", &sets, &["--log"]);
+    assert_eq!(metric(&v, "warning_fired"), 1.0);
+    assert_eq!(metric(&v, "cancelled"), 0.0);
+    assert!(log_has(&v, "Warning: nobody answered"));
+    assert!(log_has(&v, "cancel() came too late"));
+    assert_eq!(thread(&v, "MainThread")["state"], "done");
+}
+
+#[test]
+fn the_repeating_timer_fires_on_schedule_one_timer_thread_per_call() {
+    let v = run_with(
+        "timer",
+        &["interval=0.2", "ticks=5", "cancel_at=0.1", "delay=0.1"],
+        &[],
+    );
+    assert_eq!(metric(&v, "ticks"), 5.0);
+    let ticks: Vec<&Value> = threads_named(&v, "Tick-").collect();
+    assert_eq!(ticks.len(), 5, "a new Timer thread for every call");
+    for t in &ticks {
+        let waited = seconds_in(t, "waiting");
+        assert!(
+            (0.19..0.4).contains(&waited),
+            "{} waited {waited} s",
+            t["name"]
+        );
+    }
+    // Calls at 0.2, 0.4 … 1.0 s, each re-armed after the last: a little late.
+    let last = metric(&v, "last_tick_at");
+    assert!((0.99..1.4).contains(&last), "last tick at {last} s");
+}
+
+#[test]
+fn the_repeating_timer_follows_its_interval_live() {
+    let scenario = scenarios::find("timer").unwrap();
+    let knobs = scenario.knobs();
+    knobs.set("interval", 0.05).unwrap();
+    knobs.set("ticks", 50.0).unwrap();
+    let lab = Lab::new(LabOptions::default(), knobs);
+    lab.start_main(scenario.body).unwrap();
+    let ticks = |lab: &Lab| lab.record().lock().counter_value("ticks").unwrap_or(0);
+    eventually("two ticks", || ticks(&lab) >= 2);
+    lab.set_knob("interval", 0.4).unwrap();
+    let before = ticks(&lab);
+    // The tick armed before the change still waits 0.05 s; the next ones 0.4 s.
+    eventually("two more ticks", || ticks(&lab) >= before + 3);
+    let report = lab.stop();
+    assert!(report.stop_seconds < 0.25, "{report:?}");
+    assert_eq!(report.threads_left, 0);
+    let rec = lab.record().lock();
+    let waits: Vec<f64> = rec
+        .threads()
+        // The ones that fired (the last was still pending at the stop).
+        .filter(|t| t.name.starts_with("Tick-") && t.state == hilos::lab::State::Done)
+        .filter_map(|t| {
+            t.spans
+                .iter()
+                .find(|s| s.state == hilos::lab::State::Waiting)
+                .map(|s| s.end - s.start)
+        })
+        .collect();
+    assert!(waits[0] < 0.2, "first ticks: {waits:?}");
+    let last = waits[waits.len() - 1];
+    assert!((0.38..0.7).contains(&last), "after the change: {waits:?}");
+}
+
 // ------------------------------------------------------------ every one stops
 
 #[test]
 fn every_sync_scenario_stops_under_250_ms_with_no_thread_left() {
     // Knobs that keep each running far longer than the 0.6 s it is given.
-    let cases: &[(&str, &[&str])] = &[("semaphore", &["clients=64", "hold=5"])];
+    let cases: &[(&str, &[&str])] = &[
+        ("semaphore", &["clients=64", "hold=5"]),
+        (
+            "timer",
+            &["delay=10", "warn_delay=10", "interval=5", "ticks=50"],
+        ),
+    ];
     for (id, sets) in cases {
         let v = run_with(id, sets, &["--seconds", "0.6"]);
         assert_eq!(v["finished"], false, "{id} ended by itself");

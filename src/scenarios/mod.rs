@@ -7,6 +7,7 @@ pub mod producer_consumer;
 pub mod race_condition;
 
 pub mod semaphore;
+pub mod timer;
 
 use crate::lab::record::Record;
 use crate::lab::text::Text;
@@ -144,12 +145,13 @@ impl Scenario {
 
 /// Every scenario, in the order of the window's list.
 pub fn all() -> &'static [&'static Scenario] {
-    static ALL: [&Scenario; 4] = [
+    static ALL: [&Scenario; 5] = [
         &frozen_ui::SCENARIO,
         &race_condition::SCENARIO,
         &producer_consumer::SCENARIO,
         // Synchronisation: semaphore, event, condition, barrier, timer.
         &semaphore::SCENARIO,
+        &timer::SCENARIO,
     ];
     &ALL
 }
