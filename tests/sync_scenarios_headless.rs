@@ -313,6 +313,127 @@ fn the_repeating_timer_follows_its_interval_live() {
     assert!((0.38..0.7).contains(&last), "after the change: {waits:?}");
 }
 
+// ------------------------------------------------------------------ barrier
+
+/// (time, thread, text) of the log lines containing `text`.
+fn log_lines<'a>(v: &'a Value, text: &'a str) -> Vec<(f64, &'a str, &'a str)> {
+    v["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["text"].as_str().unwrap().contains(text))
+        .map(|l| {
+            (
+                l["t"].as_f64().unwrap(),
+                l["thread"].as_str().unwrap_or(""),
+                l["text"].as_str().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_barrier_releases_every_party_together_and_runs_the_action_once_per_generation() {
+    let v = run_with(
+        "barrier",
+        &["parties=4", "spread=0.45", "generations=3", "timeout=5"],
+        &["--log"],
+    );
+    assert_eq!(v["finished"], true);
+    assert_eq!(metric(&v, "generations"), 3.0);
+    assert_eq!(metric(&v, "passed"), 12.0);
+    assert_eq!(metric(&v, "broken"), 0.0);
+    let barrier = resource(&v, "barrier");
+    assert_eq!(barrier["capacity"], 4);
+    assert_eq!(barrier["level"]["max"], 4.0, "all four piled up");
+    let arrived = log_lines(&v, "arrived, waiting");
+    let passed = log_lines(&v, "passed the barrier");
+    let actions = log_lines(&v, "runs the action");
+    assert_eq!(arrived.len(), 12);
+    assert_eq!(passed.len(), 12);
+    assert_eq!(actions.len(), 3, "{actions:?}");
+    let mut runners = Vec::new();
+    for g in 0..3 {
+        let came = &arrived[4 * g..4 * g + 4];
+        let left = &passed[4 * g..4 * g + 4];
+        // Arrivals spread over about 0.45 s; departures together.
+        let arrival_spread = came[3].0 - came[0].0;
+        assert!(
+            arrival_spread > 0.35,
+            "generation {g}: arrivals within {arrival_spread} s"
+        );
+        let release_spread = left[3].0 - left[0].0;
+        assert!(
+            release_spread < 0.06,
+            "generation {g}: released over {release_spread} s"
+        );
+        assert!(
+            left[0].0 >= came[3].0,
+            "nobody left before the last arrived"
+        );
+        // The action ran once, after the last arrival, before anyone left,
+        // in the thread that arrived last.
+        let (t, who, text) = actions[g];
+        assert!(text.contains(&format!("generation {} complete", g + 1)));
+        assert!(came[3].0 <= t && t <= left[0].0, "generation {g}");
+        assert_eq!(who, came[3].1, "generation {g}: run by the last to arrive");
+        let last_out = left
+            .iter()
+            .find(|l| l.2.contains("arrived 4 of 4"))
+            .unwrap();
+        assert_eq!(last_out.1, who);
+        runners.push(who);
+    }
+    runners.sort();
+    runners.dedup();
+    assert_eq!(
+        runners.len(),
+        3,
+        "a different thread arrives last each time"
+    );
+}
+
+#[test]
+fn abort_and_a_timeout_break_the_barrier_for_every_waiter_and_reset_mends_it() {
+    let quick = ["parties=3", "spread=0.4", "generations=2", "timeout=5"];
+    let mut sets = quick.to_vec();
+    sets.push("abort=on");
+    let v = run_with("barrier", &sets, &["--log"]);
+    // Generation 1 passes; in generation 2 Party-1 aborts: Party-3 was
+    // waiting, Party-2 arrives after: both get BrokenBarrierError.
+    assert_eq!(metric(&v, "broken"), 2.0);
+    assert_eq!(thread(&v, "Party-1")["state"], "done");
+    for name in ["Party-2", "Party-3"] {
+        let t = thread(&v, name);
+        assert_eq!(t["state"], "failed", "{name}");
+        assert_eq!(t["failure"], "BrokenBarrierError", "{name}");
+    }
+    // reset() made it usable: the retry generation passed.
+    assert!(log_has(&v, "reset()"));
+    for name in ["Retry-1", "Retry-2", "Retry-3"] {
+        assert_eq!(thread(&v, name)["state"], "done", "{name}");
+    }
+    assert_eq!(
+        metric(&v, "generations"),
+        2.0,
+        "one before the abort, one after reset"
+    );
+    assert_eq!(metric(&v, "passed"), 6.0);
+
+    // The first to arrive gives up after 0.1 s: everyone gets the error.
+    let v = run_with(
+        "barrier",
+        &["parties=3", "spread=0.6", "generations=2", "timeout=0.1"],
+        &[],
+    );
+    assert_eq!(metric(&v, "broken"), 3.0);
+    for name in ["Party-1", "Party-2", "Party-3"] {
+        assert_eq!(thread(&v, name)["failure"], "BrokenBarrierError", "{name}");
+    }
+    assert_eq!(metric(&v, "generations"), 1.0, "only the retry passed");
+    assert_eq!(thread(&v, "MainThread")["state"], "done");
+}
+
 // ------------------------------------------------------------ every one stops
 
 #[test]

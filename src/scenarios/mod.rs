@@ -6,6 +6,7 @@ pub mod frozen_ui;
 pub mod producer_consumer;
 pub mod race_condition;
 
+pub mod barrier;
 pub mod semaphore;
 pub mod timer;
 
@@ -145,13 +146,14 @@ impl Scenario {
 
 /// Every scenario, in the order of the window's list.
 pub fn all() -> &'static [&'static Scenario] {
-    static ALL: [&Scenario; 5] = [
+    static ALL: [&Scenario; 6] = [
         &frozen_ui::SCENARIO,
         &race_condition::SCENARIO,
         &producer_consumer::SCENARIO,
         // Synchronisation: semaphore, event, condition, barrier, timer.
         &semaphore::SCENARIO,
         &timer::SCENARIO,
+        &barrier::SCENARIO,
     ];
     &ALL
 }
