@@ -434,6 +434,104 @@ fn abort_and_a_timeout_break_the_barrier_for_every_waiter_and_reset_mends_it() {
     assert_eq!(thread(&v, "MainThread")["state"], "done");
 }
 
+// -------------------------------------------------------------------- event
+
+#[test]
+fn every_waiter_wakes_at_set_and_a_timed_out_wait_returns_false() {
+    let v = run_with(
+        "event",
+        &[
+            "waiters=5",
+            "impatient=2",
+            "timeout=0.3",
+            "set_after=0.8",
+            "latecomers=2",
+        ],
+        &["--log"],
+    );
+    assert_eq!(v["finished"], true);
+    assert_eq!(metric(&v, "woken"), 3.0);
+    assert_eq!(metric(&v, "timed_out"), 2.0);
+    assert_eq!(metric(&v, "late_waited"), 2.0, "clear() made them wait");
+    assert_eq!(resource(&v, "pushed")["waiters"]["max"], 5.0);
+    let set_at = log_lines(&v, "Main: pushed: pushed.set()")[0].0;
+    let pulled = log_lines(&v, "the push is in, pulling");
+    assert_eq!(pulled.len(), 3);
+    for (t, who, _) in &pulled {
+        assert!(
+            *t >= set_at && *t - set_at < 0.05,
+            "{who} woke {} s after the set",
+            t - set_at
+        );
+    }
+    // The impatient ones (Dev-4, Dev-5) gave up at their timeout, before the set.
+    let gave_up = log_lines(&v, "gave up: wait() returned False");
+    let names: Vec<&str> = gave_up.iter().map(|l| l.1).collect();
+    assert_eq!(names.len(), 2);
+    assert!(
+        names.contains(&"Dev-4") && names.contains(&"Dev-5"),
+        "{names:?}"
+    );
+    for (t, who, _) in &gave_up {
+        assert!(
+            *t < set_at - 0.2,
+            "{who} gave up at {t}, the set came at {set_at}"
+        );
+        let waited = seconds_in(thread(&v, who), "waiting");
+        assert!((0.29..0.6).contains(&waited), "{who} waited {waited} s");
+    }
+    for who in ["Dev-1", "Dev-2", "Dev-3"] {
+        let waited = seconds_in(thread(&v, who), "waiting");
+        assert!((0.78..1.2).contains(&waited), "{who} waited {waited} s");
+    }
+    // After clear(), the latecomers blocked until the second set.
+    for who in ["Late-1", "Late-2"] {
+        let waited = seconds_in(thread(&v, who), "waiting");
+        assert!((0.75..1.2).contains(&waited), "{who} waited {waited} s");
+    }
+}
+
+#[test]
+fn without_clear_an_event_stays_set_and_latecomers_pass_straight_through() {
+    let v = run_with(
+        "event",
+        &[
+            "waiters=2",
+            "impatient=0",
+            "set_after=0.3",
+            "latecomers=3",
+            "clear=off",
+        ],
+        &["--log"],
+    );
+    assert_eq!(metric(&v, "woken"), 2.0);
+    assert_eq!(metric(&v, "timed_out"), 0.0);
+    assert_eq!(metric(&v, "late_waited"), 0.0);
+    for who in ["Late-1", "Late-2", "Late-3"] {
+        let waited = seconds_in(thread(&v, who), "waiting");
+        assert!(waited < 0.01, "{who} waited {waited} s");
+    }
+    assert_eq!(log_lines(&v, "the push is already in: no wait").len(), 3);
+}
+
+#[test]
+fn the_event_is_set_when_the_live_knob_says() {
+    let scenario = scenarios::find("event").unwrap();
+    let knobs = scenario.knobs();
+    knobs.set("set_after", 30.0).unwrap();
+    knobs.set("impatient", 0.0).unwrap();
+    let lab = Lab::new(LabOptions::default(), knobs);
+    lab.start_main(scenario.body).unwrap();
+    let woken = |lab: &Lab| lab.record().lock().counter_value("woken").unwrap_or(0);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(woken(&lab), 0, "still 29 s to go");
+    lab.set_knob("set_after", 0.4).unwrap();
+    eventually("all four woken", || woken(&lab) == 4);
+    let report = lab.stop();
+    assert!(report.stop_seconds < 0.25, "{report:?}");
+    assert_eq!(report.threads_left, 0);
+}
+
 // ------------------------------------------------------------ every one stops
 
 #[test]

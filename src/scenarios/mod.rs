@@ -7,6 +7,7 @@ pub mod producer_consumer;
 pub mod race_condition;
 
 pub mod barrier;
+pub mod event;
 pub mod semaphore;
 pub mod timer;
 
@@ -146,7 +147,7 @@ impl Scenario {
 
 /// Every scenario, in the order of the window's list.
 pub fn all() -> &'static [&'static Scenario] {
-    static ALL: [&Scenario; 6] = [
+    static ALL: [&Scenario; 7] = [
         &frozen_ui::SCENARIO,
         &race_condition::SCENARIO,
         &producer_consumer::SCENARIO,
@@ -154,6 +155,7 @@ pub fn all() -> &'static [&'static Scenario] {
         &semaphore::SCENARIO,
         &timer::SCENARIO,
         &barrier::SCENARIO,
+        &event::SCENARIO,
     ];
     &ALL
 }
