@@ -94,13 +94,7 @@ impl Condition {
     }
 
     fn build(lab: &LabHandle, name: &str, over: Over) -> Condition {
-        // Over a given lock the lock reports its own holders; the condition
-        // reports its waiters.
-        let capacity = match over {
-            Over::Own => Some(1),
-            Over::Given(_) => None,
-        };
-        let base = ResourceBase::new(lab, name, ResourceKind::Condition, capacity);
+        let base = ResourceBase::new(lab, name, ResourceKind::Condition, Some(1));
         let m = Arc::new(Monitor::new(CondState {
             owner: None,
             holder: None,
@@ -112,21 +106,28 @@ impl Condition {
         }));
         lab.0.register_waker(m.clone());
         let core = Arc::new(Core { base, m, over });
-        core.base.report(0, 0, capacity, None);
-        Condition(core)
+        let cond = Condition(core);
+        cond.report(&cond.0.m.lock());
+        cond
     }
 
     fn report(&self, s: &CondState) {
-        match self.0.over {
+        match &self.0.over {
             Over::Own => {
                 let waiters = s.lock_waiters + s.waiting.len() as u32 + s.notified.len() as u32;
                 self.0
                     .base
                     .report(i64::from(s.count > 0), waiters, Some(1), s.holder);
             }
-            Over::Given(_) => {
+            Over::Given(lock) => {
+                // The lock reports itself exactly; the condition mirrors it
+                // as of its own last operation (taking the lock's monitor
+                // inside the condition's is safe: a lock never calls back).
+                let (held, holder) = lock.held();
                 let waiters = s.waiting.len() as u32 + s.notified.len() as u32;
-                self.0.base.report(0, waiters, None, None);
+                self.0
+                    .base
+                    .report(i64::from(held), waiters, Some(1), holder);
             }
         }
     }
@@ -149,7 +150,9 @@ impl Condition {
     /// `acquire()` on the condition's lock.
     pub fn acquire(&self) -> SyncResult<()> {
         if let Over::Given(lock) = &self.0.over {
-            return lock.acquire(true, None).map(|_| ());
+            lock.acquire(true, None)?;
+            self.report(&self.0.m.lock());
+            return Ok(());
         }
         let (me, my_key) = Self::me();
         let mut s = self.0.m.lock();
@@ -182,7 +185,9 @@ impl Condition {
     /// given lock by its own rules.
     pub fn release(&self) -> SyncResult<()> {
         if let Over::Given(lock) = &self.0.over {
-            return lock.release();
+            lock.release()?;
+            self.report(&self.0.m.lock());
+            return Ok(());
         }
         let my_key = ThreadKey::current();
         let mut s = self.0.m.lock();
@@ -317,6 +322,7 @@ impl Condition {
             return Err(SyncError::Stopped);
         }
         lock.acquire_restore(saved)?;
+        self.report(&self.0.m.lock());
         Ok(end == WaitEnd::Ready)
     }
 

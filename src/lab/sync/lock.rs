@@ -149,6 +149,12 @@ impl LockCore {
         }
     }
 
+    /// Whether it is held now, and by which lab worker.
+    pub(super) fn held(&self) -> (bool, Option<WorkerId>) {
+        let s = self.m.lock();
+        (s.count > 0, s.holder)
+    }
+
     /// `_release_save()`: let go of the lock entirely, however deep an RLock
     /// is held, and return the depth to restore. Call after `is_owned`.
     pub(super) fn release_save(&self) -> SyncResult<u32> {
