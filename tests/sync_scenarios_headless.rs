@@ -532,6 +532,69 @@ fn the_event_is_set_when_the_live_knob_says() {
     assert_eq!(report.threads_left, 0);
 }
 
+// ---------------------------------------------------------------- condition
+
+/// For each "Main: put item" line, the wake-up lines logged before the next one.
+fn wakeups_per_notify(v: &Value) -> Vec<Vec<&str>> {
+    let mut rounds: Vec<Vec<&str>> = Vec::new();
+    for l in v["log"].as_array().unwrap() {
+        let text = l["text"].as_str().unwrap();
+        if text.starts_with("Main: put item") {
+            rounds.push(Vec::new());
+        } else if text.contains(": woke up:")
+            && let Some(round) = rounds.last_mut()
+        {
+            round.push(text);
+        }
+    }
+    rounds
+}
+
+#[test]
+fn notify_wakes_exactly_one_waiter_and_notify_all_wakes_every_one() {
+    let quick = ["consumers=3", "items=4", "produce_every=0.3", "consume=0.1"];
+    let v = run_with("condition", &quick, &["--log"]);
+    assert_eq!(v["finished"], true);
+    assert_eq!(metric(&v, "consumed"), 4.0);
+    assert_eq!(metric(&v, "wakeups"), 4.0);
+    assert_eq!(metric(&v, "wasted"), 0.0);
+    assert_eq!(resource(&v, "items_ready")["waiters"]["max"], 3.0);
+    let rounds = wakeups_per_notify(&v);
+    assert_eq!(rounds.len(), 4);
+    for (i, woke) in rounds.iter().enumerate() {
+        assert_eq!(woke.len(), 1, "notify() for item {}: {woke:?}", i + 1);
+        assert!(woke[0].contains("1 item(s) to take"), "{woke:?}");
+    }
+
+    let mut sets = quick.to_vec();
+    sets.push("notify_all=on");
+    let v = run_with("condition", &sets, &["--log"]);
+    assert_eq!(metric(&v, "consumed"), 4.0);
+    assert_eq!(
+        metric(&v, "wakeups"),
+        12.0,
+        "all three, for each of 4 items"
+    );
+    assert_eq!(metric(&v, "wasted"), 8.0, "two of the three found nothing");
+    for (i, woke) in wakeups_per_notify(&v).iter().enumerate() {
+        assert_eq!(woke.len(), 3, "notify_all() for item {}: {woke:?}", i + 1);
+        let found = woke.iter().filter(|w| w.contains("to take")).count();
+        assert_eq!(found, 1, "the first to get the lock takes it: {woke:?}");
+    }
+    // The woken consumers took the lock back one at a time.
+    let lock = resource(&v, "lock");
+    assert_eq!(lock["kind"], "Lock");
+    assert_eq!(lock["level"]["max"], 1.0);
+    // Holding either condition is holding that lock, and they say so.
+    assert_eq!(resource(&v, "items_ready")["level"]["max"], 1.0);
+    assert_eq!(resource(&v, "all_done")["level"]["max"], 1.0);
+    // Main's wait_for on all_done waited for the last item to be handled.
+    assert!(seconds_in(thread(&v, "MainThread"), "waiting") > 0.05);
+    for t in threads_named(&v, "Consumer") {
+        assert_eq!(t["state"], "done", "{}", t["name"]);
+    }
+}
+
 // ------------------------------------------------------------ every one stops
 
 #[test]

@@ -7,6 +7,7 @@ pub mod producer_consumer;
 pub mod race_condition;
 
 pub mod barrier;
+pub mod condition;
 pub mod event;
 pub mod semaphore;
 pub mod timer;
@@ -147,7 +148,7 @@ impl Scenario {
 
 /// Every scenario, in the order of the window's list.
 pub fn all() -> &'static [&'static Scenario] {
-    static ALL: [&Scenario; 7] = [
+    static ALL: [&Scenario; 8] = [
         &frozen_ui::SCENARIO,
         &race_condition::SCENARIO,
         &producer_consumer::SCENARIO,
@@ -156,6 +157,7 @@ pub fn all() -> &'static [&'static Scenario] {
         &timer::SCENARIO,
         &barrier::SCENARIO,
         &event::SCENARIO,
+        &condition::SCENARIO,
     ];
     &ALL
 }
