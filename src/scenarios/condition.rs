@@ -272,10 +272,10 @@ fn python(knobs: &Knobs) -> String {
     let n = |k: &str| knobs.get(k).round() as i64;
     let notify = if knobs.get("notify_all") >= 0.5 {
         r#"            logging.info("Main: put item %d, notify_all()", item)
-            items_ready.notify_all()     # wakes every waiting consumer"#
+            items_ready.notify_all()       # wakes every waiting consumer"#
     } else {
         r#"            logging.info("Main: put item %d, notify()", item)
-            items_ready.notify()         # wakes one waiting consumer"#
+            items_ready.notify()           # wakes one waiting consumer"#
     };
     format!(
         r#"import logging
