@@ -290,6 +290,11 @@ pub fn unit(unit: &'static str, lang: Lang, value: f64) -> &'static str {
         "clients" => (t!("clients", "clientes"), t!("client", "cliente")),
         "processes" => (t!("processes", "procesos"), t!("process", "proceso")),
         "students" => (t!("students", "estudiantes"), t!("student", "estudiante")),
+        "calls" => (t!("calls", "llamadas"), t!("call", "llamada")),
+        "generations" => (
+            t!("generations", "generaciones"),
+            t!("generation", "generación"),
+        ),
         _ => return unit,
     };
     if one { singular } else { plural }.get(lang)

@@ -940,15 +940,28 @@ impl HilosApp {
         ui.horizontal_wrapped(|ui| {
             ui.spacing_mut().item_spacing.x = 18.0;
             for m in &self.view.metrics {
-                ui.horizontal(|ui| {
-                    ui.spacing_mut().item_spacing.x = 4.0;
-                    ui.label(RichText::new(format!("{}:", m.label.get(lang))).weak());
-                    ui.label(
-                        RichText::new(crate::lab::knobs::format_number(m.value))
-                            .strong()
-                            .monospace(),
+                // One label per metric, so the row wraps between metrics
+                // (a nested horizontal takes the whole width and never wraps).
+                let mut job = egui::text::LayoutJob::default();
+                let style = ui.style().clone();
+                RichText::new(format!("{}: ", m.label.get(lang)))
+                    .weak()
+                    .append_to(
+                        &mut job,
+                        &style,
+                        egui::FontSelection::Default,
+                        egui::Align::Center,
                     );
-                });
+                RichText::new(crate::lab::knobs::format_number(m.value))
+                    .strong()
+                    .monospace()
+                    .append_to(
+                        &mut job,
+                        &style,
+                        egui::FontSelection::Default,
+                        egui::Align::Center,
+                    );
+                ui.add(egui::Label::new(job).wrap_mode(egui::TextWrapMode::Extend));
             }
         });
         for cycle in &self.view.deadlocks {
