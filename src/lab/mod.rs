@@ -2,6 +2,7 @@
 //! they report to, and the recorder that turns it into what the window draws.
 //! Nothing here knows about egui.
 
+pub mod aio;
 pub mod controller;
 pub mod error;
 pub mod knobs;
@@ -97,6 +98,8 @@ pub struct LabShared {
     os_threads: Mutex<Vec<JoinHandle<()>>>,
     sleeper: Arc<Monitor<()>>,
     priority: WorkerPriority,
+    /// asyncio tasks alive at once with a lane of their own ([`record::Limits::task_lanes`]).
+    pub(crate) task_lanes: usize,
 }
 
 /// Everything Stop must wake: the monitors of live primitives and workers.
@@ -375,6 +378,7 @@ impl Lab {
             os_threads: Mutex::new(Vec::new()),
             sleeper: sleeper.clone(),
             priority: options.priority,
+            task_lanes: options.limits.task_lanes,
         });
         shared.register_waker(sleeper);
         let recorder = record::RecorderThread::spawn(

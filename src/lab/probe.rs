@@ -35,6 +35,10 @@ pub enum ResourceKind {
     Barrier,
     Timer,
     Thread,
+    /// An asyncio Future a task awaits (gather's, wait()'s).
+    Future,
+    /// An asyncio event loop; its level is the length of its ready queue.
+    EventLoop,
 }
 
 impl ResourceKind {
@@ -51,6 +55,8 @@ impl ResourceKind {
             ResourceKind::Barrier => "Barrier",
             ResourceKind::Timer => "Timer",
             ResourceKind::Thread => "Thread",
+            ResourceKind::Future => "Future",
+            ResourceKind::EventLoop => "EventLoop",
         }
     }
 
@@ -64,6 +70,8 @@ impl ResourceKind {
             ResourceKind::Barrier => "arrived",
             ResourceKind::Timer => "pending",
             ResourceKind::Thread => "alive",
+            ResourceKind::Future => "done",
+            ResourceKind::EventLoop => "ready",
         }
     }
 }
@@ -175,6 +183,33 @@ pub enum EventKind {
         name: &'static str,
         value: f64,
     },
+    /// An asyncio task with a lane of its own: a track like a thread's, in
+    /// the threads' id space, marked as a task. It is ready from now on
+    /// (`create_task` schedules its first step at once); later changes come
+    /// as [`EventKind::State`] like a thread's.
+    TaskCreated {
+        id: WorkerId,
+        name: Arc<str>,
+    },
+    /// Tasks without a lane of their own (beyond the record's cap on task
+    /// lanes), summarised by their event loop once per loop iteration, so
+    /// 100,000 tasks cost the recorder a few events, not 100,000 tracks.
+    TaskCounts(Box<TaskCounts>),
+}
+
+/// What changed among one role's summarised tasks since the loop's last report.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TaskCounts {
+    /// The role their names give them ("Task" for "Task-12").
+    pub role: Arc<str>,
+    /// How many entered (+) and left (−) each state, by [`State::index`].
+    pub delta: [i32; 9],
+    /// Tasks created.
+    pub created: u32,
+    /// Tasks that ended, by final state.
+    pub ended: [u32; 9],
+    /// Seconds the tasks that ended spent in each state, summed.
+    pub time_in: [f64; 9],
 }
 
 /// The sending side of the stream. Sending never blocks: when the recorder falls

@@ -20,7 +20,8 @@ use parking_lot::{Mutex, MutexGuard};
 pub use super::series::{Bucket, Series};
 
 use super::probe::{
-    CounterId, Event, EventKind, LabClock, Probe, ResourceId, ResourceKind, Target, WorkerId,
+    CounterId, Event, EventKind, LabClock, Probe, ResourceId, ResourceKind, Target, TaskCounts,
+    WorkerId,
 };
 use super::state::State;
 
@@ -39,6 +40,10 @@ pub struct Limits {
     /// Resources the program no longer holds kept for their plots; older
     /// ones are forgotten.
     pub dropped_resources: usize,
+    /// asyncio tasks alive at once with a lane of their own; an event loop
+    /// reports the tasks beyond it only as counts per role (their group's
+    /// lane draws them), so 100,000 tasks cost the record no more than 256.
+    pub task_lanes: usize,
 }
 
 impl Default for Limits {
@@ -49,6 +54,7 @@ impl Default for Limits {
             log_lines: 5000,
             finished_threads: 256,
             dropped_resources: 64,
+            task_lanes: 256,
         }
     }
 }
@@ -126,6 +132,8 @@ pub struct ThreadTrack {
     /// What groups this thread's lane with others ("Producer" for "Producer-3").
     pub role: Arc<str>,
     pub daemon: bool,
+    /// An asyncio task's lane rather than a thread's (see [`EventKind::TaskCreated`]).
+    pub task: bool,
     pub state: State,
     pub target: Option<Target>,
     /// When the current state began.
@@ -148,6 +156,7 @@ impl ThreadTrack {
             role: role_name(&name),
             name,
             daemon: false,
+            task: false,
             state: State::Created,
             target: None,
             since: 0.0,
@@ -198,6 +207,7 @@ impl ThreadTrack {
             self.role = src.role.clone();
         }
         self.daemon = src.daemon;
+        self.task = src.task;
         self.state = src.state;
         self.target = src.target;
         self.since = src.since;
@@ -285,6 +295,17 @@ pub struct FoldedThreads {
 }
 
 impl FoldedThreads {
+    /// Tasks an event loop summarised, ended in these states after these times.
+    fn add_counts(&mut self, ended: &[u32; 9], time_in: &[f64; 9]) {
+        for (k, n) in ended.iter().enumerate() {
+            self.threads += u64::from(*n);
+            self.ended[k] += u64::from(*n);
+        }
+        for (sum, t) in self.time_in.iter_mut().zip(time_in) {
+            *sum += t;
+        }
+    }
+
     fn add(&mut self, track: &ThreadTrack, now: f64) {
         self.threads += 1;
         self.ended[track.state.index()] += 1;
@@ -368,6 +389,17 @@ pub struct Record {
     finished: VecDeque<WorkerId>,
     /// Threads folded away, with exact totals.
     pub folded: Folded,
+    /// Finished asyncio tasks still kept whole, oldest first (apart from
+    /// threads, so a churn of tasks never folds a thread's lane away).
+    finished_tasks: VecDeque<WorkerId>,
+    /// Tasks folded away, and the summarised tasks that ended, with exact totals.
+    pub folded_tasks: Folded,
+    /// Task tracks kept (alive or recently finished).
+    kept_tasks: usize,
+    /// Tasks alive: with a lane of their own or summarised.
+    tasks_alive: usize,
+    /// Summarised tasks alive, per role.
+    summarised: BTreeMap<Arc<str>, u64>,
     /// The highest thread id seen: an event for a lower, absent id belongs to
     /// a folded thread.
     next_thread: WorkerId,
@@ -402,6 +434,11 @@ impl Record {
             threads: BTreeMap::new(),
             finished: VecDeque::new(),
             folded: Folded::default(),
+            finished_tasks: VecDeque::new(),
+            folded_tasks: Folded::default(),
+            kept_tasks: 0,
+            tasks_alive: 0,
+            summarised: BTreeMap::new(),
             next_thread: 0,
             alive: 0,
             resources: BTreeMap::new(),
@@ -432,9 +469,34 @@ impl Record {
         self.threads.values()
     }
 
-    /// Threads ever created: kept plus folded.
+    /// Threads ever created: kept plus folded (asyncio tasks not included).
     pub fn threads_ever(&self) -> u64 {
-        self.threads.len() as u64 + self.folded.all.threads
+        (self.threads.len() - self.kept_tasks) as u64 + self.folded.all.threads
+    }
+
+    /// asyncio tasks ever created: kept, folded and summarised.
+    pub fn tasks_ever(&self) -> u64 {
+        self.kept_tasks as u64
+            + self.folded_tasks.all.threads
+            + self.summarised.values().sum::<u64>()
+    }
+
+    /// asyncio tasks alive: with a lane of their own or summarised.
+    pub fn alive_tasks(&self) -> usize {
+        self.tasks_alive
+    }
+
+    /// Tasks of `role` alive without a lane of their own.
+    pub fn summarised_alive(&self, role: &str) -> u64 {
+        self.summarised.get(role).copied().unwrap_or(0)
+    }
+
+    /// Roles with summarised tasks alive, and how many.
+    pub fn summarised_roles(&self) -> impl Iterator<Item = (&Arc<str>, u64)> {
+        self.summarised
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(r, n)| (r, *n))
     }
 
     pub fn thread(&self, id: WorkerId) -> Option<&ThreadTrack> {
@@ -478,6 +540,17 @@ impl Record {
             |r| self.resource(r).map(|r| r.name.clone()),
             |t| self.thread_name(t),
         )
+    }
+
+    /// A name for what a lane waits on, as its own kind says it: a thread
+    /// joins another (`join(Name)`), a task awaits one (`await Task-3`).
+    pub fn target_name_for(&self, waiter_is_task: bool, target: Target) -> String {
+        match target {
+            Target::Thread(t) if waiter_is_task || self.thread(t).is_some_and(|t| t.task) => {
+                format!("await {}", self.thread_name(t))
+            }
+            _ => self.target_name(target),
+        }
     }
 
     /// A thread's name, or the placeholder it has before its creation event.
@@ -568,6 +641,21 @@ impl Record {
                 }
             }
             EventKind::State { id, state, target } => self.change_state(id, t, state, target),
+            EventKind::TaskCreated { id, name } => {
+                let mut new = false;
+                if let Some(track) = self.thread_mut(id) {
+                    new = !track.task;
+                    track.task = true;
+                    track.role = role_name(&name);
+                    track.name = name;
+                    track.since = t;
+                }
+                if new {
+                    self.kept_tasks += 1;
+                }
+                self.change_state(id, t, State::Ready, None);
+            }
+            EventKind::TaskCounts(counts) => self.count_tasks(t, &counts),
             EventKind::Failed { id, message, panic } => {
                 if panic {
                     self.panics += 1;
@@ -693,15 +781,64 @@ impl Record {
         track.counted = !state.is_final();
         let role = track.role.clone();
         let is_alive = track.is_alive();
+        let task = track.task;
         self.mix(&role, t, was_counted.then_some(old), state);
+        let alive = if task {
+            &mut self.tasks_alive
+        } else {
+            &mut self.alive
+        };
         match (was_alive, is_alive) {
-            (false, true) => self.alive += 1,
-            (true, false) => self.alive = self.alive.saturating_sub(1),
+            (false, true) => *alive += 1,
+            (true, false) => *alive = alive.saturating_sub(1),
             _ => {}
         }
         if state.is_final() && !was_final {
-            self.finished.push_back(id);
+            if task {
+                self.finished_tasks.push_back(id);
+            } else {
+                self.finished.push_back(id);
+            }
             self.fold_beyond_cap(t);
+        }
+    }
+
+    /// What an event loop reports of its tasks without lanes: they count in
+    /// their role's mix (its group lane draws them), in the tasks alive, and
+    /// once ended in the folded totals.
+    fn count_tasks(&mut self, t: f64, c: &TaskCounts) {
+        let cap = self.limits.points_per_series;
+        let key = if self.mixes.len() < MAX_ROLES || self.mixes.contains_key(&c.role) {
+            c.role.clone()
+        } else {
+            Arc::from(OTHER_ROLE)
+        };
+        let rev = self.rev;
+        let mix = self.mixes.entry(key).or_insert_with(|| RoleMix::new(cap));
+        mix.rev = rev;
+        for (k, d) in c.delta.iter().enumerate() {
+            if *d != 0 && !State::ALL[k].is_final() {
+                mix.add(t, State::ALL[k], i64::from(*d));
+            }
+        }
+        let ended: u64 = c.ended.iter().map(|n| u64::from(*n)).sum();
+        let alive = self.summarised.entry(c.role.clone()).or_default();
+        *alive = (*alive + u64::from(c.created)).saturating_sub(ended);
+        self.tasks_alive = (self.tasks_alive + c.created as usize).saturating_sub(ended as usize);
+        if ended > 0 {
+            self.folded_tasks.all.add_counts(&c.ended, &c.time_in);
+            let roles = self.folded_tasks.roles.len();
+            let role = if roles < MAX_FOLDED_ROLES || self.folded_tasks.roles.contains_key(&c.role)
+            {
+                c.role.clone()
+            } else {
+                Arc::from(OTHER_ROLE)
+            };
+            self.folded_tasks
+                .roles
+                .entry(role)
+                .or_default()
+                .add_counts(&c.ended, &c.time_in);
         }
     }
 
@@ -727,24 +864,42 @@ impl Record {
         }
     }
 
-    /// Fold the oldest finished threads into the summary, past the cap.
+    /// Fold the oldest finished threads (and, apart, tasks) into the
+    /// summary, past the cap.
     fn fold_beyond_cap(&mut self, now: f64) {
-        while self.finished.len() > self.limits.finished_threads {
-            let Some(id) = self.finished.pop_front() else {
-                break;
-            };
-            let Some(track) = self.threads.remove(&id) else {
-                continue;
-            };
-            self.folded.all.add(&track, now);
-            let roles = self.folded.roles.len();
-            let role = if roles < MAX_FOLDED_ROLES || self.folded.roles.contains_key(&track.role) {
-                track.role.clone()
-            } else {
-                Arc::from(OTHER_ROLE)
-            };
-            self.folded.roles.entry(role).or_default().add(&track, now);
-            self.removals += 1;
+        let cap = self.limits.finished_threads;
+        for tasks in [false, true] {
+            loop {
+                let finished = if tasks {
+                    &mut self.finished_tasks
+                } else {
+                    &mut self.finished
+                };
+                if finished.len() <= cap {
+                    break;
+                }
+                let Some(id) = finished.pop_front() else {
+                    break;
+                };
+                let Some(track) = self.threads.remove(&id) else {
+                    continue;
+                };
+                let folded = if tasks {
+                    self.kept_tasks = self.kept_tasks.saturating_sub(1);
+                    &mut self.folded_tasks
+                } else {
+                    &mut self.folded
+                };
+                folded.all.add(&track, now);
+                let roles = folded.roles.len();
+                let role = if roles < MAX_FOLDED_ROLES || folded.roles.contains_key(&track.role) {
+                    track.role.clone()
+                } else {
+                    Arc::from(OTHER_ROLE)
+                };
+                folded.roles.entry(role).or_default().add(&track, now);
+                self.removals += 1;
+            }
         }
     }
 
@@ -897,6 +1052,16 @@ impl Record {
             self.removals = src.removals;
         }
         self.finished.clone_from(&src.finished);
+        self.finished_tasks.clone_from(&src.finished_tasks);
+        // Small (per role), and changed by summarised tasks without a removal.
+        if self.folded_tasks != src.folded_tasks {
+            self.folded_tasks.clone_from(&src.folded_tasks);
+        }
+        if self.summarised != src.summarised {
+            self.summarised.clone_from(&src.summarised);
+        }
+        self.kept_tasks = src.kept_tasks;
+        self.tasks_alive = src.tasks_alive;
         // The log: only the lines that arrived since.
         let new = src.log_total().saturating_sub(self.log_total()) as usize;
         if self.log_total() > src.log_total() || new > src.log.len() {
