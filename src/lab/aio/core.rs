@@ -6,7 +6,7 @@
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::rc::Rc;
@@ -60,7 +60,28 @@ pub(crate) enum Handle {
 pub(crate) struct TimerCell {
     when: Instant,
     cancelled: Cell<bool>,
-    callback: RefCell<Option<Box<dyn FnOnce()>>>,
+    callback: RefCell<Option<TimerAction>>,
+}
+
+/// What a timer does when it fires.
+pub(crate) enum TimerAction {
+    Call(Box<dyn FnOnce()>),
+    /// `futures._set_result_unless_cancelled(fut, None)`: asyncio.sleep's
+    /// timer, without a closure to allocate per sleep.
+    Wake(Rc<FutCore<()>>),
+}
+
+impl TimerAction {
+    fn run(self) {
+        match self {
+            TimerAction::Call(f) => f(),
+            TimerAction::Wake(fut) => {
+                if !fut.done() {
+                    fut.set(Ok(()));
+                }
+            }
+        }
+    }
 }
 
 /// `loop.call_later`'s handle: `cancel()` it and it never runs.
@@ -119,6 +140,9 @@ pub(crate) struct Inbox {
     pub items: VecDeque<(u64, Box<dyn Any + Send>)>,
 }
 
+/// What the loop does with a job's result when it comes back.
+pub(crate) type JobDone = Box<dyn FnOnce(Box<dyn Any + Send>)>;
+
 /// How to run a loop.
 #[derive(Clone, Copy, Debug)]
 pub struct RunOptions {
@@ -135,7 +159,7 @@ impl Default for RunOptions {
 
 /// How long Stop lets cancelled tasks run their cleanup before the loop
 /// drops them.
-const STOP_GRACE: Duration = Duration::from_millis(60);
+const STOP_GRACE: Duration = Duration::from_millis(25);
 
 pub(crate) struct Loop {
     pub(crate) ctx: Ctx,
@@ -147,14 +171,17 @@ pub(crate) struct Loop {
     pub(crate) inbox: Arc<Monitor<Inbox>>,
     inbox_key: WakerKey,
     current: RefCell<Option<Rc<dyn TaskDyn>>>,
-    /// `asyncio.all_tasks()`: the tasks not yet done.
-    tasks: RefCell<HashMap<WorkerId, Rc<dyn TaskDyn>>>,
+    /// `asyncio.all_tasks()`: the tasks not yet done, oldest first.
+    tasks: RefCell<BTreeMap<WorkerId, Rc<dyn TaskDyn>>>,
     task_names: Cell<u64>,
     /// `loop.stop()` was called: this iteration is the last.
     stopping: Cell<bool>,
+    /// Stop's cancellation is running until then: iterations run to their
+    /// end or to it.
+    draining: Cell<Option<Instant>>,
     pub(crate) lanes: Lanes,
     /// The executor's jobs not yet back, by key: what to do with the result.
-    jobs: RefCell<HashMap<u64, Box<dyn FnOnce(Box<dyn Any + Send>)>>>,
+    jobs: RefCell<HashMap<u64, JobDone>>,
     next_job: Cell<u64>,
     pub(crate) pool: RefCell<Option<Pool>>,
     started: Instant,
@@ -189,10 +216,13 @@ impl Loop {
     /// `loop.call_later(delay, callback)`, `delay` in scenario seconds
     /// (divided by the lab's speed, like every sleep).
     pub fn call_later(&self, delay: f64, callback: Box<dyn FnOnce()>) -> TimerHandle {
-        self.call_at(Instant::now() + self.lab.scaled(delay), callback)
+        self.timer_at(
+            Instant::now() + self.lab.scaled(delay),
+            TimerAction::Call(callback),
+        )
     }
 
-    pub fn call_at(&self, when: Instant, callback: Box<dyn FnOnce()>) -> TimerHandle {
+    fn timer_at(&self, when: Instant, callback: TimerAction) -> TimerHandle {
         let cell = Rc::new(TimerCell {
             when,
             cancelled: Cell::new(false),
@@ -213,7 +243,7 @@ impl Loop {
     }
 
     /// Keep a job's completion until its result comes back from a thread.
-    pub fn expect_job(&self, done: Box<dyn FnOnce(Box<dyn Any + Send>)>) -> u64 {
+    pub fn expect_job(&self, done: JobDone) -> u64 {
         let key = self.next_job.get();
         self.next_job.set(key + 1);
         self.jobs.borrow_mut().insert(key, done);
@@ -308,13 +338,19 @@ impl Loop {
                     let lag = self.iteration_lag.get().unwrap_or(0.0);
                     self.iteration_lag.set(Some(lag.max(late.as_secs_f64())));
                     let callback = cell.callback.borrow_mut().take();
-                    if let Some(f) = callback {
-                        f();
+                    if let Some(action) = callback {
+                        action.run();
                     }
                 }
             }
-            if i % 256 == 255 && self.lab_stopping() {
-                break;
+            if i % 256 == 255 {
+                let stop = match self.draining.get() {
+                    Some(grace) => Instant::now() >= grace,
+                    None => self.lab_stopping(),
+                };
+                if stop {
+                    break;
+                }
             }
         }
         self.report_lag();
@@ -384,10 +420,10 @@ impl Loop {
         self.current.borrow_mut().take();
     }
 
-    pub fn next_task_name(&self) -> Arc<str> {
+    pub fn next_task_number(&self) -> u64 {
         let n = self.task_names.get() + 1;
         self.task_names.set(n);
-        Arc::from(format!("Task-{n}"))
+        n
     }
 
     fn register(&self, task: Rc<dyn TaskDyn>) {
@@ -399,17 +435,18 @@ impl Loop {
     }
 
     fn all_tasks(&self) -> Vec<Rc<dyn TaskDyn>> {
-        let mut tasks: Vec<_> = self.tasks.borrow().values().cloned().collect();
-        tasks.sort_by_key(|t| t.hdr().id);
-        tasks
+        self.tasks.borrow().values().cloned().collect()
     }
 
     /// Break every cycle between tasks, futures and timers so nothing leaks.
     fn teardown(&self) {
-        for t in self.all_tasks() {
+        let tasks: Vec<_> = std::mem::take(&mut *self.tasks.borrow_mut())
+            .into_values()
+            .collect();
+        for t in &tasks {
             t.abandon();
         }
-        self.tasks.borrow_mut().clear();
+        drop(tasks);
         self.ready.borrow_mut().clear();
         self.timers.borrow_mut().clear();
         self.jobs.borrow_mut().clear();
@@ -420,7 +457,10 @@ impl Loop {
 /// A task's bookkeeping that does not depend on its result type.
 pub(crate) struct TaskHdr {
     pub id: WorkerId,
-    pub name: Arc<str>,
+    /// Its `Task-N` number, or 0 for a task named by the program.
+    number: u64,
+    /// Made when first asked for (100,000 tasks need not carry a string each).
+    name: std::cell::OnceCell<Arc<str>>,
     must_cancel: Cell<bool>,
     num_cancels_requested: Cell<u32>,
     fut_waiter: RefCell<Option<Rc<dyn AnyFut>>>,
@@ -433,6 +473,11 @@ pub(crate) struct TaskHdr {
 }
 
 impl TaskHdr {
+    pub fn name(&self) -> &Arc<str> {
+        self.name
+            .get_or_init(|| Arc::from(format!("Task-{}", self.number)))
+    }
+
     /// The exception to raise at the await being resumed, if any.
     pub fn take_throw(&self) -> Option<Exc> {
         self.throw.borrow_mut().take()
@@ -509,6 +554,8 @@ pub(crate) trait TypedFut<T>: AnyFut {
 pub(crate) struct FutCore<T> {
     result: RefCell<Option<PyResult<T>>>,
     cancelled: Cell<bool>,
+    /// The first callback inline (most futures get one), the rest after it.
+    first: RefCell<Option<(CbId, Callback)>>,
     callbacks: RefCell<Vec<(CbId, Callback)>>,
     next_cb: Cell<CbId>,
 }
@@ -518,6 +565,7 @@ impl<T: Clone + 'static> FutCore<T> {
         FutCore {
             result: RefCell::new(None),
             cancelled: Cell::new(false),
+            first: RefCell::new(None),
             callbacks: RefCell::new(Vec::new()),
             next_cb: Cell::new(0),
         }
@@ -565,12 +613,14 @@ impl<T: Clone + 'static> FutCore<T> {
     }
 
     fn schedule_callbacks(&self) {
-        let callbacks = std::mem::take(&mut *self.callbacks.borrow_mut());
-        if callbacks.is_empty() {
+        let first = self.first.borrow_mut().take();
+        let Some((_, first)) = first else {
             return;
-        }
+        };
+        let rest = std::mem::take(&mut *self.callbacks.borrow_mut());
         let lp = running_loop();
-        for (_, cb) in callbacks {
+        lp.schedule(first);
+        for (_, cb) in rest {
             lp.schedule(cb);
         }
     }
@@ -581,6 +631,11 @@ impl<T: Clone + 'static> FutCore<T> {
         self.next_cb.set(id + 1);
         if self.done() {
             running_loop().schedule(cb);
+            return id;
+        }
+        let mut first = self.first.borrow_mut();
+        if first.is_none() {
+            *first = Some((id, cb));
         } else {
             self.callbacks.borrow_mut().push((id, cb));
         }
@@ -588,13 +643,24 @@ impl<T: Clone + 'static> FutCore<T> {
     }
 
     pub fn remove_done_callback(&self, id: CbId) -> bool {
-        let mut cbs = self.callbacks.borrow_mut();
-        let before = cbs.len();
-        cbs.retain(|(i, _)| *i != id);
-        cbs.len() != before
+        let mut first = self.first.borrow_mut();
+        let mut rest = self.callbacks.borrow_mut();
+        if first.as_ref().is_some_and(|(i, _)| *i == id) {
+            // The next one moves up, so the order stays.
+            *first = if rest.is_empty() {
+                None
+            } else {
+                Some(rest.remove(0))
+            };
+            return true;
+        }
+        let before = rest.len();
+        rest.retain(|(i, _)| *i != id);
+        rest.len() != before
     }
 
     fn clear_callbacks(&self) {
+        self.first.borrow_mut().take();
         self.callbacks.borrow_mut().clear();
     }
 }
@@ -627,7 +693,7 @@ impl<T: Clone + 'static> Fut<T> {
 
     /// Await it, the awaiting task's lane showing `wait`.
     pub fn wait(&self, wait: Wait) -> Await<T> {
-        Await::new(Rc::new(self.clone()), wait)
+        Await::new(self.0.clone(), wait)
     }
 
     pub fn ptr_eq(&self, other: &Fut<T>) -> bool {
@@ -647,6 +713,21 @@ impl<T: Clone + 'static> AnyFut for Fut<T> {
 impl<T: Clone + 'static> TypedFut<T> for Fut<T> {
     fn result(&self) -> Option<PyResult<T>> {
         self.0.result()
+    }
+}
+
+impl<T: Clone + 'static> AnyFut for FutCore<T> {
+    fn cancel(&self) -> bool {
+        FutCore::cancel(self)
+    }
+    fn add_done_callback(&self, cb: Callback) -> CbId {
+        FutCore::add_done_callback(self, cb)
+    }
+}
+
+impl<T: Clone + 'static> TypedFut<T> for FutCore<T> {
+    fn result(&self) -> Option<PyResult<T>> {
+        FutCore::result(self)
     }
 }
 
@@ -736,15 +817,9 @@ pub async fn sleep(delay: f64) -> PyResult<()> {
     }
     let lp = running_loop();
     let fut = Fut::<()>::new();
-    let f = fut.clone();
-    let h = lp.call_later(
-        delay,
-        Box::new(move || {
-            // futures._set_result_unless_cancelled
-            if !f.done() {
-                f.set(Ok(()));
-            }
-        }),
+    let h = lp.timer_at(
+        Instant::now() + lp.lab.scaled(delay),
+        TimerAction::Wake(fut.0.clone()),
     );
     let _finally = CancelOnDrop(h);
     fut.wait(Wait::SLEEP).await
@@ -919,7 +994,7 @@ impl<T> Clone for Task<T> {
 impl<T: Clone + 'static> Task<T> {
     /// `get_name()`.
     pub fn name(&self) -> &str {
-        &self.inner.hdr.name
+        self.inner.hdr.name()
     }
 
     /// The task's lane id (threads and tasks share one id space).
@@ -1005,8 +1080,8 @@ pub fn create_task<T: Clone + 'static>(
     coro: impl Future<Output = PyResult<T>> + 'static,
 ) -> Task<T> {
     let lp = running_loop();
-    let name = lp.next_task_name();
-    spawn(&lp, name, Box::pin(coro))
+    let number = lp.next_task_number();
+    spawn(&lp, number, None, Box::pin(coro))
 }
 
 /// `asyncio.create_task(coro, name=name)`.
@@ -1015,17 +1090,27 @@ pub fn create_task_named<T: Clone + 'static>(
     coro: impl Future<Output = PyResult<T>> + 'static,
 ) -> Task<T> {
     let lp = running_loop();
-    spawn(&lp, Arc::from(name), Box::pin(coro))
+    spawn(&lp, 0, Some(Arc::from(name)), Box::pin(coro))
 }
 
-fn spawn<T: Clone + 'static>(lp: &Rc<Loop>, name: Arc<str>, coro: Coro<T>) -> Task<T> {
+fn spawn<T: Clone + 'static>(
+    lp: &Rc<Loop>,
+    number: u64,
+    name: Option<Arc<str>>,
+    coro: Coro<T>,
+) -> Task<T> {
     let id = lp.lab.next_worker_id();
-    let lane = lp.lanes.new_task(id, &name);
+    let names = std::cell::OnceCell::new();
+    if let Some(name) = name {
+        let _ = names.set(name);
+    }
+    let lane = lp.lanes.new_task(id, number, &names);
     let inner = Rc::new(TaskInner {
         core: FutCore::new(),
         hdr: TaskHdr {
             id,
-            name,
+            number,
+            name: names,
             must_cancel: Cell::new(false),
             num_cancels_requested: Cell::new(0),
             fut_waiter: RefCell::new(None),
@@ -1047,7 +1132,7 @@ pub struct TaskRef(pub(crate) Rc<dyn TaskDyn>);
 
 impl TaskRef {
     pub fn name(&self) -> &str {
-        &self.0.hdr().name
+        self.0.hdr().name()
     }
 
     pub fn id(&self) -> WorkerId {
@@ -1126,9 +1211,10 @@ pub fn run_with<T: Clone + 'static>(
         inbox,
         inbox_key,
         current: RefCell::new(None),
-        tasks: RefCell::new(HashMap::new()),
+        tasks: RefCell::new(BTreeMap::new()),
         task_names: Cell::new(0),
         stopping: Cell::new(false),
+        draining: Cell::new(None),
         lanes: Lanes::new(on, lab.probe.clone(), lab.task_lanes),
         jobs: RefCell::new(HashMap::new()),
         next_job: Cell::new(0),
@@ -1164,7 +1250,10 @@ pub fn run_with<T: Clone + 'static>(
         for t in &left {
             t.cancel();
         }
-        while !lp.tasks.borrow().is_empty() && !lp.lab_stopping() {
+        // As run_until_complete(gather(*tasks)): until they and the
+        // callbacks their ends scheduled have run.
+        while (!lp.tasks.borrow().is_empty() || !lp.ready.borrow().is_empty()) && !lp.lab_stopping()
+        {
             lp.run_once(None);
         }
         if lp.lab_stopping() {
@@ -1199,16 +1288,33 @@ fn run_forever(lp: &Loop) {
 /// `except CancelledError` blocks run), then drop what is left.
 fn stop_everything(lp: &Loop) {
     let grace = Instant::now() + STOP_GRACE;
-    for t in lp.all_tasks() {
-        t.cancel();
+    lp.draining.set(Some(grace));
+    // Newest first, so a task awaiting others (main in a gather) is
+    // cancelled after them, not with them all at once.
+    let tasks: Vec<_> = lp.tasks.borrow().values().rev().cloned().collect();
+    for chunk in tasks.chunks(512) {
+        if Instant::now() >= grace {
+            break;
+        }
+        for t in chunk {
+            t.cancel();
+        }
+        lp.run_once(Some(Duration::ZERO));
     }
+    drop(tasks);
     while !lp.tasks.borrow().is_empty() && Instant::now() < grace {
         lp.run_once(Some(Duration::from_millis(1)));
     }
-    // Tasks that ignored the cancellation end as cut off.
-    for t in lp.all_tasks() {
+    // Tasks that ignored the cancellation, or that the grace did not
+    // reach (100,000 of them take longer), end cut off, in one pass.
+    let left: Vec<_> = std::mem::take(&mut *lp.tasks.borrow_mut())
+        .into_values()
+        .collect();
+    for t in &left {
         let h = t.hdr();
         lp.lanes.set(h.id, &h.lane, State::Killed, None);
+        t.abandon();
     }
+    drop(left);
     lp.lanes.flush();
 }

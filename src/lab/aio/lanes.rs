@@ -8,7 +8,7 @@
 //! totals. So 100,000 tasks cost the recorder a few events per iteration and
 //! no track each, and the window draws them in one group lane.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -87,20 +87,22 @@ impl Lanes {
         self.alive.get()
     }
 
-    /// A new task: ready at once, as `create_task` schedules its first step.
-    pub fn new_task(&self, id: WorkerId, name: &Arc<str>) -> Lane {
+    /// A new task: ready at once, as `create_task` schedules its first
+    /// step. `Task-N` (number N) unless it was given a name.
+    pub fn new_task(&self, id: WorkerId, number: u64, name: &OnceCell<Arc<str>>) -> Lane {
         self.alive.set(self.alive.get() + 1);
         let kind = if !self.on {
             Kind::Off
         } else if self.own_alive.get() < self.cap {
             self.own_alive.set(self.own_alive.get() + 1);
+            let name = name.get_or_init(|| Arc::from(format!("Task-{number}")));
             self.probe.emit(EventKind::TaskCreated {
                 id,
                 name: name.clone(),
             });
             Kind::Own
         } else {
-            let r = self.role(role_of(name));
+            let r = self.role(name.get().map_or("Task", |n| role_of(n)));
             let mut roles = self.roles.borrow_mut();
             let c = &mut roles[r as usize];
             c.counts.created += 1;
