@@ -692,6 +692,18 @@ pub struct ThreadJson {
     pub seconds: BTreeMap<&'static str, f64>,
 }
 
+/// An asyncio task that keeps a lane of its own.
+#[derive(Serialize)]
+pub struct TaskJson {
+    pub name: String,
+    /// As asyncio says it: `cancelled` where a thread would be `killed`.
+    pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// Seconds of real time spent in each state (only states it was in).
+    pub seconds: BTreeMap<&'static str, f64>,
+}
+
 #[derive(Serialize)]
 pub struct EventsJson {
     pub recorded: u64,
@@ -762,11 +774,45 @@ pub struct RunReport {
     pub threads_ever: u64,
     /// Older finished threads, folded into exact totals.
     pub folded_threads: FoldedJson,
+    /// asyncio tasks with a lane of their own: the live ones (up to the
+    /// record's cap) and the newest finished ones.
+    pub tasks: Vec<TaskJson>,
+    /// asyncio tasks created in all.
+    pub tasks_ever: u64,
+    /// asyncio tasks alive at the end of the record.
+    pub tasks_alive: usize,
+    /// Finished tasks folded into totals, and the tasks the loop only
+    /// counted (beyond the cap on lanes) that ended.
+    pub folded_tasks: FoldedJson,
     /// Cycles of threads each blocked on a lock the next one holds.
     pub deadlocks: Vec<Vec<String>>,
     pub events: EventsJson,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<Vec<LogJson>>,
+}
+
+fn folded_json(folded: &crate::lab::record::Folded) -> FoldedJson {
+    let (ended, seconds) = ended_and_seconds(&folded.all);
+    FoldedJson {
+        threads: folded.all.threads,
+        ended,
+        seconds,
+        roles: folded
+            .roles
+            .iter()
+            .map(|(role, f)| {
+                let (ended, seconds) = ended_and_seconds(f);
+                (
+                    role.to_string(),
+                    FoldedRoleJson {
+                        threads: f.threads,
+                        ended,
+                        seconds,
+                    },
+                )
+            })
+            .collect(),
+    }
 }
 
 fn summary(s: &crate::lab::record::Series) -> SeriesSummary {
@@ -799,8 +845,26 @@ pub fn report(
     lang: Lang,
 ) -> RunReport {
     let now = record.now();
+    let seconds_of = |times: [f64; 9]| -> BTreeMap<&'static str, f64> {
+        State::ALL
+            .iter()
+            .filter(|s| times[s.index()] > 0.0)
+            .map(|s| (s.name(), round3(times[s.index()])))
+            .collect()
+    };
+    let tasks = record
+        .threads()
+        .filter(|t| t.task)
+        .map(|t| TaskJson {
+            name: t.name.to_string(),
+            state: t.state.task_name(),
+            failure: t.failure.clone(),
+            seconds: seconds_of(t.time_in(now)),
+        })
+        .collect();
     let threads = record
         .threads()
+        .filter(|t| !t.task)
         .map(|t| {
             let times = t.time_in(now);
             ThreadJson {
@@ -843,30 +907,11 @@ pub fn report(
         resources,
         threads,
         threads_ever: record.threads_ever(),
-        folded_threads: {
-            let (ended, seconds) = ended_and_seconds(&record.folded.all);
-            FoldedJson {
-                threads: record.folded.all.threads,
-                ended,
-                seconds,
-                roles: record
-                    .folded
-                    .roles
-                    .iter()
-                    .map(|(role, f)| {
-                        let (ended, seconds) = ended_and_seconds(f);
-                        (
-                            role.to_string(),
-                            FoldedRoleJson {
-                                threads: f.threads,
-                                ended,
-                                seconds,
-                            },
-                        )
-                    })
-                    .collect(),
-            }
-        },
+        folded_threads: folded_json(&record.folded),
+        tasks,
+        tasks_ever: record.tasks_ever(),
+        tasks_alive: record.alive_tasks(),
+        folded_tasks: folded_json(&record.folded_tasks),
         deadlocks: record
             .deadlocks()
             .into_iter()
@@ -1203,6 +1248,45 @@ fn readable(r: &RunReport, record: &Record, lang: Lang) -> String {
             r.folded_threads.threads,
             ended.join(", ")
         );
+    }
+    if r.tasks_ever > 0 {
+        let _ = writeln!(
+            out,
+            "\nasyncio tasks: {} in all, {} alive at the end",
+            r.tasks_ever, r.tasks_alive
+        );
+        const SHOWN: usize = 24;
+        for t in r.tasks.iter().take(SHOWN) {
+            let times: Vec<String> = t
+                .seconds
+                .iter()
+                .map(|(state, v)| format!("{state} {v:.3}s"))
+                .collect();
+            let _ = writeln!(out, "  {:<14} {:<9} {}", t.name, t.state, times.join(", "));
+            if let Some(f) = &t.failure {
+                let _ = writeln!(out, "      failed: {f}");
+            }
+        }
+        let folded = r.folded_tasks.threads;
+        let more = r.tasks.len().saturating_sub(SHOWN) as u64;
+        if more + folded > 0 {
+            let ended: Vec<String> = r
+                .folded_tasks
+                .ended
+                .iter()
+                .map(|(state, n)| {
+                    format!(
+                        "{n} {}",
+                        State::from_name(state).map_or(*state, State::task_name)
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "  … {more} more with lanes, and {folded} counted in totals: {}",
+                ended.join(", ")
+            );
+        }
     }
     for cycle in &r.deadlocks {
         let _ = writeln!(out, "\nDEADLOCK: {} wait for each other", cycle.join(" → "));

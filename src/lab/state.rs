@@ -46,6 +46,20 @@ impl State {
         matches!(self, State::Done | State::Failed | State::Killed)
     }
 
+    /// The name of the state for an asyncio task: a task that is cut off
+    /// has been cancelled.
+    pub fn task_name(self) -> &'static str {
+        match self {
+            State::Killed => "cancelled",
+            other => other.name(),
+        }
+    }
+
+    /// The state with this [`State::name`].
+    pub fn from_name(name: &str) -> Option<State> {
+        State::ALL.into_iter().find(|s| s.name() == name)
+    }
+
     /// The lowercase English name used in logs and JSON.
     pub fn name(self) -> &'static str {
         match self {

@@ -115,6 +115,17 @@ pub const STATUS_FINISHED: Text = t!("finished", "finalizado");
 pub const ALIVE_THREADS: Text = t!("Alive threads", "Hilos vivos");
 pub const THREADS_EVER: Text = t!("threads in all", "hilos en total");
 pub const ALIVE: Text = t!("alive", "vivos");
+pub const ALIVE_TASKS: Text = t!("asyncio tasks alive", "tareas asyncio vivas");
+pub const TASKS_EVER: Text = t!("tasks in all", "tareas en total");
+pub const FOLDED_TASKS: Text = t!(
+    "earlier tasks ended and were folded into the totals",
+    "tareas anteriores terminaron y se sumaron a los totales"
+);
+pub const SUMMARISED: Text = t!(
+    "without a lane of their own, counted in the group's lane",
+    "sin carril propio, contadas en el carril del grupo"
+);
+pub const KILLED_OR_CANCELLED: Text = t!("killed / cancelled", "eliminado / cancelada");
 pub const DEADLOCK: Text = t!("Deadlock", "Interbloqueo");
 pub const START_ERROR: Text = t!("Could not start", "No se pudo iniciar");
 pub const STOP_LEFT: Text = t!(
@@ -269,6 +280,25 @@ pub fn state_name(state: State) -> Text {
         State::Done => t!("done", "terminado"),
         State::Failed => t!("failed", "fallido"),
         State::Killed => t!("killed", "eliminado"),
+    }
+}
+
+/// An asyncio task's state, as its tooltip shows it: a task is cancelled
+/// where a thread is killed, and it awaits rather than waits.
+pub fn task_state_name(state: State) -> Text {
+    match state {
+        State::Killed => t!("cancelled", "cancelada"),
+        State::Sleeping => t!("awaiting asyncio.sleep", "esperando asyncio.sleep"),
+        State::Waiting => t!("awaiting", "esperando"),
+        State::Blocked => t!("awaiting (blocked)", "esperando (bloqueada)"),
+        State::Done => t!("done", "terminada"),
+        State::Failed => t!("failed", "fallida"),
+        State::Ready => t!(
+            "ready (in the loop's queue)",
+            "lista (en la cola del bucle)"
+        ),
+        State::Running => t!("running", "en ejecución"),
+        State::Created => t!("created", "creada"),
     }
 }
 

@@ -5,6 +5,7 @@
 //! Panels return [`Action`]s, applied once the frame is drawn.
 
 use eframe::egui;
+mod event_loop;
 pub mod extras;
 pub mod files;
 mod frames;
@@ -931,6 +932,22 @@ impl HilosApp {
                         .weak(),
                     );
                 }
+                if self.view.tasks_ever > 0 {
+                    ui.separator();
+                    ui.label(format!(
+                        "{}: {}",
+                        i18n::ALIVE_TASKS.get(lang),
+                        self.view.tasks_alive
+                    ));
+                    ui.label(
+                        RichText::new(format!(
+                            "({} {})",
+                            self.view.tasks_ever,
+                            i18n::TASKS_EVER.get(lang)
+                        ))
+                        .weak(),
+                    );
+                }
             }
         });
     }
@@ -1057,7 +1074,7 @@ impl HilosApp {
                 }
             });
         });
-        timeline::legend(ui, lang);
+        timeline::legend(ui, lang, self.view.tasks_ever > 0);
     }
 
     fn centre(&mut self, ui: &mut Ui, actions: &mut Vec<Action>) {
@@ -1073,6 +1090,7 @@ impl HilosApp {
                 knobs: self.controller.knobs(),
                 speed: self.controller.speed(),
                 running: self.controller.phase() == Phase::Running,
+                record: self.controller.mirror(),
             };
             extra.show(ui, &cx, actions);
         }

@@ -68,8 +68,9 @@ const STACK: [State; 9] = [
     State::Done,
 ];
 
-/// The 9 states with their colours.
-pub fn legend(ui: &mut Ui, lang: Lang) {
+/// The 9 states with their colours; with asyncio tasks on the timeline,
+/// killed reads "killed / cancelled".
+pub fn legend(ui: &mut Ui, lang: Lang, tasks: bool) {
     ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().item_spacing.x = 10.0;
         for state in State::ALL {
@@ -81,7 +82,12 @@ pub fn legend(ui: &mut Ui, lang: Lang) {
                 if state == State::Blocked {
                     hatch(ui.painter(), rect);
                 }
-                ui.small(i18n::state_name(state).get(lang));
+                let name = if tasks && state == State::Killed {
+                    i18n::KILLED_OR_CANCELLED
+                } else {
+                    i18n::state_name(state)
+                };
+                ui.small(name.get(lang));
             });
         }
     });
@@ -154,6 +160,17 @@ pub fn show(
                 "{} {}",
                 view.folded,
                 i18n::FOLDED_THREADS.get(lang)
+            ))
+            .small()
+            .weak(),
+        );
+    }
+    if view.tasks_folded > 0 {
+        ui.label(
+            RichText::new(format!(
+                "{} {}",
+                view.tasks_folded,
+                i18n::FOLDED_TASKS.get(lang)
             ))
             .small()
             .weak(),
@@ -255,6 +272,7 @@ fn paint_rows(
                 role,
                 members,
                 alive,
+                summarised,
                 collapsed,
                 ..
             } => {
@@ -264,7 +282,8 @@ fn paint_rows(
                     paint_shares(&painter, &shares, track, y);
                 }
                 let sign = if *collapsed { "+" } else { "-" };
-                let text = format!("{sign} {role} \u{d7} {}", members.len());
+                let text = format!("{sign} {role} \u{d7} {}", members.len() as u64 + summarised);
+                let alive = *alive as u64 + summarised;
                 let button = egui::Button::new(RichText::new(text).size(12.5).strong())
                     .frame(false)
                     .wrap_mode(egui::TextWrapMode::Truncate);
@@ -394,12 +413,32 @@ fn hover_details(
             members,
             alive,
             folded,
+            summarised,
             ..
         } => {
-            ui.strong(format!("{role} \u{d7} {}", members.len()));
-            ui.label(format!("{alive} {}", i18n::ALIVE.get(lang)));
+            ui.strong(format!(
+                "{role} \u{d7} {}",
+                members.len() as u64 + summarised
+            ));
+            ui.label(format!(
+                "{} {}",
+                *alive as u64 + summarised,
+                i18n::ALIVE.get(lang)
+            ));
+            if *summarised > 0 {
+                ui.label(format!("{summarised} {}", i18n::SUMMARISED.get(lang)));
+            }
             if *folded > 0 {
-                ui.label(format!("+{folded} {}", i18n::FOLDED_THREADS.get(lang)));
+                let tasks = record.summarised_alive(role) > 0
+                    || members
+                        .iter()
+                        .any(|id| record.thread(*id).is_some_and(|t| t.task));
+                let what = if tasks {
+                    i18n::FOLDED_TASKS
+                } else {
+                    i18n::FOLDED_THREADS
+                };
+                ui.label(format!("+{folded} {}", what.get(lang)));
             }
             if let Some(t) = t
                 && let Some(mix) = record.role_mix(role)
@@ -446,16 +485,17 @@ fn thread_details(
         Some(s) => (s.state, s.target),
         None => (track.state, track.target),
     };
-    let mut line = format!(
-        "{}: {}",
-        i18n::HOVER_STATE.get(lang),
-        i18n::state_name(state).get(lang)
-    );
+    let state_name = if track.task {
+        i18n::task_state_name(state)
+    } else {
+        i18n::state_name(state)
+    };
+    let mut line = format!("{}: {}", i18n::HOVER_STATE.get(lang), state_name.get(lang));
     if let Some(target) = target {
         line.push_str(&format!(
             " {} {}",
             i18n::HOVER_ON.get(lang),
-            record.target_name(target)
+            record.target_name_for(track.task, target)
         ));
     }
     ui.label(RichText::new(line).color(state_color(state)));

@@ -149,6 +149,9 @@ pub enum Row {
         alive: usize,
         /// Threads of this role already folded into totals.
         folded: u64,
+        /// asyncio tasks of this role alive without a lane of their own
+        /// (beyond the record's cap): the group's lane counts them.
+        summarised: u64,
         collapsed: bool,
     },
 }
@@ -188,18 +191,31 @@ impl Grouping {
                 })
                 .push(t.id);
         }
+        // Roles whose tasks are all counted without lanes still get a group.
+        for (role, _) in record.summarised_roles() {
+            if !by_role.contains_key(role) {
+                by_role.insert(role.clone(), Vec::new());
+                order.push(role.clone());
+            }
+        }
         let mut rows = Vec::new();
         for role in order {
             let members = by_role.remove(&role).unwrap_or_default();
-            let folded = record.folded.roles.get(&role).map_or(0, |f| f.threads);
-            if members.len() == 1 && folded == 0 {
+            let folded = record.folded.roles.get(&role).map_or(0, |f| f.threads)
+                + record
+                    .folded_tasks
+                    .roles
+                    .get(&role)
+                    .map_or(0, |f| f.threads);
+            let summarised = record.summarised_alive(&role);
+            if members.len() == 1 && folded == 0 && summarised == 0 {
                 rows.push(Row::Thread {
                     id: members[0],
                     indent: false,
                 });
                 continue;
             }
-            let collapsed = self.collapsed(&role, members.len());
+            let collapsed = self.collapsed(&role, members.len() + summarised as usize);
             let alive = members
                 .iter()
                 .filter(|id| record.thread(**id).is_some_and(|t| t.is_alive()))
@@ -217,6 +233,7 @@ impl Grouping {
                 members,
                 alive,
                 folded,
+                summarised,
                 collapsed,
             });
             rows.extend(lanes);
@@ -257,6 +274,10 @@ pub struct View {
     /// Threads kept plus threads folded into totals.
     pub threads_ever: u64,
     pub folded: u64,
+    /// asyncio tasks alive, ever, and folded into totals.
+    pub tasks_alive: usize,
+    pub tasks_ever: u64,
+    pub tasks_folded: u64,
     pub plots: Vec<PlotData>,
     pub log_trimmed: u64,
     pub events_dropped: u64,
@@ -294,6 +315,9 @@ impl View {
         self.alive = record.alive_threads();
         self.threads_ever = record.threads_ever();
         self.folded = record.folded.all.threads;
+        self.tasks_alive = record.alive_tasks();
+        self.tasks_ever = record.tasks_ever();
+        self.tasks_folded = record.folded_tasks.all.threads;
         self.log_trimmed = record.log_trimmed;
         self.events_dropped = record.events_dropped;
         self.events_recorded = record.events_recorded;

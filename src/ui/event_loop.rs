@@ -1,0 +1,182 @@
+//! The asyncio scenarios' own view: the event loop's vital signs above the
+//! timeline (tasks alive, the ready queue, the loop's lag now and at its
+//! worst), the name of the option a strategy knob picks, and for waiters a
+//! scenario measures, memory and start-up time against how many started.
+//! Everything comes from the record (counters the loop keeps), so the view
+//! knows nothing of any one scenario.
+
+use eframe::egui;
+use egui::{Color32, RichText, Ui};
+use egui_plot::{Legend, Line, Plot, PlotPoints};
+
+use super::Action;
+use super::extras::{ExtraCx, ScenarioExtra};
+use crate::lab::aio::{EVENT_LOOP, LOOP_LAG_MS};
+use crate::lab::knobs::format_number;
+use crate::lab::record::Record;
+use crate::lab::text::Lang;
+use crate::scenarios::{AgainstN, KnobChoices};
+use crate::t;
+
+const COLORS: [Color32; 2] = [
+    Color32::from_rgb(90, 200, 120),
+    Color32::from_rgb(240, 130, 90),
+];
+
+pub struct EventLoopExtra {
+    choices: &'static [KnobChoices],
+    against_n: &'static [AgainstN],
+}
+
+impl EventLoopExtra {
+    pub fn new(choices: &'static [KnobChoices], against_n: &'static [AgainstN]) -> Self {
+        EventLoopExtra { choices, against_n }
+    }
+}
+
+/// (N started, MB above the first sample, ms since the first sample) for
+/// each sample of one kind of waiter.
+fn samples(record: &Record, a: &AgainstN) -> Vec<[f64; 3]> {
+    let (Some(started), Some(rss)) = (record.counter(a.started), record.counter(a.rss_kb)) else {
+        return Vec::new();
+    };
+    let rss: Vec<(f64, f64)> = rss.series.raw().collect();
+    let rss_at = |t: f64| {
+        let i = rss.partition_point(|(ts, _)| *ts <= t);
+        i.checked_sub(1).map(|i| rss[i].1)
+    };
+    let mut out = Vec::new();
+    let mut first: Option<(f64, f64)> = None;
+    for (t, n) in started.series.raw() {
+        let Some(kb) = rss_at(t) else { continue };
+        let (t0, kb0) = *first.get_or_insert((t, kb));
+        out.push([n, (kb - kb0) / 1024.0, (t - t0) * 1000.0]);
+    }
+    out
+}
+
+fn vital_signs(ui: &mut Ui, record: &Record, lang: Lang) {
+    let ready = record.resource_by_name(EVENT_LOOP);
+    let lag = record.counter(LOOP_LAG_MS);
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new(t!("Event loop", "Bucle de eventos").get(lang)).strong());
+        let mut item = |label: &str, value: String| {
+            ui.label(RichText::new(format!("{label}:")).weak());
+            ui.label(RichText::new(value).monospace().strong());
+            ui.add_space(10.0);
+        };
+        item(
+            t!("tasks alive", "tareas vivas").get(lang),
+            record.alive_tasks().to_string(),
+        );
+        if let Some(r) = ready {
+            item(
+                t!("ready queue", "cola de listas").get(lang),
+                r.level.to_string(),
+            );
+            let most = if r.level_series.is_empty() {
+                0.0
+            } else {
+                r.level_series.max
+            };
+            item(
+                t!("longest ready queue", "cola de listas más larga").get(lang),
+                format_number(most),
+            );
+        }
+        if let Some(c) = lag {
+            item(
+                t!("loop lag (ms)", "retraso del bucle (ms)").get(lang),
+                c.value.to_string(),
+            );
+            let worst = if c.series.is_empty() {
+                0.0
+            } else {
+                c.series.max
+            };
+            item(
+                t!("worst lag (ms)", "peor retraso (ms)").get(lang),
+                format_number(worst),
+            );
+        }
+    });
+}
+
+fn against_n_plots(ui: &mut Ui, record: &Record, against: &[AgainstN], lang: Lang) {
+    let data: Vec<(&AgainstN, Vec<[f64; 3]>)> = against
+        .iter()
+        .map(|a| (a, samples(record, a)))
+        .filter(|(_, s)| s.len() > 1)
+        .collect();
+    if data.is_empty() {
+        return;
+    }
+    let width = ((ui.available_width() - 12.0) / 2.0).max(200.0);
+    ui.horizontal(|ui| {
+        for (k, (title, pick)) in [
+            (
+                t!(
+                    "Memory (MB above the start) against N started",
+                    "Memoria (MB sobre el inicio) frente a N iniciados"
+                ),
+                1usize,
+            ),
+            (
+                t!(
+                    "Start-up time (ms) against N started",
+                    "Tiempo de arranque (ms) frente a N iniciados"
+                ),
+                2usize,
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            ui.vertical(|ui| {
+                ui.set_width(width);
+                ui.label(RichText::new(title.get(lang)).strong().small());
+                Plot::new(("against_n", k))
+                    .height(120.0)
+                    .width(width)
+                    .allow_zoom(false)
+                    .allow_drag(false)
+                    .allow_scroll(false)
+                    .allow_boxed_zoom(false)
+                    .legend(Legend::default())
+                    .include_x(0.0)
+                    .include_y(0.0)
+                    .x_axis_formatter(|mark, _| format_number(mark.value))
+                    .show(ui, |plot_ui| {
+                        for (i, (a, s)) in data.iter().enumerate() {
+                            let points: PlotPoints = s.iter().map(|p| [p[0], p[pick]]).collect();
+                            plot_ui.line(
+                                Line::new(a.label.get(lang), points)
+                                    .color(COLORS[i % COLORS.len()])
+                                    .width(1.8),
+                            );
+                        }
+                    });
+            });
+        }
+    });
+}
+
+impl ScenarioExtra for EventLoopExtra {
+    fn show(&mut self, ui: &mut Ui, cx: &ExtraCx, _actions: &mut Vec<Action>) {
+        let Some(record) = cx.record else {
+            return;
+        };
+        vital_signs(ui, record, cx.lang);
+        if !self.against_n.is_empty() {
+            against_n_plots(ui, record, self.against_n, cx.lang);
+        }
+    }
+
+    fn knob_note(&self, knob: &str, cx: &ExtraCx) -> Option<String> {
+        let c = self.choices.iter().find(|c| c.knob == knob)?;
+        let i = cx.knobs.index_of(knob).ok()?;
+        let v = cx.knobs.get_at(i).round().max(0.0) as usize;
+        let name = c.names.get(v)?;
+        Some(format!("{v}: {}", name.get(cx.lang)))
+    }
+}
