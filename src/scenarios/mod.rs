@@ -12,6 +12,10 @@ pub mod event;
 pub mod semaphore;
 pub mod timer;
 
+pub mod asyncio_basics;
+pub mod asyncio_blocking;
+pub mod asyncio_vs_threads;
+
 use crate::lab::record::Record;
 use crate::lab::text::Text;
 use crate::lab::{Ctx, KnobSpec, Knobs, SyncResult};
@@ -84,6 +88,31 @@ pub enum Extra {
     None,
     /// frozen-ui's "run on the UI thread / on a worker" controls and frame plot.
     FrozenUi,
+    /// The event loop's vital signs (tasks alive, ready queue, loop lag)
+    /// above the timeline; the name of the option an int knob picks; and,
+    /// for waiters the scenario measures, memory and start-up time against
+    /// how many have started.
+    EventLoop {
+        choices: &'static [KnobChoices],
+        against_n: &'static [AgainstN],
+    },
+}
+
+/// An int knob that picks one of several named options (0, 1, 2…).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KnobChoices {
+    pub knob: &'static str,
+    pub names: &'static [Text],
+}
+
+/// Waiters the scenario starts and measures as it goes: each sample sets
+/// the counter `rss_kb` (resident memory, KB) and then `started` (how many
+/// so far), the first one at 0 when the measurement begins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AgainstN {
+    pub label: Text,
+    pub started: &'static str,
+    pub rss_kb: &'static str,
 }
 
 /// How close the lab's number and CPython's must be to agree.
@@ -148,7 +177,7 @@ impl Scenario {
 
 /// Every scenario, in the order of the window's list.
 pub fn all() -> &'static [&'static Scenario] {
-    static ALL: [&Scenario; 8] = [
+    static ALL: [&Scenario; 11] = [
         &frozen_ui::SCENARIO,
         &race_condition::SCENARIO,
         &producer_consumer::SCENARIO,
@@ -158,6 +187,10 @@ pub fn all() -> &'static [&'static Scenario] {
         &barrier::SCENARIO,
         &event::SCENARIO,
         &condition::SCENARIO,
+        // Async: asyncio on a real event loop.
+        &asyncio_basics::SCENARIO,
+        &asyncio_blocking::SCENARIO,
+        &asyncio_vs_threads::SCENARIO,
     ];
     &ALL
 }
