@@ -66,7 +66,7 @@ const KNOBS: &[KnobSpec] = &[
             "Coroutines (from the next round)",
             "Corrutinas (desde la próxima ronda)"
         ),
-        "tasks",
+        "coroutines",
         1,
         8,
         3,
@@ -74,8 +74,8 @@ const KNOBS: &[KnobSpec] = &[
     KnobSpec::seconds(
         "delay",
         t!(
-            "Delay step: coroutine i sleeps i × this",
-            "Paso de espera: la corrutina i duerme i × esto"
+            "Delay step: the coroutines sleep 2, 1, 3, 4… × this",
+            "Paso de espera: las corrutinas duermen 2, 1, 3, 4… × esto"
         ),
         0.05,
         5.0,
@@ -107,11 +107,11 @@ pub static SCENARIO: Scenario = Scenario {
     ),
     explanation: t!(
         "An async def function gives a coroutine; nothing runs until something awaits it or wraps it in a task. The event loop runs on one thread (MainThread here): it keeps a queue of tasks that are ready and runs them one at a time, each until its next await. await asyncio.sleep(d) does not block the thread: the task tells the loop to wake it in d seconds and steps aside. Each task has its own lane (Task-1 is main), grouped under 'Task'; the loop's thread has its own lane too, and it waits only when no task is ready.\n\n\
-Strategy 0 awaits the coroutines one after another: each starts when the previous one ends, so the round takes the sum of the delays (1 + 2 + 3 = 6 s by default), all inside Task-1. Strategy 1 wraps each in a task with create_task first: they all sleep at once, and the round takes the longest delay (3 s). A task made by create_task does not start at once: it waits in the ready queue until the running task reaches an await. Strategy 2 does the same with gather, which also returns the results in the order of its arguments, not the order they finish in. Strategy 3 is the factorial example: three tasks take turns at every await.\n\n\
+The coroutines sleep 2, 1 and 3 delay steps (as in seed 004's wait example) and say 'hello', 'world', 'from'. Strategy 0 awaits them one after another: each starts when the previous one ends, so the round takes the sum of the delays (2 + 1 + 3 = 6 s by default), all inside Task-1. Strategy 1 wraps each in a task with create_task first: they all sleep at once, and the round takes the longest delay (3 s). A task made by create_task does not start at once: it waits in the ready queue until the running task reaches an await. Strategy 2 does the same with gather, which also returns the results in the order of its arguments (hello, world, from) although 'world' finishes first. Strategy 3 is the factorial example: three tasks take turns at every await.\n\n\
 Strategy 4 gives each coroutine wait_for with the timeout: those longer than it are cancelled when it comes (their lanes end cancelled, their 'cancelled while waiting' line shows the cleanup ran) and wait_for raises TimeoutError. Strategy 5 uses wait(return_when=FIRST_COMPLETED): it returns as soon as one task is done and leaves the others pending; they are still running until the program cancels them. Strategy 6 sleeps the timeout and calls cancel() on the tasks not done: CancelledError is raised inside each, at the await it is waiting in.\n\n\
 Move the strategy, the delays or the number of coroutines while rounds repeat: each round reads them when it starts. Compare a round's time with the sum and the longest of the delays.",
         "Una función async def da una corrutina; no se ejecuta nada hasta que algo la espera con await o la envuelve en una tarea. El bucle de eventos corre en un solo hilo (aquí MainThread): guarda una cola de tareas listas y las ejecuta de una en una, cada una hasta su siguiente await. await asyncio.sleep(d) no bloquea el hilo: la tarea le pide al bucle que la despierte en d segundos y se aparta. Cada tarea tiene su carril (Task-1 es main), agrupadas bajo 'Task'; el hilo del bucle también tiene el suyo, y solo espera cuando no hay ninguna tarea lista.\n\n\
-La estrategia 0 espera las corrutinas una tras otra: cada una empieza cuando acaba la anterior, así que la ronda tarda la suma de las esperas (1 + 2 + 3 = 6 s por defecto), todo dentro de Task-1. La estrategia 1 envuelve antes cada una en una tarea con create_task: duermen todas a la vez y la ronda tarda la espera más larga (3 s). Una tarea creada con create_task no empieza enseguida: espera en la cola de listas hasta que la tarea en marcha llega a un await. La estrategia 2 hace lo mismo con gather, que además devuelve los resultados en el orden de sus argumentos, no en el orden en que terminan. La estrategia 3 es el ejemplo del factorial: tres tareas se turnan en cada await.\n\n\
+Las corrutinas duermen 2, 1 y 3 pasos de espera (como en el ejemplo de wait de la semilla 004) y dicen 'hello', 'world', 'from'. La estrategia 0 las espera una tras otra: cada una empieza cuando acaba la anterior, así que la ronda tarda la suma de las esperas (2 + 1 + 3 = 6 s por defecto), todo dentro de Task-1. La estrategia 1 envuelve antes cada una en una tarea con create_task: duermen todas a la vez y la ronda tarda la espera más larga (3 s). Una tarea creada con create_task no empieza enseguida: espera en la cola de listas hasta que la tarea en marcha llega a un await. La estrategia 2 hace lo mismo con gather, que además devuelve los resultados en el orden de sus argumentos (hello, world, from) aunque 'world' termina primero. La estrategia 3 es el ejemplo del factorial: tres tareas se turnan en cada await.\n\n\
 La estrategia 4 pone a cada corrutina un wait_for con el tiempo límite: las que tardan más se cancelan cuando llega (sus carriles terminan cancelados, su línea 'cancelled while waiting' muestra que la limpieza se ejecutó) y wait_for lanza TimeoutError. La estrategia 5 usa wait(return_when=FIRST_COMPLETED): vuelve en cuanto una tarea termina y deja las otras pendientes; siguen en marcha hasta que el programa las cancela. La estrategia 6 duerme el tiempo límite y llama a cancel() en las tareas sin terminar: CancelledError se lanza dentro de cada una, en el await en el que espera.\n\n\
 Mueve la estrategia, las esperas o el número de corrutinas mientras se repiten las rondas: cada ronda los lee al empezar. Compara el tiempo de una ronda con la suma y con la más larga de las esperas."
     ),
@@ -367,7 +367,7 @@ async fn main(ctx: Ctx) -> PyResult<()> {
         let strategy = ctx.knob_usize("strategy").min(STRATEGIES.len() - 1);
         let n = ctx.knob_usize("tasks").clamp(1, WORDS.len());
         let step = ctx.knob("delay");
-        let delays: Vec<f64> = (1..=n).map(|i| round3(step * i as f64)).collect();
+        let delays: Vec<f64> = multiples(n).map(|k| round3(step * k as f64)).collect();
         let timeout = ctx.knob("timeout");
         let sum: f64 = if strategy == FACTORIAL {
             // Each factorial task sleeps a step per multiplication.
@@ -378,7 +378,7 @@ async fn main(ctx: Ctx) -> PyResult<()> {
         let longest = if strategy == FACTORIAL {
             step * n as f64
         } else {
-            delays[n - 1]
+            delays.iter().copied().fold(0.0, f64::max)
         };
         sum_ms.set((sum * 1000.0).round() as i64);
         longest_ms.set((longest * 1000.0).round() as i64);
@@ -397,6 +397,16 @@ async fn main(ctx: Ctx) -> PyResult<()> {
     ctx.log(format!("cancelled: {}", tally.cancelled.get()));
     ctx.log(format!("timeouts: {}", tally.timeouts.get()));
     Ok(())
+}
+
+/// How many delay steps each coroutine sleeps: 2, 1, 3, 4… (seed 004's
+/// get(2), get(1), get(3)), so the first one given is not the first done.
+fn multiples(n: usize) -> impl Iterator<Item = usize> {
+    (1..=n).map(move |i| match (i, n) {
+        (1, 2..) => 2,
+        (2, _) => 1,
+        (i, _) => i,
+    })
 }
 
 fn round3(v: f64) -> f64 {
@@ -435,7 +445,9 @@ fn python(knobs: &Knobs) -> String {
     let strategy = (knobs.get("strategy").round().max(0.0) as usize).min(STRATEGIES.len() - 1);
     let n = (knobs.get("tasks").round().max(1.0) as usize).min(WORDS.len());
     let step = knobs.get("delay");
-    let delays: Vec<String> = (1..=n).map(|i| py_num(round3(step * i as f64))).collect();
+    let delays: Vec<String> = multiples(n)
+        .map(|k| py_num(round3(step * k as f64)))
+        .collect();
     let words: Vec<String> = WORDS[..n].iter().map(|w| format!("\"{w}\"")).collect();
     let say_after = r#"
 async def say_after(delay, what):
@@ -556,7 +568,7 @@ async def with_timeout(delay, what):
         )
     } else {
         format!(
-            "DELAYS = [{}]  # coroutine i sleeps i x {} s\nWORDS = [{}]{}",
+            "DELAYS = [{}]  # in steps of {} s\nWORDS = [{}]{}",
             delays.join(", "),
             py_num(step),
             words.join(", "),

@@ -91,11 +91,11 @@ pub static SCENARIO: Scenario = Scenario {
         "Una llamada bloqueante dentro de una corrutina (time.sleep, un bucle de CPU) retiene el único hilo del bucle de eventos: todas las demás tareas se paran y el bucle se retrasa toda la duración de la llamada. asyncio.to_thread la ejecuta en otro hilo y el bucle sigue."
     ),
     explanation: t!(
-        "The program is a small asyncio app: a heartbeat task ticks every 0.1 s and measures how late the loop wakes it; a few download tasks wait for the network (await asyncio.sleep(0.1)) part after part; and every so often a report task does some blocking work.\n\n\
+        "The program is a small asyncio app: a heartbeat task ticks every 0.1 s and measures how late the loop wakes it; a few download tasks wait for the network (await asyncio.sleep(0.1)) part after part; and every so often a report task does some blocking work. Each task is named (create_task(…, name=…)), so each has a lane under its name.\n\n\
 Asynchronous code only takes turns at await. time.sleep is not awaited: it holds the thread, and the loop's thread is the only one running tasks. Watch the timeline while the report blocks: its task lane stays 'running', MainThread (the loop's thread) is sleeping inside time.sleep, and every other lane stops where it was. The downloads line goes flat, and when the call returns the loop lag plot spikes to the length of the call: every timer that came due meanwhile runs that late. It is the frozen window of the Threads group again, with the event loop in the place of the window's frame loop.\n\n\
 Tick the fix: the report awaits asyncio.to_thread(blocking_work, …). The call runs on the loop's executor thread (asyncio_0 appears, sleeping), the report task waits for it like for any other awaitable, and the heartbeat, the downloads and the lag stay as they were. The fix applies from the next report, as do the other knobs.\n\n\
 With the CPU loop the lesson is the same on the loop's thread. With the fix, CPython's GIL still makes the loop share the interpreter with the busy thread (it gets it back every 5 ms), so its lag grows a little there; the lab has no GIL.",
-        "El programa es una pequeña aplicación asyncio: una tarea de latido hace tic cada 0,1 s y mide con cuánto retraso la despierta el bucle; unas tareas de descarga esperan a la red (await asyncio.sleep(0.1)) parte tras parte; y cada cierto tiempo una tarea de informe hace un trabajo bloqueante.\n\n\
+        "El programa es una pequeña aplicación asyncio: una tarea de latido hace tic cada 0,1 s y mide con cuánto retraso la despierta el bucle; unas tareas de descarga esperan a la red (await asyncio.sleep(0.1)) parte tras parte; y cada cierto tiempo una tarea de informe hace un trabajo bloqueante. Cada tarea tiene nombre (create_task(…, name=…)), así que cada una tiene un carril con su nombre.\n\n\
 El código asíncrono solo se turna en los await. time.sleep no se espera con await: retiene el hilo, y el hilo del bucle es el único que ejecuta las tareas. Mira la línea de tiempo mientras el informe bloquea: su carril sigue 'en ejecución', MainThread (el hilo del bucle) duerme dentro de time.sleep y todos los demás carriles se quedan donde estaban. La línea de descargas se queda plana y, cuando la llamada vuelve, la gráfica de retraso del bucle salta a la duración de la llamada: cada temporizador que venció mientras tanto se ejecuta así de tarde. Es otra vez la ventana congelada del grupo Hilos, con el bucle de eventos en el lugar del bucle de fotogramas.\n\n\
 Marca el arreglo: el informe hace await asyncio.to_thread(blocking_work, …). La llamada corre en el hilo del ejecutor del bucle (aparece asyncio_0, durmiendo), la tarea de informe la espera como a cualquier otro awaitable, y el latido, las descargas y el retraso siguen como estaban. El arreglo se aplica desde el siguiente informe, igual que los demás controles.\n\n\
 Con el bucle de CPU la lección es la misma en el hilo del bucle. Con el arreglo, el GIL de CPython aún obliga al bucle a compartir el intérprete con el hilo ocupado (lo recupera cada 5 ms), así que allí su retraso crece un poco; el laboratorio no tiene GIL."
@@ -206,12 +206,9 @@ async fn heartbeat(ctx: Ctx, stop: aio::Event, lag: Counter, worst: Counter) -> 
 
 async fn report(ctx: Ctx, stop: aio::Event, reports: Counter, blocking: Counter) -> PyResult<()> {
     loop {
-        let every = ctx.knob("every");
-        let s = stop.clone();
-        let stopped = aio::create_task(async move { s.wait().await });
-        match aio::wait_for(stopped, Some(every)).await {
-            Ok(()) => return Ok(()),
-            Err(aio::Exc::Timeout) => {}
+        match aio::timeout(Some(ctx.knob("every")), stop.wait()).await {
+            Ok(()) => return Ok(()),     // stop was set
+            Err(aio::Exc::Timeout) => {} // time for the next report
             Err(e) => return Err(e),
         }
         let (block, cpu, fix) = (
@@ -257,10 +254,21 @@ async fn main(ctx: Ctx) -> PyResult<()> {
     let blocking = lab.counter("blocking_ms");
     let parts = lab.counter("parts");
     let stop = aio::Event::new("stop");
-    let beat = aio::create_task(heartbeat(ctx.clone(), stop.clone(), lag, worst.clone()));
-    let reporter = aio::create_task(report(ctx.clone(), stop.clone(), reports.clone(), blocking));
+    let beat = aio::create_task_named(
+        "heartbeat",
+        heartbeat(ctx.clone(), stop.clone(), lag, worst.clone()),
+    );
+    let reporter = aio::create_task_named(
+        "report",
+        report(ctx.clone(), stop.clone(), reports.clone(), blocking),
+    );
     let downloads: Vec<_> = (1..=ctx.knob_usize("downloads"))
-        .map(|n| aio::create_task(download(ctx.clone(), n, stop.clone(), parts.clone())))
+        .map(|n| {
+            aio::create_task_named(
+                &format!("download-{n}"),
+                download(ctx.clone(), n, stop.clone(), parts.clone()),
+            )
+        })
         .collect();
     aio::sleep(ctx.knob("run_for")).await?;
     stop.set();
@@ -354,7 +362,8 @@ async def report(stop):
     reports = 0
     while True:
         try:
-            await asyncio.wait_for(stop.wait(), timeout=EVERY)
+            async with asyncio.timeout(EVERY):
+                await stop.wait()
             return reports                    # stop was set
         except TimeoutError:
             pass                              # time for the next report
@@ -373,9 +382,9 @@ async def download(n, stop):
 
 async def main():
     stop = asyncio.Event()
-    beat = asyncio.create_task(heartbeat(stop))
-    reporter = asyncio.create_task(report(stop))
-    downloads = [asyncio.create_task(download(n, stop))
+    beat = asyncio.create_task(heartbeat(stop), name="heartbeat")
+    reporter = asyncio.create_task(report(stop), name="report")
+    downloads = [asyncio.create_task(download(n, stop), name=f"download-{{n}}")
                  for n in range(1, DOWNLOADS + 1)]
     await asyncio.sleep(RUN_FOR)
     stop.set()

@@ -103,17 +103,11 @@ Los números de CPython son distintos de los del laboratorio (una tarea de Pytho
             ],
         },
         PlotSpec {
-            title: t!("Resident memory (KB)", "Memoria residente (KB)"),
-            series: &[
-                (
-                    SeriesRef::Counter("tasks_rss_kb"),
-                    t!("while starting tasks", "al arrancar las tareas"),
-                ),
-                (
-                    SeriesRef::Counter("threads_rss_kb"),
-                    t!("while starting threads", "al arrancar los hilos"),
-                ),
-            ],
+            title: t!("Resident memory (MB)", "Memoria residente (MB)"),
+            series: &[(
+                SeriesRef::Counter("rss_mb"),
+                t!("the whole process", "todo el proceso"),
+            )],
         },
     ],
     extra: Extra::EventLoop {
@@ -194,6 +188,7 @@ fn memory_kb() -> Option<(i64, i64)> {
 
 /// Counters one kind of waiter reports.
 struct Measure {
+    rss_mb: Counter,
     started: Counter,
     rss_kb: Counter,
     startup_ms: Counter,
@@ -206,9 +201,10 @@ struct Measure {
 }
 
 impl Measure {
-    fn new(ctx: &Ctx, kind: &str) -> Measure {
+    fn new(ctx: &Ctx, kind: &str, rss_mb: &Counter) -> Measure {
         let lab = ctx.lab();
         let m = Measure {
+            rss_mb: rss_mb.clone(),
             started: lab.counter(&format!("{kind}_started")),
             rss_kb: lab.counter(&format!("{kind}_rss_kb")),
             startup_ms: lab.counter(&format!("{kind}_startup_us")),
@@ -227,6 +223,7 @@ impl Measure {
     fn sample(&self, started: usize) {
         if let Some((rss, _)) = memory_kb() {
             self.rss_kb.set(rss);
+            self.rss_mb.set(rss / 1024);
         }
         self.started.set(started as i64);
     }
@@ -269,10 +266,10 @@ fn batches(n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
     (0..n).step_by(size).map(move |s| s..(s + size).min(n))
 }
 
-async fn with_tasks(ctx: Ctx) -> PyResult<()> {
+async fn with_tasks(ctx: Ctx, rss_mb: Counter) -> PyResult<()> {
     let n = ctx.knob_usize("tasks").max(1);
     ctx.log(format!("{n} tasks, each awaiting asyncio.sleep"));
-    let m = Measure::new(&ctx, "tasks");
+    let m = Measure::new(&ctx, "tasks", &rss_mb);
     let started = Rc::new(Cell::new(0usize));
     let mut tasks = Vec::with_capacity(n);
     for batch in batches(n) {
@@ -293,11 +290,11 @@ async fn with_tasks(ctx: Ctx) -> PyResult<()> {
     Ok(())
 }
 
-fn with_threads(ctx: &Ctx) -> SyncResult<()> {
+fn with_threads(ctx: &Ctx, rss_mb: &Counter) -> SyncResult<()> {
     let n = ctx.knob_usize("threads").max(1);
     ctx.log(format!("{n} threads, each in time.sleep"));
     let alive = ctx.lab().counter("threads_alive");
-    let m = Measure::new(ctx, "threads");
+    let m = Measure::new(ctx, "threads", rss_mb);
     let started = Arc::new(AtomicUsize::new(0));
     let mut threads: Vec<Thread> = Vec::with_capacity(n);
     for batch in batches(n) {
@@ -329,8 +326,10 @@ fn with_threads(ctx: &Ctx) -> SyncResult<()> {
 }
 
 fn body(ctx: &Ctx) -> SyncResult<()> {
-    aio::run(ctx, with_tasks(ctx.clone()))?;
-    with_threads(ctx)
+    // One series for the process's memory through both.
+    let rss_mb = ctx.lab().counter("rss_mb");
+    aio::run(ctx, with_tasks(ctx.clone(), rss_mb.clone()))?;
+    with_threads(ctx, &rss_mb)
 }
 
 fn metrics(record: &Record) -> Vec<Metric> {

@@ -7,7 +7,7 @@
 
 use eframe::egui;
 use egui::{Color32, RichText, Ui};
-use egui_plot::{Legend, Line, Plot, PlotPoints};
+use egui_plot::{GridMark, HoverPosition, Line, Plot, PlotPoints};
 
 use super::Action;
 use super::extras::{ExtraCx, ScenarioExtra};
@@ -102,6 +102,30 @@ fn vital_signs(ui: &mut Ui, record: &Record, lang: Lang) {
     });
 }
 
+/// N on a log scale: 1, 10, 100, 1k, 10k, 100k.
+fn log_marks(input: egui_plot::GridInput) -> Vec<GridMark> {
+    let (lo, hi) = input.bounds;
+    let mut marks = Vec::new();
+    let mut k = lo.ceil().max(0.0);
+    while k <= hi.floor() {
+        marks.push(GridMark {
+            value: k,
+            step_size: 1.0,
+        });
+        k += 1.0;
+    }
+    marks
+}
+
+fn format_n(log_n: f64) -> String {
+    let n = 10f64.powf(log_n).round();
+    if n >= 1000.0 {
+        format!("{}k", format_number((n / 100.0).round() / 10.0))
+    } else {
+        format_number(n)
+    }
+}
+
 fn against_n_plots(ui: &mut Ui, record: &Record, against: &[AgainstN], lang: Lang) {
     let data: Vec<(&AgainstN, Vec<[f64; 3]>)> = against
         .iter()
@@ -111,30 +135,38 @@ fn against_n_plots(ui: &mut Ui, record: &Record, against: &[AgainstN], lang: Lan
     if data.is_empty() {
         return;
     }
-    let width = ((ui.available_width() - 12.0) / 2.0).max(200.0);
+    // Room for both side by side, their spacing and a margin.
+    let width = ((ui.available_width() - 24.0) / 2.0).max(200.0);
+    let plots = [
+        (
+            t!(
+                "Memory (MB above the start) against N started",
+                "Memoria (MB sobre el inicio) frente a N iniciados"
+            ),
+            1usize,
+        ),
+        (
+            t!(
+                "Start-up time (ms) against N started",
+                "Tiempo de arranque (ms) frente a N iniciados"
+            ),
+            2usize,
+        ),
+    ];
     ui.horizontal(|ui| {
-        for (k, (title, pick)) in [
-            (
-                t!(
-                    "Memory (MB above the start) against N started",
-                    "Memoria (MB sobre el inicio) frente a N iniciados"
-                ),
-                1usize,
-            ),
-            (
-                t!(
-                    "Start-up time (ms) against N started",
-                    "Tiempo de arranque (ms) frente a N iniciados"
-                ),
-                2usize,
-            ),
-        ]
-        .into_iter()
-        .enumerate()
-        {
+        for (k, (title, pick)) in plots.into_iter().enumerate() {
             ui.vertical(|ui| {
                 ui.set_width(width);
-                ui.label(RichText::new(title.get(lang)).strong().small());
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(RichText::new(title.get(lang)).strong().small());
+                    for (i, (a, _)) in data.iter().enumerate() {
+                        let (rect, _) =
+                            ui.allocate_exact_size(egui::vec2(12.0, 3.0), egui::Sense::hover());
+                        ui.painter()
+                            .rect_filled(rect, 1.0, COLORS[i % COLORS.len()]);
+                        ui.label(RichText::new(a.label.get(lang)).small());
+                    }
+                });
                 Plot::new(("against_n", k))
                     .height(120.0)
                     .width(width)
@@ -142,13 +174,30 @@ fn against_n_plots(ui: &mut Ui, record: &Record, against: &[AgainstN], lang: Lan
                     .allow_drag(false)
                     .allow_scroll(false)
                     .allow_boxed_zoom(false)
-                    .legend(Legend::default())
-                    .include_x(0.0)
                     .include_y(0.0)
-                    .x_axis_formatter(|mark, _| format_number(mark.value))
+                    .x_grid_spacer(log_marks)
+                    .x_axis_formatter(|mark, _| format_n(mark.value))
+                    .label_formatter(|hover| match hover {
+                        HoverPosition::NearDataPoint {
+                            plot_name,
+                            position,
+                            ..
+                        } => Some(format!(
+                            "{plot_name}\nN = {}: {}",
+                            format_n(position.x),
+                            format_number((position.y * 10.0).round() / 10.0)
+                        )),
+                        HoverPosition::Elsewhere { .. } => None,
+                    })
                     .show(ui, |plot_ui| {
                         for (i, (a, s)) in data.iter().enumerate() {
-                            let points: PlotPoints = s.iter().map(|p| [p[0], p[pick]]).collect();
+                            // N on a log scale, so 50 threads and 100,000
+                            // tasks both show.
+                            let points: PlotPoints = s
+                                .iter()
+                                .filter(|p| p[0] >= 1.0)
+                                .map(|p| [p[0].log10(), p[pick]])
+                                .collect();
                             plot_ui.line(
                                 Line::new(a.label.get(lang), points)
                                     .color(COLORS[i % COLORS.len()])

@@ -315,6 +315,8 @@ pub fn unit(unit: &'static str, lang: Lang, value: f64) -> &'static str {
             t!("update", "actualización"),
         ),
         "tasks" => (t!("tasks", "tareas"), t!("task", "tarea")),
+        "coroutines" => (t!("coroutines", "corrutinas"), t!("coroutine", "corrutina")),
+        "rounds" => (t!("rounds", "rondas"), t!("round", "ronda")),
         "workers" => (t!("workers", "trabajadores"), t!("worker", "trabajador")),
         "permits" => (t!("permits", "permisos"), t!("permit", "permiso")),
         "clients" => (t!("clients", "clientes"), t!("client", "cliente")),

@@ -354,6 +354,10 @@ impl Loop {
             }
         }
         self.report_lag();
+        // What this iteration scheduled for the next (0 when the loop is
+        // about to wait): the level holds until the next iteration.
+        let left = self.ready.borrow().len();
+        self.report(left);
         self.lanes.flush();
     }
 
