@@ -107,6 +107,8 @@ struct State {
     lines_dropped: u64,
     exit: Option<Exit>,
     killed: bool,
+    /// Output streams not yet read to their end.
+    open_streams: usize,
 }
 
 /// A Python program running in a child process. Dropping it stops it.
@@ -169,10 +171,12 @@ impl PythonRun {
         .into_iter()
         .flatten()
         .collect();
+        state.lock().open_streams = readers.len();
         for (i, reader) in readers.into_iter().enumerate() {
             let state = state.clone();
+            let unread = state.clone();
             let stderr = i == 1;
-            let _ = std::thread::Builder::new()
+            let spawned = std::thread::Builder::new()
                 .name("hilos-python-out".into())
                 .spawn(move || {
                     for line in BufReader::new(reader).lines() {
@@ -188,7 +192,14 @@ impl PythonRun {
                             s.lines_dropped += 1;
                         }
                     }
+                    let mut s = state.lock();
+                    s.open_streams = s.open_streams.saturating_sub(1);
                 });
+            if spawned.is_err() {
+                // No reader for this stream: nothing to wait for.
+                let mut s = unread.lock();
+                s.open_streams = s.open_streams.saturating_sub(1);
+            }
         }
         let child = Arc::new(Mutex::new(child));
         {
@@ -277,8 +288,12 @@ impl PythonRun {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        // The readers see end-of-file right after the exit; let them finish.
-        std::thread::sleep(Duration::from_millis(20));
+        // The readers see end-of-file right after the exit; let them read
+        // the last lines (on a loaded machine that can take a while).
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.state.lock().open_streams > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
         true
     }
 }
