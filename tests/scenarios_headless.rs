@@ -277,7 +277,9 @@ fn every_scenario_runs_headless_and_prints_python() {
         let (code, py, err) = hilos(&["run", s.id, "--python"]);
         assert_eq!(code, 0, "{err}");
         assert!(
-            py.contains("import threading") || py.contains("import concurrent"),
+            py.contains("import threading")
+                || py.contains("import concurrent")
+                || py.contains("import asyncio"),
             "{}: {py}",
             s.id
         );

@@ -73,6 +73,13 @@ fn every_scenario_starts_follows_a_live_knob_and_stops() {
             "barrier" => harness.state().knobs().set("generations", 20.0).unwrap(),
             "event" => harness.state().knobs().set("set_after", 20.0).unwrap(),
             "condition" => harness.state().knobs().set("items", 100.0).unwrap(),
+            "asyncio-basics" => harness.state().knobs().set("rounds", 50.0).unwrap(),
+            "asyncio-blocking" => harness.state().knobs().set("run_for", 60.0).unwrap(),
+            "asyncio-vs-threads" => {
+                harness.state().knobs().set("tasks", 1000.0).unwrap();
+                harness.state().knobs().set("threads", 50.0).unwrap();
+                harness.state().knobs().set("wait", 30.0).unwrap();
+            }
             _ => {}
         }
 

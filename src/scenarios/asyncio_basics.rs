@@ -256,7 +256,7 @@ async fn one_round(
     ctx: &Ctx,
     tally: &Tally,
     strategy: usize,
-    delays: &[f64],
+    (step, delays): (f64, &[f64]),
     timeout: f64,
 ) -> PyResult<()> {
     let (c, t) = (ctx.clone(), tally.clone());
@@ -280,7 +280,6 @@ async fn one_round(
             ctx.log(format!("results: {}", py_list(&shown)));
         }
         FACTORIAL => {
-            let step = delays[0];
             let tasks = (0..n)
                 .map(|i| {
                     let name = char::from(b'A' + i as u8);
@@ -384,7 +383,7 @@ async fn main(ctx: Ctx) -> PyResult<()> {
         longest_ms.set((longest * 1000.0).round() as i64);
         ctx.log(format!("round {round}: {}", STRATEGIES[strategy].en));
         let started = Instant::now();
-        one_round(&ctx, &tally, strategy, &delays, timeout).await?;
+        one_round(&ctx, &tally, strategy, (step, &delays), timeout).await?;
         let took = started.elapsed().as_secs_f64() * lab.speed();
         round_ms.set((took * 1000.0).round() as i64);
         ctx.log(format!(
