@@ -135,8 +135,8 @@ pub struct Scenario {
     pub extra: Extra,
     /// What the lesson is about, as both the lab and its Python program report it.
     pub outcomes: &'static [Outcome],
-    /// Knob settings that keep the program short when it is checked against
-    /// CPython (`hilos run ID --python --check` with no `--set`, and the tests).
+    /// Knob settings that keep the program short when the tests check it
+    /// against CPython (`tests/python_agrees.rs`).
     pub check_knobs: &'static [(&'static str, f64)],
 }
 

@@ -1031,15 +1031,6 @@ impl HilosApp {
             {
                 actions.push(Action::Axis(AxisAction::Fit));
             }
-            ui.label(
-                RichText::new(format!(
-                    "{:.3} \u{2013} {:.3} s",
-                    window.start.max(0.0),
-                    window.end
-                ))
-                .monospace()
-                .weak(),
-            );
             ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
                 let mut width = self.axis.follow_width;
                 let response = ui
@@ -1057,7 +1048,22 @@ impl HilosApp {
                 }
             });
         });
-        timeline::legend(ui, lang);
+        // The window's range, then the legend, on their own row so they
+        // never run into the buttons above in a longer language.
+        let window = self.axis.window(now);
+        ui.horizontal_wrapped(|ui| {
+            ui.label(
+                RichText::new(format!(
+                    "{:.3} \u{2013} {:.3} s",
+                    window.start.max(0.0),
+                    window.end
+                ))
+                .monospace()
+                .weak(),
+            );
+            ui.add_space(8.0);
+            timeline::legend(ui, lang);
+        });
     }
 
     fn centre(&mut self, ui: &mut Ui, actions: &mut Vec<Action>) {

@@ -116,7 +116,11 @@ fn one_plot(
         })
         .show(ui, |plot_ui| {
             plot_ui.set_plot_bounds_x(window.start..=window.end);
-            plot_ui.set_plot_bounds_y(-0.04 * y_max..=y_max * 1.18);
+            // Below zero too when a level goes negative (free permits after
+            // the permits were lowered below the holders).
+            let lo = data.y_min.min(0.0);
+            let span = (y_max - lo).max(1e-9);
+            plot_ui.set_plot_bounds_y(lo - 0.04 * span..=y_max + 0.18 * span);
             let mut counters = 0;
             for line in &data.lines {
                 let color = line_color(line.series, counters);
