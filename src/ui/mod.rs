@@ -1142,7 +1142,12 @@ impl eframe::App for HilosApp {
 
         self.controller.poll();
         self.refresh();
+        let fitted = self.fitted;
         self.on_phase_change();
+        if self.fitted != fitted {
+            // The view was worked out for the old window: draw the new one.
+            ui.ctx().request_repaint();
+        }
 
         let mut actions = Vec::new();
         let ctx = ui.ctx().clone();
