@@ -52,6 +52,8 @@ pub enum SeriesRef {
     Waiters(&'static str),
     /// A counter.
     Counter(&'static str),
+    /// Threads alive (started, not finished): `threading.active_count()`.
+    AliveThreads,
 }
 
 /// One plot under the timeline.
@@ -78,6 +80,29 @@ pub enum Extra {
     None,
     /// frozen-ui's "run on the UI thread / on a worker" controls and frame plot.
     FrozenUi,
+    /// A table of the threads and the values noted beside each
+    /// (`Ctx::note`), one column per note key; a cell of `actual` is green
+    /// when it equals the same thread's `expected`, red when it does not.
+    ThreadNotes {
+        expected: &'static str,
+        actual: &'static str,
+    },
+    /// Every future of the run in submission order: its state, the worker
+    /// that ran it, its place in the completion order, and an exception it
+    /// holds, marked lost while nobody has read it.
+    Futures,
+    /// Bar charts of metrics side by side (one chart per group).
+    Bars(&'static [BarGroup]),
+}
+
+/// One bar chart of [`Extra::Bars`]: a bar per metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BarGroup {
+    pub title: Text,
+    /// (metric name, the bar's label).
+    pub bars: &'static [(&'static str, Text)],
+    /// The unit of the values, shown on the bars ("s", "/s").
+    pub unit: &'static str,
 }
 
 /// How close the lab's number and CPython's must be to agree.

@@ -11,6 +11,7 @@ mod frozen;
 pub mod i18n;
 mod log;
 mod plots;
+mod pool_view;
 pub mod python_panel;
 mod side;
 pub mod timeline;
@@ -681,6 +682,7 @@ impl HilosApp {
                 knobs: self.controller.knobs(),
                 speed: self.controller.speed(),
                 running: self.controller.phase() == Phase::Running,
+                record: self.controller.mirror(),
             };
             extra.show(ui, &cx, actions);
         }

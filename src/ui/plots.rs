@@ -28,6 +28,7 @@ fn line_color(series: SeriesRef, counter_index: usize) -> Color32 {
         SeriesRef::Capacity(_) => Color32::from_rgb(240, 90, 80),
         SeriesRef::Waiters(_) => Color32::from_rgb(245, 170, 35),
         SeriesRef::Counter(_) => COUNTER_COLORS[counter_index % COUNTER_COLORS.len()],
+        SeriesRef::AliveThreads => Color32::from_rgb(70, 190, 95),
     }
 }
 
@@ -136,7 +137,9 @@ fn one_plot(
                     SeriesRef::Capacity(_) => {
                         l = l.style(LineStyle::dashed_dense()).width(2.0);
                     }
-                    SeriesRef::Level(_) => l = l.fill(0.0).fill_alpha(0.25),
+                    SeriesRef::Level(_) | SeriesRef::AliveThreads => {
+                        l = l.fill(0.0).fill_alpha(0.25);
+                    }
                     _ => {}
                 }
                 plot_ui.line(l);
