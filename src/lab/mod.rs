@@ -109,7 +109,12 @@ pub struct LabShared {
     excepthook: Mutex<Option<ExceptHook>>,
     /// What `concurrent.futures` keeps per interpreter.
     pub(crate) futures: futures::Globals,
+    /// `atexit.register`ed calls, run at MainThread's exit (last first).
+    atexit: Mutex<Vec<AtExit>>,
 }
+
+/// A call `atexit.register` keeps: it runs on MainThread at exit.
+pub type AtExit = Box<dyn FnOnce(&Ctx) -> SyncResult<()> + Send>;
 
 /// Everything Stop must wake: the monitors of live primitives and workers.
 /// Each leaves when its owner ends, so the set follows what is alive.
@@ -359,6 +364,14 @@ impl LabHandle {
         self.thread(&name, daemon, body)
     }
 
+    /// `atexit.register(fn)`: at exit, after the non-daemon threads have
+    /// been joined and before the daemon threads are cut off, MainThread
+    /// runs these calls, the last registered first. (A lab stopped before
+    /// it exits runs none.)
+    pub fn atexit_register(&self, call: impl FnOnce(&Ctx) -> SyncResult<()> + Send + 'static) {
+        self.0.atexit.lock().push(Box::new(call));
+    }
+
     /// Set `threading.excepthook`: called with the exception that ends a
     /// thread, instead of printing "Exception in thread NAME:" and the
     /// exception. `None` restores Python's default.
@@ -456,6 +469,7 @@ impl Lab {
             thread_names: AtomicU32::new(0),
             excepthook: Mutex::new(None),
             futures: futures::Globals::default(),
+            atexit: Mutex::new(Vec::new()),
         });
         shared.register_waker(sleeper);
         let recorder =
@@ -613,6 +627,9 @@ impl Lab {
             shared.wake_everything();
             std::thread::sleep(Duration::from_micros(200));
         }
+        // Calls kept for an exit that will not come may hold handles to
+        // the lab: let them go.
+        shared.atexit.lock().clear();
         let report = StopReport {
             stop_seconds: t0.elapsed().as_secs_f64(),
             threads_left,
@@ -637,7 +654,7 @@ impl LabHandle {
     /// Python's interpreter exit: the `threading` atexit calls
     /// (`concurrent.futures` finishing its queued work and joining its
     /// workers), then join every non-daemon thread (they may start more),
-    /// then cut the daemons off.
+    /// then the `atexit` calls, then cut the daemons off.
     fn exit_like_python(&self, ctx: &Ctx) -> SyncResult<()> {
         futures::python_exit(self)?;
         loop {
@@ -651,6 +668,13 @@ impl LabHandle {
             }
             for t in pending {
                 t.join(None)?;
+            }
+        }
+        loop {
+            let next = self.0.atexit.lock().pop();
+            match next {
+                Some(call) => call(ctx)?,
+                None => break,
             }
         }
         let daemons: Vec<Thread> = self
