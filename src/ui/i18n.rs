@@ -202,6 +202,7 @@ pub fn unit(unit: &'static str, lang: Lang, value: f64) -> &'static str {
         "clients" => (t!("clients", "clientes"), t!("client", "cliente")),
         "processes" => (t!("processes", "procesos"), t!("process", "proceso")),
         "students" => (t!("students", "estudiantes"), t!("student", "estudiante")),
+        "messages" => (t!("messages", "mensajes"), t!("message", "mensaje")),
         _ => return unit,
     };
     if one { singular } else { plural }.get(lang)

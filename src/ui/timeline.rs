@@ -452,6 +452,10 @@ fn thread_details(
                 .color(state_color(State::Failed)),
         );
     }
+    // What the scenario noted beside this thread (a threading.local's value…).
+    for (key, value) in &track.notes {
+        ui.label(RichText::new(format!("{key} = {value}")).monospace());
+    }
 }
 
 /// The span under time `t`: a closed one, or the open one from `since`.
