@@ -735,3 +735,53 @@ fn a_lock_another_thread_releases_is_a_signal_not_a_deadlock() {
     let report = lab.stop();
     assert!(report.stop_seconds < 0.25);
 }
+
+// ---- atexit
+
+#[test]
+fn atexit_calls_run_after_non_daemons_end_and_before_daemons_are_cut_off() {
+    let lab = lab();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let o = order.clone();
+    lab.start_main(move |ctx| {
+        let lab = ctx.lab();
+        for (name, daemon, seconds) in [("Worker", false, 0.1), ("Daemon", true, 60.0)] {
+            let o = o.clone();
+            lab.thread(name, daemon, move |c| {
+                c.sleep(seconds)?;
+                o.lock().unwrap().push(format!("{name} ended"));
+                Ok(())
+            })
+            .start()?;
+        }
+        for n in 1..=2 {
+            let o = o.clone();
+            lab.atexit_register(move |c| {
+                let alive: Vec<String> = c
+                    .lab()
+                    .enumerate()
+                    .iter()
+                    .map(|t| t.name().to_string())
+                    .collect();
+                o.lock().unwrap().push(format!("atexit {n}: {alive:?}"));
+                Ok(())
+            });
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert!(lab.wait(Duration::from_secs(5)));
+    lab.stop();
+    assert_eq!(
+        *order.lock().unwrap(),
+        [
+            "Worker ended",
+            // The last registered runs first; the daemon is still alive.
+            "atexit 2: [\"MainThread\", \"Daemon\"]",
+            "atexit 1: [\"MainThread\", \"Daemon\"]",
+        ]
+    );
+    let rec = lab.record().lock();
+    let daemon = rec.threads().find(|t| &*t.name == "Daemon").unwrap();
+    assert_eq!(daemon.state, State::Killed);
+}

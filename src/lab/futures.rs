@@ -320,6 +320,14 @@ impl<T: Clone + Send + 'static> Future<T> {
         }
     }
 
+    /// Whether it finished with an exception, without reading it (not
+    /// Python: `exception()` would count as reading it; the lab looks
+    /// without changing what the window shows as unread).
+    pub fn holds_exception(&self) -> bool {
+        let s = self.0.m.lock();
+        s.state == FutureState::Finished && matches!(s.outcome, Some(Err(_)))
+    }
+
     /// `add_done_callback(fn)`: called with the future once it is done (by
     /// the thread that finishes or cancels it), or at once, here, if it is.
     pub fn add_done_callback(&self, callback: impl FnOnce(&Future<T>) + Send + 'static) {
