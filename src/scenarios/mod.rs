@@ -6,6 +6,8 @@ pub mod frozen_ui;
 pub mod producer_consumer;
 pub mod race_condition;
 
+pub mod thread_lifecycle;
+
 use crate::lab::record::Record;
 use crate::lab::text::Text;
 use crate::lab::{Ctx, KnobSpec, Knobs, SyncResult};
@@ -167,10 +169,12 @@ impl Scenario {
 
 /// Every scenario, in the order of the window's list.
 pub fn all() -> &'static [&'static Scenario] {
-    static ALL: [&Scenario; 3] = [
+    static ALL: [&Scenario; 4] = [
         &frozen_ui::SCENARIO,
         &race_condition::SCENARIO,
         &producer_consumer::SCENARIO,
+        // Threads, pools and pipelines.
+        &thread_lifecycle::SCENARIO,
     ];
     &ALL
 }
@@ -212,5 +216,37 @@ impl Dice {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         (self.0 % 100) as u32 + 1
+    }
+}
+
+/// Compute for `seconds` of scenario time (scaled by the lab's speed): the
+/// thread stays running, as a Python loop over `time.perf_counter()` does.
+/// Looks at Stop on every turn.
+pub(crate) fn busy(ctx: &Ctx, seconds: f64) -> SyncResult<()> {
+    let end = std::time::Instant::now() + ctx.lab().scaled(seconds);
+    while std::time::Instant::now() < end {
+        ctx.check()?;
+        std::hint::spin_loop();
+    }
+    Ok(())
+}
+
+/// Scenario seconds since `since`, at the lab's current speed: what
+/// `time.perf_counter()` differences measure in the Python program.
+pub(crate) fn scenario_seconds(ctx: &Ctx, since: std::time::Instant) -> f64 {
+    since.elapsed().as_secs_f64() * ctx.lab().speed()
+}
+
+/// A metric from a counter that holds milliseconds, in seconds.
+pub(crate) fn ms_metric(
+    record: &Record,
+    counter: &'static str,
+    name: &'static str,
+    label: Text,
+) -> Metric {
+    Metric {
+        name,
+        label,
+        value: record.counter_value(counter).unwrap_or(0) as f64 / 1000.0,
     }
 }
