@@ -6,6 +6,7 @@ pub mod frozen_ui;
 pub mod producer_consumer;
 pub mod race_condition;
 
+pub mod daemon_threads;
 pub mod thread_lifecycle;
 
 use crate::lab::record::Record;
@@ -169,12 +170,13 @@ impl Scenario {
 
 /// Every scenario, in the order of the window's list.
 pub fn all() -> &'static [&'static Scenario] {
-    static ALL: [&Scenario; 4] = [
+    static ALL: [&Scenario; 5] = [
         &frozen_ui::SCENARIO,
         &race_condition::SCENARIO,
         &producer_consumer::SCENARIO,
         // Threads, pools and pipelines.
         &thread_lifecycle::SCENARIO,
+        &daemon_threads::SCENARIO,
     ];
     &ALL
 }
