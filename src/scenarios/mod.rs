@@ -8,6 +8,7 @@ pub mod race_condition;
 
 pub mod daemon_threads;
 pub mod thread_lifecycle;
+pub mod thread_pool;
 
 use crate::lab::record::Record;
 use crate::lab::text::Text;
@@ -170,13 +171,14 @@ impl Scenario {
 
 /// Every scenario, in the order of the window's list.
 pub fn all() -> &'static [&'static Scenario] {
-    static ALL: [&Scenario; 5] = [
+    static ALL: [&Scenario; 6] = [
         &frozen_ui::SCENARIO,
         &race_condition::SCENARIO,
         &producer_consumer::SCENARIO,
         // Threads, pools and pipelines.
         &thread_lifecycle::SCENARIO,
         &daemon_threads::SCENARIO,
+        &thread_pool::SCENARIO,
     ];
     &ALL
 }
