@@ -8,6 +8,7 @@ pub mod race_condition;
 
 pub mod daemon_threads;
 pub mod thread_lifecycle;
+pub mod thread_local;
 pub mod thread_pool;
 
 use crate::lab::record::Record;
@@ -171,7 +172,7 @@ impl Scenario {
 
 /// Every scenario, in the order of the window's list.
 pub fn all() -> &'static [&'static Scenario] {
-    static ALL: [&Scenario; 6] = [
+    static ALL: [&Scenario; 7] = [
         &frozen_ui::SCENARIO,
         &race_condition::SCENARIO,
         &producer_consumer::SCENARIO,
@@ -179,6 +180,7 @@ pub fn all() -> &'static [&'static Scenario] {
         &thread_lifecycle::SCENARIO,
         &daemon_threads::SCENARIO,
         &thread_pool::SCENARIO,
+        &thread_local::SCENARIO,
     ];
     &ALL
 }
