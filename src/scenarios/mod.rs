@@ -7,6 +7,7 @@ pub mod producer_consumer;
 pub mod race_condition;
 
 pub mod daemon_threads;
+pub mod single_slot_pipeline;
 pub mod thread_lifecycle;
 pub mod thread_local;
 pub mod thread_pool;
@@ -172,7 +173,7 @@ impl Scenario {
 
 /// Every scenario, in the order of the window's list.
 pub fn all() -> &'static [&'static Scenario] {
-    static ALL: [&Scenario; 7] = [
+    static ALL: [&Scenario; 8] = [
         &frozen_ui::SCENARIO,
         &race_condition::SCENARIO,
         &producer_consumer::SCENARIO,
@@ -181,6 +182,7 @@ pub fn all() -> &'static [&'static Scenario] {
         &daemon_threads::SCENARIO,
         &thread_pool::SCENARIO,
         &thread_local::SCENARIO,
+        &single_slot_pipeline::SCENARIO,
     ];
     &ALL
 }
