@@ -7,6 +7,7 @@ pub mod producer_consumer;
 pub mod race_condition;
 
 pub mod daemon_threads;
+pub mod payment_pipeline;
 pub mod single_slot_pipeline;
 pub mod thread_lifecycle;
 pub mod thread_local;
@@ -173,7 +174,7 @@ impl Scenario {
 
 /// Every scenario, in the order of the window's list.
 pub fn all() -> &'static [&'static Scenario] {
-    static ALL: [&Scenario; 8] = [
+    static ALL: [&Scenario; 9] = [
         &frozen_ui::SCENARIO,
         &race_condition::SCENARIO,
         &producer_consumer::SCENARIO,
@@ -183,6 +184,7 @@ pub fn all() -> &'static [&'static Scenario] {
         &thread_pool::SCENARIO,
         &thread_local::SCENARIO,
         &single_slot_pipeline::SCENARIO,
+        &payment_pipeline::SCENARIO,
     ];
     &ALL
 }
