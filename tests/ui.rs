@@ -65,6 +65,12 @@ fn every_scenario_starts_follows_a_live_knob_and_stops() {
             "race-condition" => harness.state().knobs().set("updates", 100.0).unwrap(),
             "frozen-ui" => harness.state().knobs().set("steps", 100.0).unwrap(),
             "producer-consumer" => harness.state().knobs().set("run_for", 60.0).unwrap(),
+            "thread-lifecycle" | "thread-local" => {
+                harness.state().knobs().set("work", 5.0).unwrap()
+            }
+            "daemon-threads" => harness.state().knobs().set("main", 30.0).unwrap(),
+            "thread-pool" => harness.state().knobs().set("duration", 5.0).unwrap(),
+            "single-slot-pipeline" => harness.state().knobs().set("messages", 500.0).unwrap(),
             _ => {}
         }
 
