@@ -561,16 +561,25 @@ impl HilosApp {
         let lang = self.lang;
         ui.horizontal_wrapped(|ui| {
             ui.spacing_mut().item_spacing.x = 18.0;
+            let style = ui.style().clone();
             for m in &self.view.metrics {
-                ui.horizontal(|ui| {
-                    ui.spacing_mut().item_spacing.x = 4.0;
-                    ui.label(RichText::new(format!("{}:", m.label.get(lang))).weak());
-                    ui.label(
-                        RichText::new(crate::lab::knobs::format_number(m.value))
-                            .strong()
-                            .monospace(),
+                // One widget per metric, so the row wraps between metrics
+                // (never inside one) and never grows wider than the panel.
+                let mut job = egui::text::LayoutJob::default();
+                for part in [
+                    RichText::new(format!("{}: ", m.label.get(lang))).weak(),
+                    RichText::new(crate::lab::knobs::format_number(m.value))
+                        .strong()
+                        .monospace(),
+                ] {
+                    part.append_to(
+                        &mut job,
+                        &style,
+                        egui::FontSelection::Default,
+                        Align::Center,
                     );
-                });
+                }
+                ui.add(egui::Label::new(job).wrap_mode(egui::TextWrapMode::Extend));
             }
         });
         for cycle in &self.view.deadlocks {
@@ -696,8 +705,12 @@ impl HilosApp {
                 let per_plot_chrome = 26.0;
                 let frame_times_row = 30.0;
                 let reserved = plots * (plots::PLOT_HEIGHT + per_plot_chrome) + frame_times_row;
-                let lanes_h = (self.view.rows.len() as f32 * timeline::LANE)
+                // Up to 6 lanes always show whole (the centre scrolls
+                // instead); more than that share what the plots leave.
+                let rows = self.view.rows.len() as f32;
+                let lanes_h = (rows * timeline::LANE)
                     .min(ui.available_height() - reserved)
+                    .max(rows.min(6.0) * timeline::LANE)
                     .clamp(timeline::LANE * 4.0, 600.0);
                 let input = timeline::show(ui, &self.view, record, lang, lanes_h);
                 self.track_width = input.track_width;
@@ -742,7 +755,13 @@ impl eframe::App for HilosApp {
 
         self.controller.poll();
         self.refresh();
+        let fitted = self.fitted;
         self.on_phase_change();
+        if self.fitted != fitted {
+            // The view of this frame was worked out before the fit: draw
+            // the fitted one next, even if nothing else asks for a frame.
+            ui.ctx().request_repaint();
+        }
 
         let mut actions = Vec::new();
         egui::Panel::top("top_bar")
