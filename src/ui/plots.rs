@@ -38,7 +38,7 @@ fn line_color(series: SeriesRef, index: usize) -> Color32 {
         SeriesRef::Capacity(_) => Color32::from_rgb(240, 90, 80),
         SeriesRef::Waiters(_) => Color32::from_rgb(245, 170, 35),
         SeriesRef::Counter(_) => COUNTER_COLORS[index % COUNTER_COLORS.len()],
-        SeriesRef::AliveThreads => Color32::from_rgb(70, 190, 95),
+        SeriesRef::AliveThreads => Color32::from_rgb(225, 225, 210),
     }
 }
 
