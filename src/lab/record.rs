@@ -387,8 +387,9 @@ pub struct FutureTrack {
     pub created: f64,
     pub started: Option<f64>,
     pub finished: Option<f64>,
-    /// 1 for the run's first future to finish (result, exception or
-    /// cancellation), 2 for the next…: the completion order.
+    /// 1 for the run's first future to finish running (with a result or an
+    /// exception), 2 for the next…: the completion order. Cancelled ones
+    /// have none.
     pub finished_rank: Option<u64>,
     rev: u64,
 }
@@ -794,11 +795,14 @@ impl Record {
         if state == FutureState::Running && f.started.is_none() {
             f.started = Some(t);
         }
-        let was_final = f.finished_rank.is_some();
-        f.state = state;
-        if state.is_final() && !was_final {
-            self.futures_finished += 1;
+        if state.is_final() && f.finished.is_none() {
             f.finished = Some(t);
+        }
+        f.state = state;
+        // The completion order counts the calls that ran to an end (a
+        // result or an exception), not the cancelled ones.
+        if state == FutureState::Finished && f.finished_rank.is_none() {
+            self.futures_finished += 1;
             f.finished_rank = Some(self.futures_finished);
         }
         if is_new && self.futures.len() > self.limits.futures {

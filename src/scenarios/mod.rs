@@ -109,7 +109,7 @@ pub struct BarGroup {
     /// (metric name, the bar's label).
     pub bars: &'static [(&'static str, Text)],
     /// The unit of the values, shown on the bars ("s", "/s").
-    pub unit: &'static str,
+    pub unit: Text,
 }
 
 /// How close the lab's number and CPython's must be to agree.

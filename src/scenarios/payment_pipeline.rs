@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 
 use super::{
     Agree, BarGroup, Extra, Group, JITTER, Metric, Outcome, PlotSpec, Scenario, SeriesRef,
-    counter_metric, ms_metric, py_num, scenario_seconds,
+    ms_metric, py_num, scenario_seconds,
 };
 use crate::lab::record::Record;
 use crate::lab::sync::Counter;
@@ -166,7 +166,7 @@ Las barras ponen las tres lado a lado: tiempo total, estudiantes por segundo y l
                 ("threads_seconds", t!("a thread each", "un hilo cada uno")),
                 ("pool_seconds", t!("a pool", "un pool")),
             ],
-            unit: "s",
+            unit: t!("s", "s"),
         },
         BarGroup {
             title: t!("Students per second", "Estudiantes por segundo"),
@@ -181,7 +181,7 @@ Las barras ponen las tres lado a lado: tiempo total, estudiantes por segundo y l
                 ),
                 ("pool_throughput", t!("a pool", "un pool")),
             ],
-            unit: "/s",
+            unit: t!("/s", "/s"),
         },
         BarGroup {
             title: t!("Mean wait per student", "Espera media por estudiante"),
@@ -193,7 +193,7 @@ Las barras ponen las tres lado a lado: tiempo total, estudiantes por segundo y l
                 ("threads_latency", t!("a thread each", "un hilo cada uno")),
                 ("pool_latency", t!("a pool", "un pool")),
             ],
-            unit: "s",
+            unit: t!("s", "s"),
         },
     ]),
     outcomes: &[
@@ -345,21 +345,12 @@ fn run_strategy(
     Ok(v)
 }
 
-/// The arithmetic of the steps: what each strategy should take, in all and
-/// on average per student.
-fn expected(strategy: &str, students: usize, workers: usize, step: f64) -> (f64, f64) {
-    let s = students as f64;
+/// The arithmetic of the steps: what each strategy should take in all.
+fn expected(strategy: &str, students: usize, workers: usize, step: f64) -> f64 {
     match strategy {
-        "sequential" => (s * step, (s + 1.0) / 2.0 * step),
-        "threads" => (step, step),
-        _ => {
-            let waves = students.div_ceil(workers.max(1));
-            let mean = (1..=students)
-                .map(|i| i.div_ceil(workers.max(1)) as f64 * step)
-                .sum::<f64>()
-                / s.max(1.0);
-            (waves as f64 * step, mean)
-        }
+        "sequential" => students as f64 * step,
+        "threads" => step,
+        _ => students.div_ceil(workers.max(1)) as f64 * step,
     }
 }
 
@@ -383,7 +374,7 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
         }
         let workers = ctx.knob_usize("workers");
         let step = step_seconds(ctx);
-        let (total_expected, latency_expected) = expected(strategy, students, workers, step);
+        let total_expected = expected(strategy, students, workers, step);
         ctx.log(format!(
             "Main    : {strategy}: {students} students, {} s each",
             py_num(step)
@@ -397,8 +388,6 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
         lab.counter(&format!("{strategy}_latency_ms")).set(ms(mean));
         lab.counter(&format!("{strategy}_expected_ms"))
             .set(ms(total_expected));
-        lab.counter(&format!("{strategy}_expected_latency_ms"))
-            .set(ms(latency_expected));
         ctx.log(format!(
             "Main    : {strategy} took {took:.2} s for {students} students ({:.2} students/s)",
             students as f64 / took.max(1e-9)
@@ -408,6 +397,10 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
         ));
     }
     Ok(())
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
 }
 
 fn seconds(record: &Record, counter: &str) -> f64 {
@@ -426,11 +419,15 @@ fn metrics(record: &Record) -> Vec<Metric> {
     let throughput = |s: &str| {
         let done = record.counter_value(&format!("done_{s}")).unwrap_or(0) as f64;
         let t = total(s);
-        if t > 0.0 { done / t } else { 0.0 }
+        if t > 0.0 { round2(done / t) } else { 0.0 }
     };
     let speedup = |s: &str| {
         let (seq, t) = (total("sequential"), total(s));
-        if seq > 0.0 && t > 0.0 { seq / t } else { 0.0 }
+        if seq > 0.0 && t > 0.0 {
+            round2(seq / t)
+        } else {
+            0.0
+        }
     };
     let mut m = vec![Metric {
         name: "students",
@@ -525,33 +522,6 @@ fn metrics(record: &Record) -> Vec<Metric> {
             "pool_expected",
             t!("expected, a pool (s)", "esperado, un pool (s)"),
         ),
-        ms_metric(
-            record,
-            "sequential_expected_latency_ms",
-            "sequential_expected_latency",
-            t!(
-                "expected mean wait, one after another (s)",
-                "espera media esperada, uno tras otro (s)"
-            ),
-        ),
-        ms_metric(
-            record,
-            "threads_expected_latency_ms",
-            "threads_expected_latency",
-            t!(
-                "expected mean wait, a thread each (s)",
-                "espera media esperada, un hilo cada uno (s)"
-            ),
-        ),
-        ms_metric(
-            record,
-            "pool_expected_latency_ms",
-            "pool_expected_latency",
-            t!(
-                "expected mean wait, a pool (s)",
-                "espera media esperada, un pool (s)"
-            ),
-        ),
         Metric {
             name: "threads_speedup",
             label: t!(
@@ -565,11 +535,6 @@ fn metrics(record: &Record) -> Vec<Metric> {
             label: t!("speed-up, a pool (×)", "aceleración, un pool (×)"),
             value: speedup("pool"),
         },
-        counter_metric(
-            record,
-            "in_progress",
-            t!("in progress now", "en curso ahora"),
-        ),
     ]);
     m
 }

@@ -147,7 +147,7 @@ Al lado, con los mismos mensajes y las mismas pausas, otro productor y otro cons
                 ("locks_seconds", t!("two Locks", "dos Locks")),
                 ("queue_seconds", t!("Queue", "Queue")),
             ],
-            unit: "s",
+            unit: t!("s", "s"),
         },
         BarGroup {
             title: t!("Throughput", "Rendimiento"),
@@ -155,7 +155,7 @@ Al lado, con los mismos mensajes y las mismas pausas, otro productor y otro cons
                 ("locks_throughput", t!("two Locks", "dos Locks")),
                 ("queue_throughput", t!("Queue", "Queue")),
             ],
-            unit: "msg/s",
+            unit: t!("messages/s", "mensajes/s"),
         },
     ]),
     outcomes: &[
@@ -346,7 +346,11 @@ fn throughput(record: &Record, which: &str) -> f64 {
         .counter_value(&format!("{which}_stored"))
         .unwrap_or(0) as f64;
     let seconds = record.counter_value(&format!("{which}_ms")).unwrap_or(0) as f64 / 1000.0;
-    if seconds > 0.0 { stored / seconds } else { 0.0 }
+    if seconds > 0.0 {
+        (stored / seconds * 100.0).round() / 100.0
+    } else {
+        0.0
+    }
 }
 
 fn metrics(record: &Record) -> Vec<Metric> {

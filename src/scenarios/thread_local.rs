@@ -157,6 +157,7 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
     let found = lab.counter("found_value");
     let own = lab.counter("read_back_own");
     let other = lab.counter("read_back_other");
+    ctx.note(FOUND, py_repr(&mydata.user()));
     mydata.set_user("main".into());
     ctx.note(STORED, "'main'");
     ctx.log("Main    : mydata.user = 'main'");

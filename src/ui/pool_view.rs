@@ -365,7 +365,11 @@ impl ScenarioExtra for BarsExtra {
                     let track_w = (width - label_w - 4.0).max(10.0);
                     let x0 = rect.left() + label_w;
                     let text = match value {
-                        Some(v) => format!("{} {}", format_number(round_for_bar(v)), group.unit),
+                        Some(v) => format!(
+                            "{} {}",
+                            format_number(round_for_bar(v)),
+                            group.unit.get(lang)
+                        ),
                         None => NOT_YET.get(lang).to_string(),
                     };
                     let frac = match (value, max > 0.0) {
