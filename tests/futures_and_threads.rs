@@ -785,3 +785,28 @@ fn atexit_calls_run_after_non_daemons_end_and_before_daemons_are_cut_off() {
     let daemon = rec.threads().find(|t| &*t.name == "Daemon").unwrap();
     assert_eq!(daemon.state, State::Killed);
 }
+
+#[test]
+fn thousands_of_pending_futures_leave_stop_little_to_wake() {
+    let lab = lab();
+    lab.start_main(|ctx| {
+        ThreadPoolExecutor::with(&ctx.lab(), 2, |ex| {
+            let fs: Vec<_> = (0..2000)
+                .map(|i| ex.submit(&format!("task({i})"), |c| c.sleep(60.0).map(|_| 0)))
+                .collect::<Result<_, _>>()?;
+            fs[0].result(None).map(|_| ())
+        })
+    })
+    .unwrap();
+    // Pending futures are all kept (only finished ones beyond 1,024 go).
+    eventually("all submitted", || {
+        lab.record().lock().futures().len() == 2000
+    });
+    // Only the waited-on future and the live threads and primitives are in
+    // the set Stop wakes; the 2,000 futures are not.
+    let wakers = lab.handle().shared().wakers_registered();
+    assert!(wakers < 50, "{wakers} wakers");
+    let report = lab.stop();
+    assert!(report.stop_seconds < 0.25, "{report:?}");
+    assert_eq!(report.threads_left, 0);
+}

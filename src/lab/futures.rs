@@ -137,6 +137,25 @@ impl Drop for Waiter {
     }
 }
 
+/// A monitor in the lab's waker set for as long as this lives.
+struct Registered<'a> {
+    lab: &'a LabShared,
+    key: WakerKey,
+}
+
+impl<'a> Registered<'a> {
+    fn new<S: Send + 'static>(lab: &'a LabShared, m: Arc<Monitor<S>>) -> Registered<'a> {
+        let key = lab.register_waker(m);
+        Registered { lab, key }
+    }
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.lab.unregister_waker(self.key);
+    }
+}
+
 type Callback<T> = Box<dyn FnOnce(&Future<T>) + Send>;
 
 struct Inner<T> {
@@ -151,13 +170,6 @@ struct Core<T> {
     label: Arc<str>,
     lab: Arc<LabShared>,
     m: Arc<Monitor<Inner<T>>>,
-    key: WakerKey,
-}
-
-impl<T> Drop for Core<T> {
-    fn drop(&mut self) {
-        self.lab.unregister_waker(self.key);
-    }
 }
 
 /// `concurrent.futures.Future`: the eventual outcome of a submitted call.
@@ -181,7 +193,6 @@ impl<T: Clone + Send + 'static> Future<T> {
             callbacks: Vec::new(),
             waiters: Vec::new(),
         }));
-        let key = shared.register_waker(m.clone());
         let label: Arc<str> = Arc::from(label);
         shared.probe.emit(EventKind::Future {
             id,
@@ -195,7 +206,6 @@ impl<T: Clone + Send + 'static> Future<T> {
             label,
             lab: shared.clone(),
             m,
-            key,
         }))
     }
 
@@ -262,6 +272,13 @@ impl<T: Clone + Send + 'static> Future<T> {
         if s.state.is_final() {
             return Ok(s);
         }
+        drop(s);
+        // Only a future someone waits on needs waking by Stop: registered
+        // for the wait alone, so a program holding thousands of futures
+        // does not make Stop wake thousands of monitors. (Registered before
+        // the stop flag is checked: a Stop either sees it or is seen.)
+        let waker = Registered::new(&self.0.lab, self.0.m.clone());
+        let s = self.0.m.lock();
         let me = current();
         let deadline = timeout.map(|t| Instant::now() + self.0.lab.scaled(t.max(0.0)));
         let _scope = StateScope::enter(me.as_deref(), State::Waiting, None);
@@ -271,6 +288,7 @@ impl<T: Clone + Send + 'static> Future<T> {
             .wait_until(s, &self.0.lab, me.as_deref(), deadline, |s| {
                 s.state.is_final()
             });
+        drop(waker);
         match end {
             WaitEnd::Stopped => Err(SyncError::Stopped),
             _ => Ok(s),
