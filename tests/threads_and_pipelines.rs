@@ -484,3 +484,43 @@ fn each_scenario_stops_within_250_ms_leaving_no_thread() {
         }
     }
 }
+
+#[test]
+fn stop_with_a_thousand_sleeping_threads_never_blocks_the_window() {
+    use hilos::lab::WorkerPriority;
+    use hilos::lab::controller::{Controller, Phase};
+    use std::time::{Duration, Instant};
+
+    let mut c = Controller::new(hilos::scenarios::all(), WorkerPriority::BelowUi);
+    assert!(c.select_id("payment-pipeline"));
+    for set in ["students=1000", "sequential=off", "store=10"] {
+        c.set_knob_arg(set).unwrap();
+    }
+    c.start();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c.lab().map_or(0, |l| l.handle().active_count()) < 1000 {
+        assert!(Instant::now() < deadline, "the threads did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Waking 1,000 sleepers takes tens of milliseconds: not on this thread.
+    let asked = Instant::now();
+    c.stop();
+    let blocked = asked.elapsed();
+    assert!(
+        blocked < Duration::from_millis(10),
+        "Stop blocked for {blocked:?}"
+    );
+    while !(c.phase() == Phase::Stopped && c.lab().is_some_and(|l| l.is_stopped())) {
+        c.poll();
+        assert!(
+            asked.elapsed() < Duration::from_millis(500),
+            "still {:?} after {:?}",
+            c.phase(),
+            asked.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let lab = c.lab().unwrap();
+    assert_eq!(lab.handle().active_count(), 0);
+    assert_eq!(lab.stop_report().unwrap().threads_left, 0);
+}

@@ -584,6 +584,15 @@ impl Lab {
         self.handle.is_stopping()
     }
 
+    /// Raise the stop flag and nothing more: a worker leaves at its next
+    /// check or wait; blocked and sleeping ones stay asleep until
+    /// [`Lab::stop`] (or [`Lab::request_stop`]) wakes them. Costs one atomic
+    /// store however many threads run, so the window's thread can call it;
+    /// waking a thousand sleeping threads takes tens of milliseconds.
+    pub fn signal_stop(&self) {
+        self.handle.0.stopping.store(true, Ordering::Release);
+    }
+
     /// Ask every worker to stop, without waiting: blocked and sleeping
     /// workers wake and leave. [`Lab::stop`] then waits for them.
     pub fn request_stop(&self) {
