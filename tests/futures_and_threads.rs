@@ -515,6 +515,11 @@ fn the_pool_starts_workers_as_needed_never_above_max_workers_named_as_python_nam
     );
     assert!(pool.waiters_series.max >= 9.0, "work waited in the queue");
     assert_eq!(pool.level, 0);
+    // Idle workers: none while the queue was full, some as it ran dry, none
+    // once shutdown had them all leave.
+    let idle = rec.counter("ThreadPoolExecutor-0.idle_workers").unwrap();
+    assert!(idle.series.max >= 1.0 && idle.series.max <= 3.0);
+    assert_eq!(idle.value, 0);
     // The lanes group by pool, as the window shows them.
     let roles: Vec<&str> = rec
         .threads()

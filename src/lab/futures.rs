@@ -22,7 +22,7 @@ use super::error::{SyncError, SyncResult};
 use super::monitor::{Monitor, WaitEnd};
 use super::probe::{EventKind, FutureId, ResourceKind, WorkerId};
 use super::state::State;
-use super::sync::{Queue, ResourceBase, Semaphore};
+use super::sync::{Counter, Queue, ResourceBase, Semaphore};
 use super::worker::{Ctx, StateScope, Thread, current};
 use super::{LabHandle, LabShared, WakerKey};
 
@@ -653,6 +653,8 @@ struct ExecState {
     pending: usize,
     /// Workers running a call now.
     busy: usize,
+    /// Workers that have left (after shutdown).
+    left: usize,
 }
 
 struct Shared {
@@ -662,6 +664,9 @@ struct Shared {
     prefix: String,
     work_queue: Queue<Option<WorkItem>>,
     idle_semaphore: Semaphore,
+    /// Worker threads alive and not running a call (not Python's
+    /// `_idle_semaphore`, which only approximates it): "{prefix}.idle_workers".
+    idle_workers: Counter,
     /// Also Python's `_shutdown_lock`.
     state: Mutex<ExecState>,
 }
@@ -674,6 +679,10 @@ impl Shared {
             Some(self.max_workers as i64),
             None,
         );
+        let idle = s.threads.len().saturating_sub(s.left + s.busy) as i64;
+        if self.idle_workers.get() != idle {
+            self.idle_workers.set(idle);
+        }
     }
 }
 
@@ -730,12 +739,14 @@ impl ThreadPoolExecutor {
             max_workers,
             work_queue: lab.queue(&format!("{prefix}._work_queue"), 0),
             idle_semaphore: lab.semaphore(&format!("{prefix}._idle_semaphore"), 0),
+            idle_workers: lab.counter(&format!("{prefix}.idle_workers")),
             prefix,
             state: Mutex::new(ExecState {
                 shutdown: false,
                 threads: Vec::new(),
                 pending: 0,
                 busy: 0,
+                left: 0,
             }),
         });
         shared.report(&shared.state.lock());
@@ -939,6 +950,7 @@ impl ThreadPoolExecutor {
             });
             t.start()?;
             s.threads.push(t);
+            shared.report(s);
         }
         Ok(())
     }
@@ -993,6 +1005,8 @@ fn worker_loop(
                     if let Some(ex) = &ex {
                         ex.state.lock().shutdown = true;
                     }
+                    drop(ex);
+                    Busy::change(executor, |s| s.left += 1);
                     // Pass the word on to the other workers.
                     queue.put(None)?;
                     return Ok(());

@@ -280,17 +280,18 @@ def handle_request(n):
     name = threading.current_thread().name
     before = getattr(mydata, "user", None)
     logging.info("%s: found mydata.user = %r", name, before)
-    mydata.user = f"user-{{n}}"
-    logging.info("%s: stored mydata.user = %r", name, mydata.user)
+    mine = f"user-{{n}}"
+    mydata.user = mine
+    logging.info("%s: stored mydata.user = %r", name, mine)
     time.sleep(WORK)                   # the other threads run meanwhile
     after = mydata.user
-    if after == f"user-{{n}}":
+    if after == mine:
         logging.info("%s: read back mydata.user = %r", name, after)
     else:
         logging.info("%s: read back mydata.user = %r, not its own!", name, after)
     with counts_lock:
         found += before is not None
-        read_back += after != f"user-{{n}}"
+        read_back += after != mine
 
 if __name__ == "__main__":
     logging.basicConfig(format="%(asctime)s: %(message)s",

@@ -118,6 +118,10 @@ Marca 'leer cada result()' y el bucle sobre as_completed recibe los resultados s
                     SeriesRef::Waiters(POOL),
                     t!("tasks waiting in the queue", "tareas esperando en la cola"),
                 ),
+                (
+                    SeriesRef::Counter("ThreadPoolExecutor-0.idle_workers"),
+                    t!("idle workers", "trabajadores ociosos"),
+                ),
             ],
         },
         PlotSpec {
