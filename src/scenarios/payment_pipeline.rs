@@ -572,10 +572,10 @@ def threads(students):
     done_at = []
     def worker(student):
         done_at.append(process_payment(student))   # list.append is thread-safe
-    ts = [threading.Thread(target=worker, args=(s,)) for s in students]
-    for t in ts:
+    workers = [threading.Thread(target=worker, args=(s,)) for s in students]
+    for t in workers:
         t.start()
-    for t in ts:
+    for t in workers:
         t.join()
     return done_at
 
