@@ -381,6 +381,9 @@ fn run_worker(inner: Arc<WorkerInner>) {
         lower_priority();
     }
     let _ = inner.native_id.set(os_thread_id());
+    // start() stores the ident right after the spawn returns; as in Python,
+    // the body never runs without it (get_ident() inside must answer).
+    inner.ident.wait();
     CURRENT.with(|c| *c.borrow_mut() = Some(inner.clone()));
     let ctx = Ctx { me: inner.clone() };
     let body = inner
