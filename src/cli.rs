@@ -690,6 +690,28 @@ pub struct ThreadJson {
     pub failure: Option<String>,
     /// Seconds of real time spent in each state (only states it was in).
     pub seconds: BTreeMap<&'static str, f64>,
+    /// Values the scenario noted beside the thread (`threading.local`…).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub notes: BTreeMap<String, String>,
+}
+
+/// One `concurrent.futures.Future` of the run.
+#[derive(Serialize)]
+pub struct FutureJson {
+    /// What it stands for, e.g. "task(3)".
+    pub label: String,
+    pub state: crate::lab::FutureState,
+    /// The thread that ran it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ran_on: Option<String>,
+    /// The exception it holds, as Python prints it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception: Option<String>,
+    /// Whether anyone read its outcome (`result()`, `exception()`, `map`).
+    pub read: bool,
+    /// Its place in the order futures finished (1 = first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_rank: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -764,6 +786,10 @@ pub struct RunReport {
     pub folded_threads: FoldedJson,
     /// Cycles of threads each blocked on a lock the next one holds.
     pub deadlocks: Vec<Vec<String>>,
+    /// Every future kept, in submission order (older finished ones beyond
+    /// the record's limit are forgotten).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub futures: Vec<FutureJson>,
     pub events: EventsJson,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<Vec<LogJson>>,
@@ -812,6 +838,11 @@ pub fn report(
                     .iter()
                     .filter(|s| times[s.index()] > 0.0)
                     .map(|s| (s.name(), round3(times[s.index()])))
+                    .collect(),
+                notes: t
+                    .notes
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
                     .collect(),
             }
         })
@@ -871,6 +902,17 @@ pub fn report(
             .deadlocks()
             .into_iter()
             .map(|c| c.into_iter().map(thread_name).collect())
+            .collect(),
+        futures: record
+            .futures()
+            .map(|f| FutureJson {
+                label: f.label.to_string(),
+                state: f.state,
+                ran_on: f.worker.map(thread_name),
+                exception: f.error.clone(),
+                read: f.read,
+                finished_rank: f.finished_rank,
+            })
             .collect(),
         events: EventsJson {
             recorded: record.events_recorded,

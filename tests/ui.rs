@@ -73,6 +73,12 @@ fn every_scenario_starts_follows_a_live_knob_and_stops() {
             "barrier" => harness.state().knobs().set("generations", 20.0).unwrap(),
             "event" => harness.state().knobs().set("set_after", 20.0).unwrap(),
             "condition" => harness.state().knobs().set("items", 100.0).unwrap(),
+            "thread-lifecycle" | "thread-local" => {
+                harness.state().knobs().set("work", 5.0).unwrap()
+            }
+            "daemon-threads" => harness.state().knobs().set("main", 30.0).unwrap(),
+            "thread-pool" => harness.state().knobs().set("duration", 5.0).unwrap(),
+            "single-slot-pipeline" => harness.state().knobs().set("messages", 500.0).unwrap(),
             _ => {}
         }
 

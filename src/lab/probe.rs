@@ -20,6 +20,8 @@ pub type WorkerId = u32;
 pub type ResourceId = u32;
 /// Index of a counter within one lab, in creation order.
 pub type CounterId = u32;
+/// Index of a `concurrent.futures.Future` within one lab, in creation order.
+pub type FutureId = u32;
 
 /// What kind of primitive a resource is; shown in the window and in `--json`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -35,6 +37,9 @@ pub enum ResourceKind {
     Barrier,
     Timer,
     Thread,
+    /// `concurrent.futures.ThreadPoolExecutor`: level = busy workers,
+    /// capacity = max_workers, waiters = work items not yet picked up.
+    ThreadPoolExecutor,
 }
 
 impl ResourceKind {
@@ -51,6 +56,7 @@ impl ResourceKind {
             ResourceKind::Barrier => "Barrier",
             ResourceKind::Timer => "Timer",
             ResourceKind::Thread => "Thread",
+            ResourceKind::ThreadPoolExecutor => "ThreadPoolExecutor",
         }
     }
 
@@ -64,6 +70,7 @@ impl ResourceKind {
             ResourceKind::Barrier => "arrived",
             ResourceKind::Timer => "pending",
             ResourceKind::Thread => "alive",
+            ResourceKind::ThreadPoolExecutor => "busy_workers",
         }
     }
 }
@@ -174,6 +181,27 @@ pub enum EventKind {
     Knob {
         name: &'static str,
         value: f64,
+    },
+    /// A value shown beside a thread under `key` (a `threading.local`'s
+    /// value in that thread, or what the scenario notes about it).
+    Note {
+        id: WorkerId,
+        key: Arc<str>,
+        value: String,
+    },
+    /// A future changed state; `label` comes with its creation (the task
+    /// it stands for), `worker` with running, `error` with an exception.
+    Future {
+        id: FutureId,
+        state: super::futures::FutureState,
+        label: Option<Arc<str>>,
+        worker: Option<WorkerId>,
+        error: Option<String>,
+    },
+    /// Someone read a finished future's outcome (`result()` or
+    /// `exception()`): an exception it holds is no longer lost.
+    FutureRead {
+        id: FutureId,
     },
 }
 

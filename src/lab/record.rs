@@ -19,8 +19,10 @@ use parking_lot::{Mutex, MutexGuard};
 
 pub use super::series::{Bucket, Series};
 
+use super::futures::FutureState;
 use super::probe::{
-    CounterId, Event, EventKind, LabClock, Probe, ResourceId, ResourceKind, Target, WorkerId,
+    CounterId, Event, EventKind, FutureId, LabClock, Probe, ResourceId, ResourceKind, Target,
+    WorkerId,
 };
 use super::state::State;
 
@@ -39,6 +41,10 @@ pub struct Limits {
     /// Resources the program no longer holds kept for their plots; older
     /// ones are forgotten.
     pub dropped_resources: usize,
+    /// Futures kept; past this, the oldest finished ones are forgotten.
+    pub futures: usize,
+    /// Notes kept per thread (distinct keys).
+    pub notes_per_thread: usize,
 }
 
 impl Default for Limits {
@@ -49,6 +55,8 @@ impl Default for Limits {
             log_lines: 5000,
             finished_threads: 256,
             dropped_resources: 64,
+            futures: 1024,
+            notes_per_thread: 16,
         }
     }
 }
@@ -134,6 +142,9 @@ pub struct ThreadTrack {
     pub spans_trimmed: u64,
     time_in: [f64; 9],
     pub failure: Option<String>,
+    /// Values shown beside the thread, by key, in the order keys first came
+    /// (see `Ctx::note` and `threading.local`).
+    pub notes: Vec<(Arc<str>, String)>,
     /// The record's revision when this track last changed.
     rev: u64,
     /// Counted in its role's [`RoleMix`] under its current state.
@@ -155,9 +166,18 @@ impl ThreadTrack {
             spans_trimmed: 0,
             time_in: [0.0; 9],
             failure: None,
+            notes: Vec::new(),
             rev: 0,
             counted: false,
         }
+    }
+
+    /// The value noted under `key`, if any.
+    pub fn note(&self, key: &str) -> Option<&str> {
+        self.notes
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Seconds spent in each state up to `now`, the current state included.
@@ -204,6 +224,9 @@ impl ThreadTrack {
         self.time_in = src.time_in;
         if self.failure != src.failure {
             self.failure.clone_from(&src.failure);
+        }
+        if self.notes != src.notes {
+            self.notes.clone_from(&src.notes);
         }
         self.rev = src.rev;
         self.counted = src.counted;
@@ -347,6 +370,38 @@ pub struct CounterTrack {
     rev: u64,
 }
 
+/// One `concurrent.futures.Future`: the task it stands for, its state, who
+/// ran it, and whether anyone read its outcome.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FutureTrack {
+    pub id: FutureId,
+    /// What it stands for, e.g. "task(3)".
+    pub label: Arc<str>,
+    pub state: FutureState,
+    /// The thread that ran it.
+    pub worker: Option<WorkerId>,
+    /// The exception it holds, as Python prints it ("ValueError: …").
+    pub error: Option<String>,
+    /// `result()` or `exception()` gave its outcome to someone.
+    pub read: bool,
+    pub created: f64,
+    pub started: Option<f64>,
+    pub finished: Option<f64>,
+    /// 1 for the run's first future to finish running (with a result or an
+    /// exception), 2 for the next…: the completion order. Cancelled ones
+    /// have none.
+    pub finished_rank: Option<u64>,
+    rev: u64,
+}
+
+impl FutureTrack {
+    /// It holds an exception nobody has read (yet): the exception is lost
+    /// unless someone calls `result()` or `exception()`.
+    pub fn exception_unread(&self) -> bool {
+        self.error.is_some() && !self.read
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct LogLine {
     pub t: f64,
@@ -377,6 +432,14 @@ pub struct Record {
     pub resources_forgotten: u64,
     counters: BTreeMap<CounterId, CounterTrack>,
     mixes: BTreeMap<Arc<str>, RoleMix>,
+    /// Threads alive (started, not finished) over time: what
+    /// `threading.active_count()` says at each moment.
+    pub alive_series: Series,
+    futures: BTreeMap<FutureId, FutureTrack>,
+    /// Futures finished so far (the next one's rank is this + 1).
+    futures_finished: u64,
+    /// Old finished futures dropped past [`Limits::futures`].
+    pub futures_forgotten: u64,
     pub log: VecDeque<LogLine>,
     pub log_trimmed: u64,
     pub events_recorded: u64,
@@ -409,6 +472,14 @@ impl Record {
             resources_forgotten: 0,
             counters: BTreeMap::new(),
             mixes: BTreeMap::new(),
+            alive_series: {
+                let mut s = Series::new(limits.points_per_series);
+                s.push(0.0, 0.0);
+                s
+            },
+            futures: BTreeMap::new(),
+            futures_finished: 0,
+            futures_forgotten: 0,
             log: VecDeque::new(),
             log_trimmed: 0,
             events_recorded: 0,
@@ -489,6 +560,16 @@ impl Record {
     /// Threads started and not yet finished.
     pub fn alive_threads(&self) -> usize {
         self.alive
+    }
+
+    /// The futures kept, oldest first (older finished ones beyond
+    /// [`Limits::futures`] are forgotten: see `futures_forgotten`).
+    pub fn futures(&self) -> impl DoubleEndedIterator<Item = &FutureTrack> + ExactSizeIterator {
+        self.futures.values()
+    }
+
+    pub fn future(&self, id: FutureId) -> Option<&FutureTrack> {
+        self.futures.get(&id)
     }
 
     /// Cycles in the wait-for graph: each is a list of threads, every one
@@ -657,6 +738,91 @@ impl Record {
                 let text = format!("Knob: {name} = {}", super::knobs::format_number(value));
                 self.push_log(t, None, text);
             }
+            EventKind::Note { id, key, value } => {
+                let cap = self.limits.notes_per_thread;
+                if let Some(track) = self.thread_mut(id) {
+                    if let Some(i) = track.notes.iter().position(|(k, _)| *k == key) {
+                        track.notes[i].1 = value;
+                    } else if track.notes.len() < cap {
+                        track.notes.push((key, value));
+                    }
+                }
+            }
+            EventKind::Future {
+                id,
+                state,
+                label,
+                worker,
+                error,
+            } => self.future_changed(t, id, state, label, worker, error),
+            EventKind::FutureRead { id } => {
+                let rev = self.rev;
+                if let Some(f) = self.futures.get_mut(&id) {
+                    f.read = true;
+                    f.rev = rev;
+                }
+            }
+        }
+    }
+
+    fn future_changed(
+        &mut self,
+        t: f64,
+        id: FutureId,
+        state: FutureState,
+        label: Option<Arc<str>>,
+        worker: Option<WorkerId>,
+        error: Option<String>,
+    ) {
+        let rev = self.rev;
+        let is_new = !self.futures.contains_key(&id);
+        let f = self.futures.entry(id).or_insert_with(|| FutureTrack {
+            id,
+            label: Arc::from(format!("future {id}")),
+            state: FutureState::Pending,
+            worker: None,
+            error: None,
+            read: false,
+            created: t,
+            started: None,
+            finished: None,
+            finished_rank: None,
+            rev,
+        });
+        f.rev = rev;
+        if let Some(label) = label {
+            f.label = label;
+        }
+        if worker.is_some() {
+            f.worker = worker;
+        }
+        if error.is_some() {
+            f.error = error;
+        }
+        if state == FutureState::Running && f.started.is_none() {
+            f.started = Some(t);
+        }
+        if state.is_final() && f.finished.is_none() {
+            f.finished = Some(t);
+        }
+        f.state = state;
+        // The completion order counts the calls that ran to an end (a
+        // result or an exception), not the cancelled ones.
+        if state == FutureState::Finished && f.finished_rank.is_none() {
+            self.futures_finished += 1;
+            f.finished_rank = Some(self.futures_finished);
+        }
+        if is_new && self.futures.len() > self.limits.futures {
+            let oldest_final = self
+                .futures
+                .values()
+                .find(|f| f.state.is_final())
+                .map(|f| f.id);
+            if let Some(old) = oldest_final {
+                self.futures.remove(&old);
+                self.futures_forgotten += 1;
+                self.removals += 1;
+            }
         }
     }
 
@@ -698,6 +864,9 @@ impl Record {
             (false, true) => self.alive += 1,
             (true, false) => self.alive = self.alive.saturating_sub(1),
             _ => {}
+        }
+        if was_alive != is_alive {
+            self.alive_series.push(t, self.alive as f64);
         }
         if state.is_final() && !was_final {
             self.finished.push_back(id);
@@ -798,7 +967,8 @@ impl Record {
             .iter()
             .map(|l| std::mem::size_of::<LogLine>() + l.text.len())
             .sum();
-        spans + resources + counters + mixes + log
+        let futures = self.futures.len() * std::mem::size_of::<FutureTrack>();
+        spans + resources + counters + mixes + log + futures + series(&self.alive_series)
     }
 
     /// Log lines ever recorded (kept and trimmed).
@@ -889,7 +1059,17 @@ impl Record {
                 }
             }
         }
+        for (id, f) in &src.futures {
+            if f.rev <= since && self.futures.contains_key(id) {
+                continue;
+            }
+            self.futures.insert(*id, f.clone());
+        }
+        self.alive_series.sync_from(&src.alive_series);
+        self.futures_finished = src.futures_finished;
+        self.futures_forgotten = src.futures_forgotten;
         if self.removals != src.removals {
+            self.futures.retain(|id, _| src.futures.contains_key(id));
             self.threads.retain(|id, _| src.threads.contains_key(id));
             self.resources
                 .retain(|id, _| src.resources.contains_key(id));

@@ -8,8 +8,14 @@ pub mod race_condition;
 
 pub mod barrier;
 pub mod condition;
+pub mod daemon_threads;
 pub mod event;
+pub mod payment_pipeline;
 pub mod semaphore;
+pub mod single_slot_pipeline;
+pub mod thread_lifecycle;
+pub mod thread_local;
+pub mod thread_pool;
 pub mod timer;
 
 use crate::lab::record::Record;
@@ -58,6 +64,8 @@ pub enum SeriesRef {
     Waiters(&'static str),
     /// A counter.
     Counter(&'static str),
+    /// Threads alive (started, not finished): `threading.active_count()`.
+    AliveThreads,
 }
 
 /// One plot under the timeline.
@@ -84,6 +92,29 @@ pub enum Extra {
     None,
     /// frozen-ui's "run on the UI thread / on a worker" controls and frame plot.
     FrozenUi,
+    /// A table of the threads and the values noted beside each
+    /// (`Ctx::note`), one column per note key; a cell of `actual` is green
+    /// when it equals the same thread's `expected`, red when it does not.
+    ThreadNotes {
+        expected: &'static str,
+        actual: &'static str,
+    },
+    /// Every future of the run in submission order: its state, the worker
+    /// that ran it, its place in the completion order, and an exception it
+    /// holds, marked lost while nobody has read it.
+    Futures,
+    /// Bar charts of metrics side by side (one chart per group).
+    Bars(&'static [BarGroup]),
+}
+
+/// One bar chart of [`Extra::Bars`]: a bar per metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BarGroup {
+    pub title: Text,
+    /// (metric name, the bar's label).
+    pub bars: &'static [(&'static str, Text)],
+    /// The unit of the values, shown on the bars ("s", "/s").
+    pub unit: Text,
 }
 
 /// How close the lab's number and CPython's must be to agree.
@@ -148,10 +179,17 @@ impl Scenario {
 
 /// Every scenario, in the order of the window's list.
 pub fn all() -> &'static [&'static Scenario] {
-    static ALL: [&Scenario; 8] = [
+    static ALL: [&Scenario; 14] = [
         &frozen_ui::SCENARIO,
         &race_condition::SCENARIO,
         &producer_consumer::SCENARIO,
+        // Threads, pools and pipelines.
+        &thread_lifecycle::SCENARIO,
+        &daemon_threads::SCENARIO,
+        &thread_pool::SCENARIO,
+        &thread_local::SCENARIO,
+        &single_slot_pipeline::SCENARIO,
+        &payment_pipeline::SCENARIO,
         // Synchronisation: semaphore, event, condition, barrier, timer.
         &semaphore::SCENARIO,
         &timer::SCENARIO,
@@ -236,4 +274,36 @@ pub(crate) fn failed_with(record: &Record, role: &str, error: &str) -> usize {
         .filter(|t| &*t.role == role)
         .filter(|t| t.failure.as_deref().is_some_and(|f| f.starts_with(error)))
         .count()
+}
+
+/// Compute for `seconds` of scenario time (scaled by the lab's speed): the
+/// thread stays running, as a Python loop over `time.perf_counter()` does.
+/// Looks at Stop on every turn.
+pub(crate) fn busy(ctx: &Ctx, seconds: f64) -> SyncResult<()> {
+    let end = std::time::Instant::now() + ctx.lab().scaled(seconds);
+    while std::time::Instant::now() < end {
+        ctx.check()?;
+        std::hint::spin_loop();
+    }
+    Ok(())
+}
+
+/// Scenario seconds since `since`, at the lab's current speed: what
+/// `time.perf_counter()` differences measure in the Python program.
+pub(crate) fn scenario_seconds(ctx: &Ctx, since: std::time::Instant) -> f64 {
+    since.elapsed().as_secs_f64() * ctx.lab().speed()
+}
+
+/// A metric from a counter that holds milliseconds, in seconds.
+pub(crate) fn ms_metric(
+    record: &Record,
+    counter: &'static str,
+    name: &'static str,
+    label: Text,
+) -> Metric {
+    Metric {
+        name,
+        label,
+        value: record.counter_value(counter).unwrap_or(0) as f64 / 1000.0,
+    }
 }

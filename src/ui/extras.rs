@@ -7,9 +7,11 @@ use eframe::egui::Ui;
 use super::Action;
 use super::frames::FrameTimes;
 use super::frozen::FrozenExtra;
+use super::pool_view::{BarsExtra, FuturesExtra, ThreadNotesExtra};
 use super::view::View;
 use crate::lab::Knobs;
 use crate::lab::controller::Controller;
+use crate::lab::record::Record;
 use crate::lab::text::Lang;
 use crate::scenarios::Extra;
 
@@ -21,6 +23,8 @@ pub struct ExtraCx<'a> {
     pub knobs: &'a Knobs,
     pub speed: f64,
     pub running: bool,
+    /// The window's copy of the run's record, if there is a run.
+    pub record: Option<&'a Record>,
 }
 
 /// A scenario's own view and behaviour in the window.
@@ -80,5 +84,10 @@ pub fn for_scenario(extra: Extra) -> Option<Box<dyn ScenarioExtra>> {
     match extra {
         Extra::None => None,
         Extra::FrozenUi => Some(Box::new(FrozenExtra::default())),
+        Extra::ThreadNotes { expected, actual } => {
+            Some(Box::new(ThreadNotesExtra { expected, actual }))
+        }
+        Extra::Futures => Some(Box::new(FuturesExtra)),
+        Extra::Bars(groups) => Some(Box::new(BarsExtra { groups })),
     }
 }

@@ -295,6 +295,7 @@ pub fn unit(unit: &'static str, lang: Lang, value: f64) -> &'static str {
             t!("generations", "generaciones"),
             t!("generation", "generación"),
         ),
+        "messages" => (t!("messages", "mensajes"), t!("message", "mensaje")),
         _ => return unit,
     };
     if one { singular } else { plural }.get(lang)

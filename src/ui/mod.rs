@@ -12,6 +12,7 @@ mod frozen;
 pub mod i18n;
 mod log;
 mod plots;
+mod pool_view;
 pub mod python_panel;
 mod side;
 pub mod timeline;
@@ -939,28 +940,24 @@ impl HilosApp {
         let lang = self.lang;
         ui.horizontal_wrapped(|ui| {
             ui.spacing_mut().item_spacing.x = 18.0;
+            let style = ui.style().clone();
             for m in &self.view.metrics {
-                // One label per metric, so the row wraps between metrics
-                // (a nested horizontal takes the whole width and never wraps).
+                // One widget per metric, so the row wraps between metrics
+                // (never inside one) and never grows wider than the panel.
                 let mut job = egui::text::LayoutJob::default();
-                let style = ui.style().clone();
-                RichText::new(format!("{}: ", m.label.get(lang)))
-                    .weak()
-                    .append_to(
+                for part in [
+                    RichText::new(format!("{}: ", m.label.get(lang))).weak(),
+                    RichText::new(crate::lab::knobs::format_number(m.value))
+                        .strong()
+                        .monospace(),
+                ] {
+                    part.append_to(
                         &mut job,
                         &style,
                         egui::FontSelection::Default,
-                        egui::Align::Center,
+                        Align::Center,
                     );
-                RichText::new(crate::lab::knobs::format_number(m.value))
-                    .strong()
-                    .monospace()
-                    .append_to(
-                        &mut job,
-                        &style,
-                        egui::FontSelection::Default,
-                        egui::Align::Center,
-                    );
+                }
                 ui.add(egui::Label::new(job).wrap_mode(egui::TextWrapMode::Extend));
             }
         });
@@ -1079,6 +1076,7 @@ impl HilosApp {
                 knobs: self.controller.knobs(),
                 speed: self.controller.speed(),
                 running: self.controller.phase() == Phase::Running,
+                record: self.controller.mirror(),
             };
             extra.show(ui, &cx, actions);
         }
@@ -1092,8 +1090,12 @@ impl HilosApp {
                 let per_plot_chrome = 26.0;
                 let frame_times_row = 30.0;
                 let reserved = plots * (plots::PLOT_HEIGHT + per_plot_chrome) + frame_times_row;
-                let lanes_h = (self.view.rows.len() as f32 * timeline::LANE)
+                // Up to 6 lanes always show whole (the centre scrolls
+                // instead); more than that share what the plots leave.
+                let rows = self.view.rows.len() as f32;
+                let lanes_h = (rows * timeline::LANE)
                     .min(ui.available_height() - reserved)
+                    .max(rows.min(6.0) * timeline::LANE)
                     .clamp(timeline::LANE * 4.0, 600.0);
                 let input = timeline::show(ui, &self.view, record, lang, lanes_h);
                 self.track_width = input.track_width;
@@ -1145,7 +1147,8 @@ impl eframe::App for HilosApp {
         let fitted = self.fitted;
         self.on_phase_change();
         if self.fitted != fitted {
-            // The view was worked out for the old window: draw the new one.
+            // The view of this frame was worked out before the fit: draw
+            // the fitted one next, even if nothing else asks for a frame.
             ui.ctx().request_repaint();
         }
 

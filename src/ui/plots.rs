@@ -22,12 +22,44 @@ const COUNTER_COLORS: [Color32; 4] = [
     Color32::from_rgb(120, 210, 230),
 ];
 
-fn line_color(series: SeriesRef, counter_index: usize) -> Color32 {
+/// Levels after the first in one plot (two locks side by side) get these.
+const MORE_LEVEL_COLORS: [Color32; 3] = [
+    Color32::from_rgb(255, 130, 200),
+    Color32::from_rgb(120, 210, 230),
+    Color32::from_rgb(255, 200, 90),
+];
+
+fn line_color(series: SeriesRef, index: usize) -> Color32 {
     match series {
+        SeriesRef::Level(_) if index > 0 => {
+            MORE_LEVEL_COLORS[(index - 1) % MORE_LEVEL_COLORS.len()]
+        }
         SeriesRef::Level(_) => Color32::from_rgb(90, 170, 255),
         SeriesRef::Capacity(_) => Color32::from_rgb(240, 90, 80),
         SeriesRef::Waiters(_) => Color32::from_rgb(245, 170, 35),
-        SeriesRef::Counter(_) => COUNTER_COLORS[counter_index % COUNTER_COLORS.len()],
+        SeriesRef::Counter(_) => COUNTER_COLORS[index % COUNTER_COLORS.len()],
+        SeriesRef::AliveThreads => Color32::from_rgb(225, 225, 210),
+    }
+}
+
+/// Counts the counters and the levels of a plot so far, so each gets its
+/// own colour.
+#[derive(Default)]
+struct Seen {
+    counters: usize,
+    levels: usize,
+}
+
+impl Seen {
+    /// This series' index among the plot's series of its kind.
+    fn index(&mut self, series: SeriesRef) -> usize {
+        let slot = match series {
+            SeriesRef::Counter(_) => &mut self.counters,
+            SeriesRef::Level(_) => &mut self.levels,
+            _ => return 0,
+        };
+        *slot += 1;
+        *slot - 1
     }
 }
 
@@ -43,12 +75,9 @@ pub fn scenario_plots(ui: &mut Ui, view: &View, lang: Lang, height: f32) -> Vec<
         ui.horizontal(|ui| {
             ui.label(RichText::new(plot.title.get(lang)).strong());
             ui.add_space(12.0);
-            let mut counters = 0;
+            let mut seen = Seen::default();
             for line in &plot.lines {
-                let color = line_color(line.series, counters);
-                if matches!(line.series, SeriesRef::Counter(_)) {
-                    counters += 1;
-                }
+                let color = line_color(line.series, seen.index(line.series));
                 legend_entry(ui, color, line.label.get(lang));
             }
         });
@@ -121,12 +150,9 @@ fn one_plot(
             let lo = data.y_min.min(0.0);
             let span = (y_max - lo).max(1e-9);
             plot_ui.set_plot_bounds_y(lo - 0.04 * span..=y_max + 0.18 * span);
-            let mut counters = 0;
+            let mut seen = Seen::default();
             for line in &data.lines {
-                let color = line_color(line.series, counters);
-                if matches!(line.series, SeriesRef::Counter(_)) {
-                    counters += 1;
-                }
+                let color = line_color(line.series, seen.index(line.series));
                 let mut l = Line::new(
                     line.label.get(lang),
                     PlotPoints::from_iter(line.points.iter().copied()),
@@ -140,7 +166,9 @@ fn one_plot(
                     SeriesRef::Capacity(_) => {
                         l = l.style(LineStyle::dashed_dense()).width(2.0);
                     }
-                    SeriesRef::Level(_) => l = l.fill(0.0).fill_alpha(0.25),
+                    SeriesRef::Level(_) | SeriesRef::AliveThreads => {
+                        l = l.fill(0.0).fill_alpha(0.25);
+                    }
                     _ => {}
                 }
                 plot_ui.line(l);

@@ -97,6 +97,7 @@ impl HilosApp {
                     knobs: &knobs,
                     speed: self.controller.speed(),
                     running: self.is_running(),
+                    record: self.controller.mirror(),
                 };
                 if let Some(note) = extra.knob_note(spec.name, &cx) {
                     ui.label(

@@ -16,9 +16,10 @@ use crate::lab::knobs::format_number;
 use crate::lab::record::{Record, Span, ThreadTrack};
 use crate::lab::text::Lang;
 
-/// Width of the lane-name column; the plots' y axes use it too so their
+/// Width of the lane-name column (wide enough for Python's pool thread
+/// names, "ThreadPoolExecutor-0_12"); the plots' y axes use it too so their
 /// time axes line up with the timeline's.
-pub const LABEL_WIDTH: f32 = 150.0;
+pub const LABEL_WIDTH: f32 = 180.0;
 /// Height of one lane: lanes keep a readable height and the timeline scrolls.
 pub const LANE: f32 = 18.0;
 const AXIS_HEIGHT: f32 = 16.0;
@@ -330,7 +331,26 @@ fn paint_lane(
     if track_data.since <= now && !track_data.state.is_final() {
         paint(track_data.since, now, track_data.state);
     }
+    // A finished lane ends with a cap in its final state's colour, so done,
+    // failed and killed (a daemon cut off at exit) tell apart at a glance.
+    if track_data.state.is_final()
+        && track_data.since >= window.start
+        && track_data.since <= window.end
+    {
+        let x1 = x_of(track_data.since).min(track.right());
+        let x0 = (x1 - END_CAP).max(track.left());
+        if x1 > x0 {
+            painter.rect_filled(
+                Rect::from_x_y_ranges(x0..=x1, y),
+                CornerRadius::ZERO,
+                state_color(track_data.state),
+            );
+        }
+    }
 }
+
+/// Width in points of the cap that shows how a finished lane ended.
+const END_CAP: f32 = 5.0;
 
 /// Stack the shares per column, merging neighbouring columns that look alike.
 fn paint_shares(painter: &egui::Painter, shares: &[[f32; 9]], track: Rect, y: egui::Rangef) {
@@ -478,6 +498,10 @@ fn thread_details(
             RichText::new(format!("{}: {failure}", i18n::HOVER_FAILED.get(lang)))
                 .color(state_color(State::Failed)),
         );
+    }
+    // What the scenario noted beside this thread (a threading.local's value…).
+    for (key, value) in &track.notes {
+        ui.label(RichText::new(format!("{key} = {value}")).monospace());
     }
 }
 

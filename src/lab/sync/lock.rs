@@ -20,6 +20,11 @@ struct Owned {
     /// start), for the report and so the wait-for graph.
     holder: Option<WorkerId>,
     waiters: u32,
+    /// A Lock some thread released though another acquired it: it is used
+    /// as a signal between threads (seed 001's two-lock pipeline), not to
+    /// guard data, so it has no owner to wait for: the lab stops naming a
+    /// holder, and a thread waiting on it is not taken for a deadlock.
+    signal: bool,
 }
 
 pub(super) struct LockCore {
@@ -41,6 +46,7 @@ impl LockCore {
             owner: None,
             holder: None,
             waiters: 0,
+            signal: false,
         }));
         lab.0.register_waker(m.clone());
         let core = Arc::new(LockCore { base, m, reentrant });
@@ -69,7 +75,7 @@ impl LockCore {
         if s.count == 0 {
             s.count = 1;
             s.owner = Some(my_key);
-            s.holder = my_id;
+            s.holder = if s.signal { None } else { my_id };
             self.report(&s);
             return Ok(true);
         }
@@ -91,7 +97,7 @@ impl LockCore {
             WaitEnd::Ready => {
                 s.count = 1;
                 s.owner = Some(my_key);
-                s.holder = my_id;
+                s.holder = if s.signal { None } else { my_id };
                 Ok(true)
             }
             WaitEnd::TimedOut => Ok(false),
@@ -118,6 +124,9 @@ impl LockCore {
             return Err(SyncError::RuntimeError(
                 "cannot release un-acquired lock".into(),
             ));
+        }
+        if !self.reentrant && s.owner != Some(my_key) {
+            s.signal = true;
         }
         s.count -= 1;
         if s.count == 0 {
