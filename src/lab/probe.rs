@@ -131,6 +131,9 @@ pub enum EventKind {
         id: WorkerId,
         state: State,
         target: Option<Target>,
+        /// The wait gives up by itself (`acquire(timeout=…)`), so a cycle
+        /// through it is not a deadlock.
+        timed: bool,
     },
     /// The body raised: a Python exception (a `SyncError`), or a Rust panic,
     /// which in a scenario is a bug in Hilos rather than a lesson.
