@@ -78,7 +78,7 @@ fn every_scenario_starts_follows_a_live_knob_and_stops() {
         let spec = scenario
             .knobs
             .iter()
-            .find(|k| k.not_live.is_none() && k.kind != KnobKind::Bool)
+            .find(|k| k.not_live.is_none() && matches!(k.kind, KnobKind::Int | KnobKind::Float))
             .unwrap_or_else(|| panic!("{} has no live slider", scenario.id));
         let before = harness.state().lab().unwrap().knobs().get(spec.name);
         let label = spec.label.get(Lang::En);

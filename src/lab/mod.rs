@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 pub use error::{SyncError, SyncResult};
-pub use knobs::{KnobKind, KnobSpec, Knobs};
+pub use knobs::{Choice, KnobKind, KnobSpec, Knobs};
 pub use probe::{ResourceKind, Target};
 pub use record::Record;
 pub use state::State;

@@ -53,6 +53,20 @@ impl HilosApp {
                         .changed()
                         .then_some(if on { 1.0 } else { 0.0 })
                 }
+                KnobKind::Choice => {
+                    // Every option in view at once, as radio buttons.
+                    ui.label(label);
+                    let mut picked = None;
+                    ui.horizontal_wrapped(|ui| {
+                        for (k, choice) in spec.choices.iter().enumerate() {
+                            let on = value.round() as usize == k;
+                            if ui.radio(on, choice.label.get(lang)).clicked() && !on {
+                                picked = Some(k as f64);
+                            }
+                        }
+                    });
+                    picked
+                }
                 KnobKind::Int | KnobKind::Float => {
                     let name = ui.label(label);
                     let mut v = value;
