@@ -251,3 +251,57 @@ fn workers_and_the_recorder_keep_going_while_no_frame_is_drawn() {
     });
     assert!(stopped && harness.state().lab().unwrap().is_stopped());
 }
+
+/// Where a node's bounds are, from the accessibility tree.
+fn bounds(node: &egui_kittest::Node<'_>) -> Option<egui::Rect> {
+    use egui_kittest::kittest::NodeT;
+    let b = node.accesskit_node().bounding_box()?;
+    Some(egui::Rect::from_min_max(
+        egui::pos2(b.x0 as f32, b.y0 as f32),
+        egui::pos2(b.x1 as f32, b.y1 as f32),
+    ))
+}
+
+#[test]
+fn no_scenario_s_view_runs_under_the_right_panel_in_either_language() {
+    // The centre scrolls vertically only, and egui widens such an area to
+    // its widest row: one row too wide (a long strip of metrics, a header in
+    // Spanish) pushes the whole centre under the knobs, where it is cut off.
+    for lang in Lang::ALL {
+        let mut harness = harness(lang);
+        for scenario in scenarios::all() {
+            harness
+                .get_by_role_and_label(Role::Button, scenario.title.get(lang))
+                .click();
+            harness.run_steps(2);
+            let start = if lang == Lang::En { "Start" } else { "Iniciar" };
+            harness.get_by_label(start).click();
+            let deadline = Instant::now() + Duration::from_millis(700);
+            while Instant::now() < deadline {
+                harness.step();
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let knobs = if lang == Lang::En {
+                "Knobs"
+            } else {
+                "Controles"
+            };
+            let panel = bounds(&harness.get_by_label(knobs)).unwrap().left();
+            let too_wide: Vec<String> = harness
+                .query_all_by(|_| true)
+                .filter_map(|node| {
+                    let r = bounds(&node)?;
+                    (r.left() < panel && r.right() > panel).then(|| format!("{node:?} {r:?}"))
+                })
+                .filter(|n| !n.contains("Splitter") && !n.contains("ScrollBar"))
+                .collect();
+            assert!(
+                too_wide.is_empty(),
+                "{} ({lang:?}): under the right panel at {panel}: {too_wide:#?}",
+                scenario.id
+            );
+            harness.state_mut().stop();
+            harness.run_steps(2);
+        }
+    }
+}

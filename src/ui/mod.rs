@@ -560,16 +560,30 @@ impl HilosApp {
         let lang = self.lang;
         ui.horizontal_wrapped(|ui| {
             ui.spacing_mut().item_spacing.x = 18.0;
+            let style = ui.style().clone();
             for m in &self.view.metrics {
-                ui.horizontal(|ui| {
-                    ui.spacing_mut().item_spacing.x = 4.0;
-                    ui.label(RichText::new(format!("{}:", m.label.get(lang))).weak());
-                    ui.label(
-                        RichText::new(crate::lab::knobs::format_number(m.value))
-                            .strong()
-                            .monospace(),
+                // One label per metric, kept whole: the wrapped row moves it
+                // to the next line when it does not fit. (A nested row could
+                // not be moved, and would widen the whole centre.)
+                let mut job = egui::text::LayoutJob::default();
+                RichText::new(format!("{}: ", m.label.get(lang)))
+                    .weak()
+                    .append_to(
+                        &mut job,
+                        &style,
+                        egui::FontSelection::Default,
+                        Align::Center,
                     );
-                });
+                RichText::new(crate::lab::knobs::format_number(m.value))
+                    .strong()
+                    .monospace()
+                    .append_to(
+                        &mut job,
+                        &style,
+                        egui::FontSelection::Default,
+                        Align::Center,
+                    );
+                ui.add(egui::Label::new(job).wrap_mode(egui::TextWrapMode::Extend));
             }
         });
         for cycle in &self.view.deadlocks {
@@ -595,7 +609,10 @@ impl HilosApp {
     fn timeline_header(&self, ui: &mut Ui, actions: &mut Vec<Action>) {
         let lang = self.lang;
         let now = self.view.now;
-        ui.horizontal(|ui| {
+        // Wrapped, never wider than the panel: the centre's scroll area
+        // widens to its widest row, and a row wider than the panel would
+        // push everything under the right panel.
+        ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new(i18n::TIMELINE.get(lang)).strong());
             ui.add_space(8.0);
             let (label, hint, follow) = if self.axis.follow {
@@ -648,22 +665,29 @@ impl HilosApp {
                 .monospace()
                 .weak(),
             );
-            ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-                let mut width = self.axis.follow_width;
-                let response = ui
-                    .add(
-                        egui::Slider::new(&mut width, 1.0..=120.0)
-                            .logarithmic(true)
-                            .max_decimals(0)
-                            .suffix(" s"),
-                    )
-                    .on_hover_text(i18n::WINDOW_HINT.get(lang));
-                let label = ui.label(i18n::WINDOW.get(lang));
-                let response = response.labelled_by(label.id);
-                if response.changed() {
-                    actions.push(Action::Axis(AxisAction::FollowWidth(width)));
-                }
-            });
+            // The label, the slider and its value stay together: a slider
+            // is several widgets, which a wrapped row cannot move as one.
+            // (In a wrapped row available_width() is the whole row's.)
+            let left_in_row = ui.max_rect().right() - ui.cursor().left();
+            if left_in_row < ui.spacing().slider_width + 190.0 {
+                ui.end_row();
+            } else {
+                ui.add_space(12.0);
+            }
+            let label = ui.label(i18n::WINDOW.get(lang));
+            let mut width = self.axis.follow_width;
+            let response = ui
+                .add(
+                    egui::Slider::new(&mut width, 1.0..=120.0)
+                        .logarithmic(true)
+                        .max_decimals(0)
+                        .suffix(" s"),
+                )
+                .on_hover_text(i18n::WINDOW_HINT.get(lang))
+                .labelled_by(label.id);
+            if response.changed() {
+                actions.push(Action::Axis(AxisAction::FollowWidth(width)));
+            }
         });
         timeline::legend(ui, lang);
     }
