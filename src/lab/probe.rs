@@ -57,7 +57,9 @@ impl ResourceKind {
     /// What the resource's level series measures, e.g. the depth of a queue.
     pub fn level_meaning(self) -> &'static str {
         match self {
-            ResourceKind::Lock | ResourceKind::RLock | ResourceKind::Condition => "holders",
+            ResourceKind::Lock | ResourceKind::Condition => "holders",
+            // How many times its owner holds it.
+            ResourceKind::RLock => "count",
             ResourceKind::Semaphore | ResourceKind::BoundedSemaphore => "free_permits",
             ResourceKind::Queue => "depth",
             ResourceKind::Event => "is_set",

@@ -509,11 +509,18 @@ impl Record {
 
     /// The thread that `w` waits for: the holder of the lock it is blocked
     /// on without a timeout. A timed wait ends by itself, so it is no edge
-    /// of a deadlock. Neither is a lock whose holder became `w` after `w`
-    /// blocked: `w` has just got it, and its "running" is on its way.
+    /// of a deadlock (see [`Record::lock_wait`]).
     pub fn waits_for(&self, w: WorkerId) -> Option<WorkerId> {
+        self.lock_wait(w)
+            .and_then(|(holder, timed)| (!timed).then_some(holder))
+    }
+
+    /// The holder of the lock `w` is blocked on, and whether `w` waits with
+    /// a timeout. A lock whose holder became `w` after `w` blocked is no
+    /// wait: `w` has just got it, and its "running" is on its way.
+    pub fn lock_wait(&self, w: WorkerId) -> Option<(WorkerId, bool)> {
         let t = self.thread(w)?;
-        if t.state != State::Blocked || t.timed {
+        if t.state != State::Blocked {
             return None;
         }
         let Target::Resource(r) = t.target? else {
@@ -524,7 +531,7 @@ impl Record {
         if holder == w && r.holder_rev > t.state_rev {
             return None;
         }
-        Some(holder)
+        Some((holder, t.timed))
     }
 
     /// The cycle of the wait-for graph that following `start`'s waits runs

@@ -7,9 +7,12 @@ use eframe::egui::Ui;
 use super::Action;
 use super::frames::FrameTimes;
 use super::frozen::FrozenExtra;
+use super::philosophers::PhilosophersExtra;
 use super::view::View;
+use super::waitfor::WaitForExtra;
 use crate::lab::Knobs;
 use crate::lab::controller::Controller;
+use crate::lab::record::Record;
 use crate::lab::text::Lang;
 use crate::scenarios::Extra;
 
@@ -21,6 +24,8 @@ pub struct ExtraCx<'a> {
     pub knobs: &'a Knobs,
     pub speed: f64,
     pub running: bool,
+    /// The window's own copy of the record (no lock held), once a run started.
+    pub record: Option<&'a Record>,
 }
 
 /// A scenario's own view and behaviour in the window.
@@ -80,5 +85,7 @@ pub fn for_scenario(extra: Extra) -> Option<Box<dyn ScenarioExtra>> {
     match extra {
         Extra::None => None,
         Extra::FrozenUi => Some(Box::new(FrozenExtra::default())),
+        Extra::WaitForGraph => Some(Box::new(WaitForExtra)),
+        Extra::Philosophers => Some(Box::new(PhilosophersExtra)),
     }
 }

@@ -10,11 +10,13 @@ mod frames;
 mod frozen;
 pub mod i18n;
 mod log;
+pub mod philosophers;
 mod plots;
 pub mod python_panel;
 mod side;
 pub mod timeline;
 pub mod view;
+pub mod waitfor;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -705,6 +707,7 @@ impl HilosApp {
                 knobs: self.controller.knobs(),
                 speed: self.controller.speed(),
                 running: self.controller.phase() == Phase::Running,
+                record: self.controller.mirror(),
             };
             extra.show(ui, &cx, actions);
         }

@@ -22,13 +22,40 @@ const COUNTER_COLORS: [Color32; 4] = [
     Color32::from_rgb(120, 210, 230),
 ];
 
-fn line_color(series: SeriesRef, counter_index: usize) -> Color32 {
+/// A second level or waiters line in the same plot gets the second shade,
+/// so two locks' lines can be told apart.
+const LEVEL_COLORS: [Color32; 2] = [
+    Color32::from_rgb(90, 170, 255),
+    Color32::from_rgb(80, 215, 200),
+];
+const WAITERS_COLORS: [Color32; 2] = [
+    Color32::from_rgb(245, 170, 35),
+    Color32::from_rgb(235, 110, 190),
+];
+
+fn line_color(series: SeriesRef, same_kind_before: usize) -> Color32 {
     match series {
-        SeriesRef::Level(_) => Color32::from_rgb(90, 170, 255),
+        SeriesRef::Level(_) => LEVEL_COLORS[same_kind_before % LEVEL_COLORS.len()],
         SeriesRef::Capacity(_) => Color32::from_rgb(240, 90, 80),
-        SeriesRef::Waiters(_) => Color32::from_rgb(245, 170, 35),
-        SeriesRef::Counter(_) => COUNTER_COLORS[counter_index % COUNTER_COLORS.len()],
+        SeriesRef::Waiters(_) => WAITERS_COLORS[same_kind_before % WAITERS_COLORS.len()],
+        SeriesRef::Counter(_) => COUNTER_COLORS[same_kind_before % COUNTER_COLORS.len()],
     }
+}
+
+/// The colour of each line of a plot, in order.
+fn line_colors(plot: &PlotData) -> Vec<Color32> {
+    let kind = |s: SeriesRef| std::mem::discriminant(&s);
+    plot.lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let before = plot.lines[..i]
+                .iter()
+                .filter(|l| kind(l.series) == kind(line.series))
+                .count();
+            line_color(line.series, before)
+        })
+        .collect()
 }
 
 /// Every plot the scenario declares, stacked. Returns what the user did to
@@ -43,12 +70,7 @@ pub fn scenario_plots(ui: &mut Ui, view: &View, lang: Lang, height: f32) -> Vec<
         ui.horizontal(|ui| {
             ui.label(RichText::new(plot.title.get(lang)).strong());
             ui.add_space(12.0);
-            let mut counters = 0;
-            for line in &plot.lines {
-                let color = line_color(line.series, counters);
-                if matches!(line.series, SeriesRef::Counter(_)) {
-                    counters += 1;
-                }
+            for (line, color) in plot.lines.iter().zip(line_colors(plot)) {
                 legend_entry(ui, color, line.label.get(lang));
             }
         });
@@ -117,12 +139,7 @@ fn one_plot(
         .show(ui, |plot_ui| {
             plot_ui.set_plot_bounds_x(window.start..=window.end);
             plot_ui.set_plot_bounds_y(-0.04 * y_max..=y_max * 1.18);
-            let mut counters = 0;
-            for line in &data.lines {
-                let color = line_color(line.series, counters);
-                if matches!(line.series, SeriesRef::Counter(_)) {
-                    counters += 1;
-                }
+            for (line, color) in data.lines.iter().zip(line_colors(data)) {
                 let mut l = Line::new(
                     line.label.get(lang),
                     PlotPoints::from_iter(line.points.iter().copied()),

@@ -57,14 +57,12 @@ impl HilosApp {
                     // Every option in view at once, as radio buttons.
                     ui.label(label);
                     let mut picked = None;
-                    ui.horizontal_wrapped(|ui| {
-                        for (k, choice) in spec.choices.iter().enumerate() {
-                            let on = value.round() as usize == k;
-                            if ui.radio(on, choice.label.get(lang)).clicked() && !on {
-                                picked = Some(k as f64);
-                            }
+                    for (k, choice) in spec.choices.iter().enumerate() {
+                        let on = value.round() as usize == k;
+                        if ui.radio(on, choice.label.get(lang)).clicked() && !on {
+                            picked = Some(k as f64);
                         }
-                    });
+                    }
                     picked
                 }
                 KnobKind::Int | KnobKind::Float => {
@@ -103,6 +101,7 @@ impl HilosApp {
                     knobs: &knobs,
                     speed: self.controller.speed(),
                     running: self.is_running(),
+                    record: self.controller.mirror(),
                 };
                 if let Some(note) = extra.knob_note(spec.name, &cx) {
                     ui.label(

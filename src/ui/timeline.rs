@@ -432,6 +432,19 @@ fn thread_details(
         ));
     }
     ui.label(RichText::new(line).color(state_color(state)));
+    // Who holds the lock it is blocked on now (the record keeps only the
+    // current holder, so only for the span under way).
+    let current = span.is_none_or(|s| s.start == track.since && !track.state.is_final());
+    if let (true, State::Blocked, Some(crate::lab::Target::Resource(r))) = (current, state, target)
+        && let Some(holder) = record.resource(r).and_then(|r| r.holder)
+    {
+        let by = if holder == track.id {
+            i18n::HELD_BY_ITSELF.get(lang).to_string()
+        } else {
+            format!("{} {}", i18n::HELD_BY.get(lang), record.thread_name(holder))
+        };
+        ui.label(RichText::new(by).color(state_color(State::Blocked)));
+    }
     if let Some(s) = span {
         let still = if s.end >= view.now && s.start == track.since && !track.state.is_final() {
             format!(" {}", i18n::STILL.get(lang))

@@ -48,9 +48,15 @@ impl LockCore {
         core
     }
 
+    /// A Lock's level is whether it is held; an RLock's is its count, how
+    /// many times its owner holds it (what a recursion makes climb).
     fn report(&self, s: &Owned) {
-        self.base
-            .report(i64::from(s.count > 0), s.waiters, Some(1), s.holder);
+        let level = if self.reentrant {
+            i64::from(s.count)
+        } else {
+            i64::from(s.count > 0)
+        };
+        self.base.report(level, s.waiters, Some(1), s.holder);
     }
 
     /// Python's `acquire(blocking, timeout)`: `Ok(false)` when non-blocking or
