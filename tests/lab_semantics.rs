@@ -1127,3 +1127,25 @@ fn a_daemon_cut_off_at_exit_keeps_the_locks_it_held() {
     lab.stop();
     assert!(lock.locked());
 }
+
+#[test]
+fn choice_knobs_take_a_name_or_an_index() {
+    let knobs = hilos::scenarios::find("deadlock").unwrap().knobs();
+    knobs.set_from_arg("strategy=ordered").unwrap();
+    assert_eq!(knobs.get("strategy"), 1.0);
+    knobs.set_from_arg("strategy=TIMEOUT").unwrap();
+    assert_eq!(knobs.get("strategy"), 2.0);
+    knobs.set_from_arg("strategy=0").unwrap();
+    assert_eq!(knobs.get("strategy"), 0.0);
+    let e = knobs
+        .set_from_arg("strategy=polite")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("strategy") && e.contains("naive, ordered, timeout"),
+        "{e}"
+    );
+    assert!(knobs.set_from_arg("strategy=3").is_err());
+    let spec = knobs.spec("strategy").unwrap();
+    assert_eq!(spec.format(1.0), "ordered");
+}
