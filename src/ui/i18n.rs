@@ -182,6 +182,10 @@ pub const EATING: Text = t!("eating", "comiendo");
 pub const HUNGRY: Text = t!("hungry, waiting", "hambriento, esperando");
 pub const MEALS_EATEN: Text = t!("meals eaten", "comidas");
 pub const MEALS_WORD: Text = t!("meals", "comidas");
+pub const FEWEST_SO_FAR: Text = t!(
+    "the fewest so far: the others eat while this one waits",
+    "las menos hasta ahora: los demás comen mientras este espera"
+);
 pub const MEALS_PER_PHILOSOPHER: Text = t!("Meals per philosopher", "Comidas por filósofo");
 pub const TABLE_DEADLOCKED: Text = t!(
     "philosophers each hold one fork and wait for their neighbour's, round the table",

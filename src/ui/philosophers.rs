@@ -384,11 +384,13 @@ fn meal_bars(
             egui::pos2(x - bar_w / 2.0, top.min(plot.bottom() - 1.0)),
             egui::pos2(x + bar_w / 2.0, plot.bottom()),
         );
-        // The least fed, while others have eaten more: starving.
-        let color = if eaten == fewest && most > fewest {
-            pal.waits
+        // The least fed, while others have eaten more: starving, in the
+        // table's colour for hungry.
+        let starving = eaten == fewest && most > fewest;
+        let color = if starving {
+            Doing::Hungry.color()
         } else {
-            Color32::from_rgb(70, 190, 95)
+            Doing::Eating.color()
         };
         painter.rect_filled(bar, CornerRadius::same(2), color);
         painter.text(
@@ -412,8 +414,13 @@ fn meal_bars(
             Sense::hover(),
         );
         response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &label));
+        let note = if starving {
+            format!("\n{}", i18n::FEWEST_SO_FAR.get(lang))
+        } else {
+            String::new()
+        };
         response.on_hover_text(format!(
-            "{}: {eaten} {}",
+            "{}: {eaten} {}{note}",
             s.thread.name,
             i18n::MEALS_WORD.get(lang)
         ));
