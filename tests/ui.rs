@@ -382,8 +382,18 @@ fn the_wait_for_graph_draws_the_deadlock_as_it_forms() {
     assert!(tooltip_of(&mut harness, "lock_a", "held by Thread-1"));
     assert!(harness.query_by_label("waiting for it: Thread-2").is_some());
     stop_leaves_nothing(&mut harness, "deadlock");
-    // The view stays, showing the threads as Stop left them.
+    // The view stays, showing the threads as Stop left them, still holding
+    // their locks, and says which deadlock the run went through.
+    harness.run_steps(2);
     assert!(harness.query_by_label("Wait-for graph").is_some());
+    assert!(harness.query_by_label("lock_b").is_some());
+    assert!(
+        harness
+            .query_by_label(
+                "A deadlock formed in this run: Thread-1 \u{2192} Thread-2 \u{2192} Thread-1"
+            )
+            .is_some()
+    );
 }
 
 #[test]

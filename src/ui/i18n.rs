@@ -149,6 +149,10 @@ pub const GRAPH_BEFORE_START: Text = t!(
     "Pulsa Iniciar: aquí aparecen los hilos y los locks, con quién tiene y quién espera qué."
 );
 pub const TIMED_CYCLE: Text = t!("Loop a timeout will break", "Ciclo que romperá un timeout");
+pub const DEADLOCK_FORMED: Text = t!(
+    "A deadlock formed in this run",
+    "En esta ejecución se formó un interbloqueo"
+);
 pub const FOR_NOW: Text = t!("for", "desde hace");
 pub const WAITS_FOR: Text = t!("waits for", "espera");
 pub const HELD_BY: Text = t!("held by", "en manos de");

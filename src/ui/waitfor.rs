@@ -78,9 +78,11 @@ fn is_lock(kind: ResourceKind) -> bool {
 
 /// The wait-for graph of the record as it stands now.
 pub fn graph(record: &Record) -> Graph {
+    // A lock the program let go of still counts while someone holds it:
+    // a thread cut off while holding it never releases it.
     let locks: Vec<_> = record
         .resources()
-        .filter(|r| is_lock(r.kind) && !r.dropped)
+        .filter(|r| is_lock(r.kind) && (!r.dropped || r.holder.is_some()))
         .collect();
     let lock_of = |id: ResourceId| locks.iter().position(|r| r.id == id);
     let blocked_on_lock = |t: &ThreadTrack| match t.target {
@@ -605,6 +607,25 @@ pub fn show(ui: &mut Ui, record: &Record, lang: Lang) {
         });
     }
 
+    // Once its threads are gone, say which deadlocks the run went through.
+    if !g.cycles.iter().any(|(kind, _)| *kind == Cycle::Deadlock) {
+        for cycle in record.deadlocks_seen() {
+            let mut names: Vec<String> = cycle
+                .iter()
+                .map(|&w| record.thread_name(w).to_string())
+                .collect();
+            names.push(names[0].clone());
+            ui.label(
+                RichText::new(format!(
+                    "{}: {}",
+                    i18n::DEADLOCK_FORMED.get(lang),
+                    names.join(" \u{2192} ")
+                ))
+                .monospace()
+                .color(pal.deadlock.gamma_multiply(0.8)),
+            );
+        }
+    }
     // Each loop in words: monospace, whose font has the arrow.
     for (kind, at) in &g.cycles {
         let mut names: Vec<&str> = at.iter().map(|&k| g.nodes[k].label.as_str()).collect();
