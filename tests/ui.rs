@@ -453,7 +453,23 @@ fn lock_twice_shows_a_thread_waiting_for_itself() {
         "Worker",
         "waits for lock, which it holds itself"
     ));
-    stop_leaves_nothing(&mut harness, "lock twice");
+    // Reset works from a deadlock too: the window is back to idle at once,
+    // and the lab's threads are gone soon after.
+    let prefix = harness
+        .state()
+        .lab()
+        .unwrap()
+        .handle()
+        .shared()
+        .os_thread_prefix();
+    harness.get_by_label("Reset").click();
+    harness.run_steps(1);
+    assert_eq!(harness.state().phase(), Phase::Idle);
+    assert!(harness.state().lab().is_none());
+    let gone = step_until(&mut harness, Duration::from_secs(2), |_| {
+        hilos::lab::count_os_threads_with_prefix(&prefix).is_none_or(|n| n == 0)
+    });
+    assert!(gone, "threads of the reset lab are still running");
 }
 
 #[test]
