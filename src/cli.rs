@@ -62,6 +62,9 @@ pub struct GuiArgs {
     /// Start it at once beside its Python program under CPython, and compare.
     #[arg(long)]
     pub run_in_python: bool,
+    /// Open a setup file (scenario, knobs, speed, language); --set overrides its knobs.
+    #[arg(long, value_name = "FILE")]
+    pub open: Option<std::path::PathBuf>,
     /// Set a knob of the selected scenario: --set producers=4 (repeatable; needs --scenario).
     #[arg(long = "set", value_name = "KNOB=VALUE")]
     pub set: Vec<String>,
@@ -69,8 +72,13 @@ pub struct GuiArgs {
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// The scenario's id, as `hilos list` shows it.
-    pub id: String,
+    /// The scenario's id, as `hilos list` shows it (or the one in --setup).
+    #[arg(required_unless_present = "setup")]
+    pub id: Option<String>,
+    /// Start from a setup file (scenario, knobs, speed, language); --set,
+    /// --speed and --lang given here override it.
+    #[arg(long, value_name = "FILE")]
+    pub setup: Option<std::path::PathBuf>,
     /// Set a knob: --set producers=4 (repeatable).
     #[arg(long = "set", value_name = "KNOB=VALUE")]
     pub set: Vec<String>,
@@ -80,8 +88,9 @@ pub struct RunArgs {
     #[arg(long, default_value = "60", allow_hyphen_values = true)]
     pub seconds: String,
     /// Divide every sleep of the scenario by this (10 runs a 1 s sleep in 0.1 s).
-    #[arg(long, default_value = "1", allow_hyphen_values = true)]
-    pub speed: String,
+    /// Default 1 (or the setup file's).
+    #[arg(long, allow_hyphen_values = true)]
+    pub speed: Option<String>,
     /// Print one JSON object instead of the readable summary.
     #[arg(long)]
     pub json: bool,
@@ -92,6 +101,15 @@ pub struct RunArgs {
     /// 1) and compare their outcomes; exit 0 if they agree, 1 if they differ.
     #[arg(long)]
     pub check: bool,
+    /// Also save these knobs, the speed and the language as a setup file.
+    #[arg(long, value_name = "FILE")]
+    pub save_setup: Option<std::path::PathBuf>,
+    /// Also write the run as a Chrome trace-event JSON (opens in Perfetto).
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<std::path::PathBuf>,
+    /// Also write every series as CSV (series,seconds,value).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<std::path::PathBuf>,
     /// With --json, include the whole recorded log.
     #[arg(long)]
     pub log: bool,
@@ -171,6 +189,12 @@ pub struct RunPlan {
     pub python: bool,
     /// With `python`: run it under CPython beside the lab and compare.
     pub check: bool,
+    /// Save the setup here before running.
+    pub save_setup: Option<std::path::PathBuf>,
+    /// Write a Perfetto trace here after the run.
+    pub trace: Option<std::path::PathBuf>,
+    /// Write the series as CSV here after the run.
+    pub csv: Option<std::path::PathBuf>,
     pub lang: Lang,
 }
 
@@ -185,6 +209,9 @@ impl std::fmt::Debug for RunPlan {
             .field("log", &self.log)
             .field("python", &self.python)
             .field("check", &self.check)
+            .field("save_setup", &self.save_setup)
+            .field("trace", &self.trace)
+            .field("csv", &self.csv)
             .field("lang", &self.lang)
             .finish()
     }
@@ -201,6 +228,8 @@ pub struct GuiPlan {
     pub run_in_python: bool,
     /// `KNOB=VALUE` settings, each valid for `scenario`.
     pub set: Vec<String>,
+    /// The speed from a setup file (`--open`).
+    pub speed: Option<f64>,
 }
 
 /// Read and check a command line (without the program's name) into a plan.
@@ -222,41 +251,79 @@ where
         Err(e) if e.use_stderr() => return Err(clap_error(&mut command, &e, &args[1..])),
         Err(e) => return Ok(Plan::Info(e)),
     };
+    // None when not given: a setup file's language may apply.
     let lang = match cli.lang.as_deref() {
-        None => Lang::default(),
-        Some(code) => Lang::from_code(code).ok_or_else(|| {
+        None => None,
+        Some(code) => Some(Lang::from_code(code).ok_or_else(|| {
             UsageError(format!(
                 "unknown language '{code}' for --lang; valid: en, es"
             ))
-        })?,
+        })?),
     };
     match cli.command {
         None => Ok(Plan::Gui(GuiPlan {
-            lang,
+            lang: lang.unwrap_or_default(),
             ..GuiPlan::default()
         })),
-        Some(Command::List { json }) => Ok(Plan::List { json, lang }),
+        Some(Command::List { json }) => Ok(Plan::List {
+            json,
+            lang: lang.unwrap_or_default(),
+        }),
         Some(Command::Run(args)) => run_plan(args, lang).map(Plan::Run),
         Some(Command::Gui(args)) => gui_plan(args, lang).map(Plan::Gui),
     }
 }
 
-fn run_plan(args: RunArgs, lang: Lang) -> Result<RunPlan, UsageError> {
-    let scenario = find_scenario(&args.id)?;
-    let knobs = scenario.knobs();
+/// The scenario a command names: its ID, a setup file's, or both if they agree.
+fn scenario_and_setup(
+    id: Option<&str>,
+    setup: Option<&std::path::Path>,
+) -> Result<(&'static Scenario, Option<crate::setup::Setup>), UsageError> {
+    let setup = setup
+        .map(crate::setup::read)
+        .transpose()
+        .map_err(UsageError)?;
+    let scenario = match (id, &setup) {
+        (Some(id), Some(s)) if id != s.scenario.id => {
+            return Err(UsageError(format!(
+                "the setup file is for '{}', not '{id}': leave out the ID or use another file",
+                s.scenario.id
+            )));
+        }
+        (Some(id), _) => find_scenario(id)?,
+        (None, Some(s)) => s.scenario,
+        (None, None) => {
+            return Err(UsageError(format!(
+                "a scenario ID or --setup FILE is needed; valid IDs: {}",
+                scenarios::ids().join(", ")
+            )));
+        }
+    };
+    Ok((scenario, setup))
+}
+
+fn run_plan(args: RunArgs, lang: Option<Lang>) -> Result<RunPlan, UsageError> {
+    let (scenario, setup) = scenario_and_setup(args.id.as_deref(), args.setup.as_deref())?;
+    let knobs = setup
+        .as_ref()
+        .map_or_else(|| scenario.knobs(), |s| s.knobs());
     for set in &args.set {
         apply_set(&knobs, set)?;
     }
-    let speed = number_in_range("--speed", &args.speed, |v| {
-        (MIN_SPEED..=MAX_SPEED).contains(&v)
-    })
-    .map_err(|problem| {
-        UsageError(format!(
-            "{problem}; valid range: {} to {}",
-            format_number(MIN_SPEED),
-            format_number(MAX_SPEED)
-        ))
-    })?;
+    let lang = lang
+        .or(setup.as_ref().and_then(|s| s.lang))
+        .unwrap_or_default();
+    let speed = match &args.speed {
+        Some(raw) => number_in_range("--speed", raw, |v| (MIN_SPEED..=MAX_SPEED).contains(&v))
+            .map_err(|problem| {
+                UsageError(format!(
+                    "{problem}; valid range: {} to {}",
+                    format_number(MIN_SPEED),
+                    format_number(MAX_SPEED)
+                ))
+            })?,
+        None => setup.as_ref().map_or(1.0, |s| s.speed),
+    };
     let seconds = number_in_range("--seconds", &args.seconds, |v| v > 0.0 && v <= MAX_SECONDS)
         .map_err(|problem| {
             UsageError(format!(
@@ -275,6 +342,14 @@ fn run_plan(args: RunArgs, lang: Lang) -> Result<RunPlan, UsageError> {
             format_number(speed)
         )));
     }
+    if args.python && (args.trace.is_some() || args.csv.is_some()) {
+        return Err(UsageError(
+            "--trace and --csv write a lab run: they do not go with --python".to_string(),
+        ));
+    }
+    for path in args.trace.iter().chain(&args.csv).chain(&args.save_setup) {
+        check_writable(path)?;
+    }
     Ok(RunPlan {
         scenario,
         knobs,
@@ -284,33 +359,72 @@ fn run_plan(args: RunArgs, lang: Lang) -> Result<RunPlan, UsageError> {
         log: args.log,
         python: args.python,
         check: args.check,
+        save_setup: args.save_setup,
+        trace: args.trace,
+        csv: args.csv,
         lang,
     })
 }
 
-fn gui_plan(args: GuiArgs, lang: Lang) -> Result<GuiPlan, UsageError> {
-    let Some(id) = &args.scenario else {
+fn gui_plan(args: GuiArgs, lang: Option<Lang>) -> Result<GuiPlan, UsageError> {
+    if args.scenario.is_none() && args.open.is_none() {
         if args.set.is_empty() && !args.start && !args.run_in_python {
             return Ok(GuiPlan {
-                lang,
+                lang: lang.unwrap_or_default(),
                 ..GuiPlan::default()
             });
         }
         return Err(UsageError(
-            "--start, --run-in-python and --set need --scenario ID (see `hilos list`)".to_string(),
+            "--start, --run-in-python and --set need --scenario ID or --open FILE (see `hilos list`)"
+                .to_string(),
         ));
-    };
-    let knobs = find_scenario(id)?.knobs();
-    for set in &args.set {
-        apply_set(&knobs, set)?;
+    }
+    let (scenario, setup) = scenario_and_setup(args.scenario.as_deref(), args.open.as_deref())?;
+    // The setup's knobs first, then --set over them, each checked now.
+    let mut set: Vec<String> = setup
+        .as_ref()
+        .map(|s| s.knobs.iter().map(|(k, v)| format!("{k}={v}")).collect())
+        .unwrap_or_default();
+    set.extend(args.set);
+    let knobs = scenario.knobs();
+    for arg in &set {
+        apply_set(&knobs, arg)?;
     }
     Ok(GuiPlan {
-        lang,
-        scenario: args.scenario,
+        lang: lang
+            .or(setup.as_ref().and_then(|s| s.lang))
+            .unwrap_or_default(),
+        scenario: Some(scenario.id.to_string()),
         start: args.start,
         run_in_python: args.run_in_python,
-        set: args.set,
+        set,
+        speed: setup.map(|s| s.speed),
     })
+}
+
+/// A file we can write later: its folder exists and it is not a folder.
+fn check_writable(path: &std::path::Path) -> Result<(), UsageError> {
+    if path.as_os_str().is_empty() {
+        return Err(UsageError("an output file name is empty".to_string()));
+    }
+    if path.is_dir() {
+        return Err(UsageError(format!(
+            "'{}' is a folder; give a file name",
+            path.display()
+        )));
+    }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !parent.is_dir() {
+        return Err(UsageError(format!(
+            "cannot write '{}': the folder '{}' does not exist",
+            path.display(),
+            parent.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Apply one `--set KNOB=VALUE`, naming the valid knobs when it has no `=`.
@@ -826,6 +940,10 @@ impl Printed {
 
 /// `hilos run`: what to print on stdout, and the exit status.
 pub fn run(plan: &RunPlan) -> Result<Printed, UsageError> {
+    if let Some(path) = &plan.save_setup {
+        let json = crate::setup::to_json(plan.scenario, &plan.knobs, plan.speed, plan.lang);
+        crate::setup::write(path, &json).map_err(UsageError)?;
+    }
     if plan.check {
         return check(plan);
     }
@@ -849,11 +967,24 @@ fn run_lab(plan: &RunPlan) -> Result<String, UsageError> {
     let finished = lab.wait(Duration::from_secs_f64(plan.seconds));
     let stop = lab.stop();
     let record = lab.record().lock();
+    // The files first: if one cannot be written, say so and print nothing.
+    if let Some(path) = &plan.trace {
+        let trace = crate::export::trace(&record, scenario);
+        write_file(path, &serde_json::to_string(&trace).unwrap_or_default())?;
+    }
+    if let Some(path) = &plan.csv {
+        write_file(path, &crate::export::csv(&record))?;
+    }
     let report = report(scenario, &lab, &record, finished, stop, plan.log, plan.lang);
     if plan.json {
         return Ok(serde_json::to_string_pretty(&report).unwrap_or_default() + "\n");
     }
     Ok(readable(&report, &record, plan.lang))
+}
+
+fn write_file(path: &std::path::Path, text: &str) -> Result<(), UsageError> {
+    std::fs::write(path, text)
+        .map_err(|e| UsageError(format!("could not write '{}': {e}", path.display())))
 }
 
 /// What `hilos run ID --python --check --json` prints.

@@ -2,7 +2,9 @@
 //! semantics; `scenarios` are the lessons; `ui` draws them; `cli` runs them headless.
 
 pub mod cli;
+pub mod export;
 pub mod lab;
 pub mod python;
 pub mod scenarios;
+pub mod setup;
 pub mod ui;

@@ -50,6 +50,7 @@ fn open_window(gui: GuiPlan) -> ExitCode {
         start: gui.start,
         run_in_python: gui.run_in_python,
         set: gui.set,
+        speed: gui.speed,
     };
     match hilos::ui::run_with(gui.lang, options) {
         Ok(()) => ExitCode::SUCCESS,

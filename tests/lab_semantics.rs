@@ -206,6 +206,135 @@ fn condition_works_on_threads_the_lab_did_not_start() {
 }
 
 #[test]
+fn a_condition_over_a_given_lock_holds_that_very_lock() {
+    let lab = lab();
+    let lock = lab.handle().lock("lock");
+    let cond = lab.handle().condition_with("cond", &lock);
+
+    // Holding the condition is holding the lock: another thread that takes
+    // the lock directly blocks until the condition is released.
+    cond.acquire().unwrap();
+    assert!(lock.locked(), "cond.acquire() took the lock passed in");
+    let l = lock.clone();
+    let other = start(&lab, "Other", move |_| {
+        assert!(!l.try_acquire()?, "held through the condition");
+        l.acquire()?;
+        l.release()
+    });
+    eventually("the other thread blocked on the lock", || {
+        other.state() == State::Blocked
+    });
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(other.state(), State::Blocked);
+    cond.release().unwrap();
+    assert!(other.join(Some(5.0)).unwrap());
+    assert_eq!(other.state(), State::Done);
+    assert!(!lock.locked());
+
+    // wait() releases the lock; after a notify the waiter needs it back, and
+    // is blocked on the lock (not waiting on the condition) until it is free.
+    let (l, c) = (lock.clone(), cond.clone());
+    let waiter = start(&lab, "Waiter", move |_| {
+        c.acquire()?;
+        assert!(c.wait(None)?, "notified");
+        assert!(l.locked(), "wait returns with the lock held again");
+        c.release()
+    });
+    eventually("the waiter waits", || cond.waiting() == 1);
+    assert_eq!(waiter.state(), State::Waiting);
+    assert!(lock.try_acquire().unwrap(), "wait gave the lock up");
+    assert_eq!(cond.notify(1), Ok(1), "the lock's holder may notify");
+    eventually("the notified waiter blocks on the lock", || {
+        waiter.state() == State::Blocked
+    });
+    lock.release().unwrap();
+    assert!(waiter.join(Some(5.0)).unwrap());
+    assert_eq!(waiter.state(), State::Done, "its asserts held");
+    assert!(!lock.locked());
+
+    // CPython cannot tell who holds a plain Lock: any thread may notify or
+    // wait while it is locked, by anyone; nobody may while it is free.
+    assert_eq!(
+        cond.notify(1),
+        Err(SyncError::RuntimeError(
+            "cannot notify on un-acquired lock".into()
+        ))
+    );
+    assert_eq!(
+        cond.wait(Some(0.01)),
+        Err(SyncError::RuntimeError(
+            "cannot wait on un-acquired lock".into()
+        ))
+    );
+    lock.acquire().unwrap();
+    let c = cond.clone();
+    assert_eq!(
+        within_5s("notify from a thread that did not lock it", move || c
+            .notify_all()),
+        Ok(0)
+    );
+    lock.release().unwrap();
+}
+
+#[test]
+fn a_condition_over_a_given_rlock_lets_go_of_every_level_while_waiting() {
+    let lab = lab();
+    let rlock = lab.handle().rlock("rlock");
+    let cond = lab.handle().condition_with("cond", &rlock);
+    cond.acquire().unwrap();
+    rlock.acquire().unwrap(); // the same RLock, one level deeper
+    assert_eq!(rlock.depth(), 2);
+    // Only the RLock's owner holds the condition.
+    let c = cond.clone();
+    assert_eq!(
+        within_5s("a foreign notify", move || c.notify(1)),
+        Err(SyncError::RuntimeError(
+            "cannot notify on un-acquired lock".into()
+        ))
+    );
+    let r = rlock.clone();
+    let other = start(&lab, "Other", move |_| {
+        assert!(r.acquire_timeout(5.0)?, "free while the owner waits");
+        r.release()
+    });
+    eventually("the other thread blocked on the rlock", || {
+        other.state() == State::Blocked
+    });
+    // Nobody notifies: the wait times out, but meanwhile the RLock was free.
+    let t0 = Instant::now();
+    assert_eq!(cond.wait(Some(0.2)), Ok(false));
+    assert!(t0.elapsed() >= Duration::from_millis(190));
+    assert!(other.join(Some(5.0)).unwrap());
+    assert_eq!(
+        other.state(),
+        State::Done,
+        "it got the RLock during the wait"
+    );
+    assert_eq!(rlock.depth(), 2, "back at the depth it was held");
+    rlock.release().unwrap();
+    cond.release().unwrap();
+    assert!(matches!(cond.release(), Err(SyncError::RuntimeError(_))));
+}
+
+#[test]
+fn stop_wakes_a_thread_waiting_on_a_condition_over_a_given_lock() {
+    let lab = lab();
+    let lock = lab.handle().lock("lock");
+    let cond = lab.handle().condition_with("cond", &lock);
+    let c = cond.clone();
+    let waiter = start(&lab, "Waiter", move |_| {
+        c.acquire()?;
+        c.wait(None)?;
+        unreachable!("nobody notifies");
+    });
+    eventually("waiting", || waiter.state() == State::Waiting);
+    let report = lab.stop();
+    assert!(report.stop_seconds < 0.25, "{report:?}");
+    assert_eq!(report.threads_left, 0);
+    assert_eq!(waiter.state(), State::Killed);
+}
+
+#[test]
 fn lock_timeouts_follow_python() {
     let lab = lab();
     let positive = || {
@@ -306,8 +435,11 @@ fn bounded_semaphore_refuses_over_release_and_plain_one_allows_it() {
     bounded.acquire().unwrap();
     bounded.release(1).unwrap();
     let err = bounded.release(1).unwrap_err();
-    assert!(matches!(err, SyncError::ValueError(_)), "{err}");
-    assert!(err.to_string().contains("released too many times"));
+    assert_eq!(
+        err.to_string(),
+        "ValueError: Semaphore released too many times",
+        "CPython's words"
+    );
     assert_eq!(bounded.free(), 2, "a refused release changes nothing");
     let plain = lab.handle().semaphore("plain", 2);
     plain.release(1).unwrap();
@@ -700,6 +832,163 @@ fn a_negative_barrier_timeout_breaks_it_at_once_unless_last() {
     let solo = lab.handle().barrier("solo", 1).unwrap();
     assert_eq!(solo.wait(Some(-1.0)), Ok(0), "the last party never waits");
     assert!(!solo.broken());
+}
+
+#[test]
+fn the_barrier_action_runs_once_per_generation_in_the_last_thread_before_anyone_leaves() {
+    let lab = lab();
+    let passed = Arc::new(AtomicUsize::new(0));
+    // (thread that ran it, how many waits had returned by then)
+    let actions = Arc::new(Mutex::new(Vec::<(String, usize)>::new()));
+    let action: hilos::lab::sync::BarrierAction = {
+        let (passed, actions) = (passed.clone(), actions.clone());
+        Arc::new(move || {
+            let me = std::thread::current().name().unwrap_or("?").to_string();
+            actions
+                .lock()
+                .unwrap()
+                .push((me, passed.load(Ordering::SeqCst)));
+            Ok(())
+        })
+    };
+    let barrier = lab
+        .handle()
+        .barrier_with("barrier", 3, Some(action), None)
+        .unwrap();
+    // (generation, index wait returned, OS thread name)
+    let returned = Arc::new(Mutex::new(Vec::<(usize, usize, String)>::new()));
+    let threads: Vec<Thread> = (0..3)
+        .map(|i| {
+            let (b, passed, returned) = (barrier.clone(), passed.clone(), returned.clone());
+            start(&lab, &format!("Party-{i}"), move |c| {
+                for generation in 0..3 {
+                    // A different thread arrives last in each generation.
+                    c.sleep(0.01 * ((i + generation) % 3) as f64)?;
+                    let index = b.wait(None)?;
+                    let me = std::thread::current().name().unwrap_or("?").to_string();
+                    returned.lock().unwrap().push((generation, index, me));
+                    passed.fetch_add(1, Ordering::SeqCst);
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for t in &threads {
+        assert!(t.join(Some(10.0)).unwrap());
+        assert_eq!(t.state(), State::Done);
+    }
+    let actions = actions.lock().unwrap().clone();
+    assert_eq!(actions.len(), 3, "once per generation: {actions:?}");
+    let returned = returned.lock().unwrap().clone();
+    for (generation, (ran_in, passed_before)) in actions.iter().enumerate() {
+        assert_eq!(
+            *passed_before,
+            3 * generation,
+            "generation {generation}'s action ran before any of its waits returned"
+        );
+        let last: Vec<&String> = returned
+            .iter()
+            .filter(|(g, index, _)| *g == generation && *index == 2)
+            .map(|(_, _, name)| name)
+            .collect();
+        assert_eq!(
+            last,
+            vec![ran_in],
+            "generation {generation}: the action ran in the last to arrive"
+        );
+    }
+    let runners: std::collections::HashSet<&String> = actions.iter().map(|(n, _)| n).collect();
+    assert!(runners.len() > 1, "the last to arrive changes: {actions:?}");
+}
+
+#[test]
+fn an_exception_in_the_barrier_action_breaks_it_for_everyone() {
+    let lab = lab();
+    let action: hilos::lab::sync::BarrierAction =
+        Arc::new(|| Err(SyncError::ValueError("the action failed".into())));
+    let barrier = lab
+        .handle()
+        .barrier_with("barrier", 3, Some(action), None)
+        .unwrap();
+    let waiters: Vec<Thread> = (0..2)
+        .map(|i| {
+            let b = barrier.clone();
+            start(&lab, &format!("Waiter-{i}"), move |_| {
+                assert_eq!(b.wait(None), Err(SyncError::BrokenBarrier));
+                Ok(())
+            })
+        })
+        .collect();
+    eventually("two waiting", || barrier.n_waiting() == 2);
+    assert_eq!(
+        barrier.wait(None),
+        Err(SyncError::ValueError("the action failed".into())),
+        "the exception goes on in the thread that ran the action"
+    );
+    for t in &waiters {
+        assert!(t.join(Some(5.0)).unwrap());
+        assert_eq!(t.state(), State::Done, "they got BrokenBarrierError");
+    }
+    assert!(barrier.broken());
+    assert_eq!(barrier.n_waiting(), 0);
+    assert_eq!(barrier.wait(None), Err(SyncError::BrokenBarrier));
+    barrier.reset();
+    assert!(!barrier.broken());
+}
+
+#[test]
+fn while_the_action_runs_nobody_times_out_and_newcomers_wait_for_the_next_generation() {
+    let lab = lab();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let action: hilos::lab::sync::BarrierAction = {
+        let runs = runs.clone();
+        Arc::new(move || {
+            if runs.fetch_add(1, Ordering::SeqCst) == 0 {
+                std::thread::sleep(Duration::from_millis(150));
+            }
+            Ok(())
+        })
+    };
+    // Every wait gives up after 50 ms unless told otherwise.
+    let barrier = lab
+        .handle()
+        .barrier_with("barrier", 2, Some(action), Some(0.05))
+        .unwrap();
+    let b = barrier.clone();
+    let first = start(&lab, "First", move |_| {
+        assert_eq!(b.wait(None)?, 0, "released after the slow action");
+        Ok(())
+    });
+    eventually("one waiting", || barrier.n_waiting() == 1);
+    let b = barrier.clone();
+    let second = start(&lab, "Second", move |_| {
+        assert_eq!(b.wait(Some(5.0))?, 1);
+        Ok(())
+    });
+    // Second runs the 150 ms action; First's 50 ms run out meanwhile.
+    eventually("the action runs", || runs.load(Ordering::SeqCst) == 1);
+    let b = barrier.clone();
+    let third = start(&lab, "Third", move |_| {
+        assert_eq!(b.wait(Some(5.0))?, 0, "first of the next generation");
+        Ok(())
+    });
+    for t in [&first, &second] {
+        assert!(t.join(Some(5.0)).unwrap());
+        assert_eq!(t.state(), State::Done, "{}", t.name());
+    }
+    assert!(!barrier.broken());
+    eventually("the third waits in the next generation", || {
+        barrier.n_waiting() == 1
+    });
+    assert_eq!(barrier.wait(Some(5.0)), Ok(1));
+    assert!(third.join(Some(5.0)).unwrap());
+    assert_eq!(third.state(), State::Done);
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    // The barrier's own timeout applies to a wait without one.
+    let t0 = Instant::now();
+    assert_eq!(barrier.wait(None), Err(SyncError::BrokenBarrier));
+    assert!(t0.elapsed() >= Duration::from_millis(45));
+    assert!(barrier.broken());
 }
 
 #[test]

@@ -117,6 +117,28 @@ fn the_variants_that_change_the_lesson_agree_too() {
     assert!(r["outcomes"][1]["python"].as_f64().unwrap_or(0.0) >= 450.0);
     // More producers than the consumer can keep up with.
     with("producer-consumer", &["producers=3", "capacity=5"]);
+
+    // A release one too many: a plain Semaphore grows, one download too
+    // many runs at once; a BoundedSemaphore raises ValueError.
+    let r = with("semaphore", &["buggy=on"]);
+    assert_eq!(r["outcomes"][0]["python"], 3.0, "peak above 2 permits");
+    assert_eq!(r["outcomes"][2]["python"], 3.0, "free permits grew");
+    let r = with("semaphore", &["buggy=on", "bounded=on"]);
+    assert_eq!(r["outcomes"][3]["python"], 1.0, "one ValueError");
+    // The warning's cancel comes after it fired: it did fire.
+    let r = with("timer", &["cancel_at=1.2"]);
+    assert_eq!(r["outcomes"][1]["python"], 1.0);
+    // Party-1 aborts; a timeout shorter than the spread breaks it too.
+    let r = with("barrier", &["abort=on"]);
+    assert_eq!(r["outcomes"][2]["python"], 2.0);
+    let r = with("barrier", &["timeout=0.1", "spread=0.6"]);
+    assert_eq!(r["outcomes"][2]["python"], 3.0);
+    // Without clear() the latecomers never wait.
+    let r = with("event", &["clear=off"]);
+    assert_eq!(r["outcomes"][2]["python"], 0.0);
+    // notify_all() wakes all three consumers for every item.
+    let r = with("condition", &["notify_all=on"]);
+    assert_eq!(r["outcomes"][1]["python"], 12.0);
     // The RLock goes all the way down; the intruder's release raises.
     let r = with("lock-rlock", &["rlock=on"]);
     assert_eq!(r["outcomes"][0]["python"], 3.0, "deepest level");

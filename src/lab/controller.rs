@@ -104,6 +104,11 @@ impl Controller {
         &self.knobs[self.selected]
     }
 
+    /// The knobs of scenario `index` (clamped to the list).
+    pub fn knobs_at(&self, index: usize) -> &Knobs {
+        &self.knobs[index.min(self.knobs.len() - 1)]
+    }
+
     pub fn speed(&self) -> f64 {
         self.speed
     }

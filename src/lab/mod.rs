@@ -377,8 +377,13 @@ impl Lab {
             priority: options.priority,
         });
         shared.register_waker(sleeper);
-        let recorder =
-            record::RecorderThread::spawn(rx, probe, options.limits.clone(), format!("hr{serial}"));
+        let recorder = record::RecorderThread::spawn(
+            rx,
+            probe,
+            options.limits.clone(),
+            speed,
+            format!("hr{serial}"),
+        );
         Lab {
             handle: LabHandle(shared),
             record: recorder.record().clone(),

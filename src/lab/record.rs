@@ -401,6 +401,9 @@ pub struct Record {
     pub events_dropped: u64,
     /// Threads that ended in a Rust panic (a bug, never a lesson).
     pub panics: u64,
+    /// The lab's speed now: every scenario sleep is divided by it. Scales a
+    /// span of the record's (real) time into scenario seconds.
+    pub speed: f64,
     limits: Limits,
     /// Bumped by every event; tracks remember the revision of their last change.
     rev: u64,
@@ -409,7 +412,7 @@ pub struct Record {
 }
 
 impl Record {
-    fn new(clock: LabClock, limits: Limits) -> Record {
+    fn new(clock: LabClock, limits: Limits, speed: f64) -> Record {
         Record {
             clock,
             ended_at: None,
@@ -431,6 +434,7 @@ impl Record {
             events_recorded: 0,
             events_dropped: 0,
             panics: 0,
+            speed,
             limits,
             rev: 0,
             removals: 0,
@@ -733,6 +737,9 @@ impl Record {
             }
             EventKind::Log { worker, text } => self.push_log(t, worker, text),
             EventKind::Knob { name, value } => {
+                if name == "speed" {
+                    self.speed = value;
+                }
                 let text = format!("Knob: {name} = {}", super::knobs::format_number(value));
                 self.push_log(t, None, text);
             }
@@ -1010,6 +1017,7 @@ impl Record {
         self.events_recorded = src.events_recorded;
         self.events_dropped = src.events_dropped;
         self.panics = src.panics;
+        self.speed = src.speed;
         self.limits.clone_from(&src.limits);
         self.rev = src.rev;
     }
@@ -1033,9 +1041,14 @@ impl RecorderThread {
         rx: Receiver<Event>,
         probe: Probe,
         limits: Limits,
+        speed: f64,
         os_name: String,
     ) -> RecorderThread {
-        let record = Arc::new(Mutex::new(Record::new(probe.clock().clone(), limits)));
+        let record = Arc::new(Mutex::new(Record::new(
+            probe.clock().clone(),
+            limits,
+            speed,
+        )));
         let shutdown = Arc::new(AtomicBool::new(false));
         let handle = {
             let record = record.clone();

@@ -2,12 +2,17 @@
 //! threads as "MainThread"), its metrics, its explanation and its Python
 //! program. Adding one is adding a file and a line in [`all`].
 
+pub mod barrier;
+pub mod condition;
 pub mod deadlock;
 pub mod dining_philosophers;
+pub mod event;
 pub mod frozen_ui;
 pub mod lock_rlock;
 pub mod producer_consumer;
 pub mod race_condition;
+pub mod semaphore;
+pub mod timer;
 
 use std::time::Instant;
 
@@ -153,13 +158,19 @@ impl Scenario {
 
 /// Every scenario, in the order of the window's list.
 pub fn all() -> &'static [&'static Scenario] {
-    static ALL: [&Scenario; 6] = [
+    static ALL: [&Scenario; 11] = [
         &frozen_ui::SCENARIO,
         &race_condition::SCENARIO,
         &producer_consumer::SCENARIO,
+        // Synchronisation, after race-condition: the locks, then the others.
         &lock_rlock::SCENARIO,
         &deadlock::SCENARIO,
         &dining_philosophers::SCENARIO,
+        &semaphore::SCENARIO,
+        &timer::SCENARIO,
+        &barrier::SCENARIO,
+        &event::SCENARIO,
+        &condition::SCENARIO,
     ];
     &ALL
 }
@@ -250,4 +261,40 @@ pub(crate) fn deadlocks_metric(record: &Record) -> Metric {
         ),
         value: record.deadlocks_formed() as f64,
     }
+}
+
+/// When the threads of one role ran: from the first one's start to the last
+/// one's end (or now, if some still run), in scenario seconds at the lab's
+/// speed; 0 if none started. A duration computed from the record, so the
+/// window, `hilos run --json` and tests all read the same number.
+pub(crate) fn role_seconds(record: &Record, role: &str) -> f64 {
+    let now = record.now();
+    let mut first = f64::INFINITY;
+    let mut last = f64::NEG_INFINITY;
+    for t in record.threads().filter(|t| &*t.role == role) {
+        // Started: the end of its `created` span (a thread never started has none).
+        let started = match t.spans.front() {
+            Some(s) if s.state == crate::lab::State::Created => s.end,
+            Some(s) => s.start,
+            None => continue,
+        };
+        let ended = if t.state.is_final() { t.since } else { now };
+        first = first.min(started);
+        last = last.max(ended);
+    }
+    if last >= first {
+        (last - first) * record.speed
+    } else {
+        0.0
+    }
+}
+
+/// How many threads of one role ended failed with a message starting with
+/// `error` (e.g. "ValueError"): exceptions the lesson is about.
+pub(crate) fn failed_with(record: &Record, role: &str, error: &str) -> usize {
+    record
+        .threads()
+        .filter(|t| &*t.role == role)
+        .filter(|t| t.failure.as_deref().is_some_and(|f| f.starts_with(error)))
+        .count()
 }

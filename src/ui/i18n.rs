@@ -23,6 +23,89 @@ pub const FRAME_HINT: Text = t!(
     "Tiempo de CPU que la ventana tardó en construir su último fotograma. Sigue pequeño mientras el trabajo corre en hilos trabajadores."
 );
 
+// Files, view, help.
+pub const FILE: Text = t!("File", "Archivo");
+pub const VIEW: Text = t!("View", "Ver");
+pub const SAVE_SETUP: Text = t!("Save setup…", "Guardar configuración…");
+pub const OPEN_SETUP: Text = t!("Open setup…", "Abrir configuración…");
+pub const EXPORT_JSON: Text = t!("Export run as JSON…", "Exportar ejecución como JSON…");
+pub const EXPORT_CSV: Text = t!("Export series as CSV…", "Exportar series como CSV…");
+pub const EXPORT_TRACE: Text = t!(
+    "Export trace for Perfetto…",
+    "Exportar traza para Perfetto…"
+);
+pub const EXPORT_PNG: Text = t!("Save screenshot (PNG)…", "Guardar captura (PNG)…");
+pub const FILE_HINTS: [Text; 6] = [
+    t!(
+        "The scenario, its knobs, the speed and the language, in a small JSON file to share or reopen (also: hilos run --setup FILE, hilos gui --open FILE).",
+        "El escenario, sus controles, la velocidad y el idioma, en un pequeño archivo JSON para compartir o reabrir (también: hilos run --setup ARCHIVO, hilos gui --open ARCHIVO)."
+    ),
+    t!(
+        "Select the scenario and set the knobs, the speed and the language from a setup file.",
+        "Selecciona el escenario y ajusta los controles, la velocidad y el idioma desde un archivo de configuración."
+    ),
+    t!(
+        "The run as hilos run --json prints it: metrics, resources, threads, deadlocks, events.",
+        "La ejecución tal como la imprime hilos run --json: métricas, recursos, hilos, interbloqueos, eventos."
+    ),
+    t!(
+        "Every series (queue depth, permits, counters…) as one table: series, seconds, value.",
+        "Todas las series (profundidad de la cola, permisos, contadores…) en una tabla: serie, segundos, valor."
+    ),
+    t!(
+        "A Chrome trace-event file: open it at ui.perfetto.dev to see each thread's states and the counters.",
+        "Un archivo de eventos de traza de Chrome: ábrelo en ui.perfetto.dev para ver los estados de cada hilo y los contadores."
+    ),
+    t!(
+        "The whole window as a PNG image.",
+        "Toda la ventana como imagen PNG."
+    ),
+];
+pub const RESET_KNOBS: Text = t!("Reset knobs to defaults", "Restablecer los controles");
+pub const RESET_KNOBS_HINT: Text = t!(
+    "Put every knob of this scenario back to its default.",
+    "Devuelve cada control de este escenario a su valor por defecto."
+);
+pub const THEME: Text = t!("Theme", "Tema");
+pub const THEME_SYSTEM: Text = t!("Follow the system", "Seguir al sistema");
+pub const THEME_LIGHT: Text = t!("Light", "Claro");
+pub const THEME_DARK: Text = t!("Dark", "Oscuro");
+pub const HELP: Text = t!("Help", "Ayuda");
+pub const HELP_TEXT: Text = t!(
+    "Space: start or stop the scenario\nR: reset\nCtrl+S: save setup\nCtrl+O: open setup\nCtrl+E: export the trace for Perfetto\nF1: this help\n\nOn the timeline and the plots: drag to pan, Ctrl + mouse wheel to zoom; click a group's name to open or close it. Hover anything for details.",
+    "Espacio: iniciar o detener el escenario\nR: reiniciar\nCtrl+S: guardar configuración\nCtrl+O: abrir configuración\nCtrl+E: exportar la traza para Perfetto\nF1: esta ayuda\n\nEn la línea de tiempo y las gráficas: arrastra para desplazar, Ctrl + rueda del ratón para ampliar; pulsa el nombre de un grupo para abrirlo o cerrarlo. Pasa el ratón sobre cualquier cosa para ver detalles."
+);
+pub const NO_DIALOG: Text = t!(
+    "No file dialog is available here (no desktop portal): type a path instead.",
+    "Aquí no hay diálogo de archivos (no hay portal de escritorio): escribe una ruta."
+);
+pub const FILE_PATH: Text = t!("File path", "Ruta del archivo");
+pub const SAVE: Text = t!("Save", "Guardar");
+pub const OPEN: Text = t!("Open", "Abrir");
+pub const CANCEL: Text = t!("Cancel", "Cancelar");
+pub const SAVED_TO: Text = t!("Saved", "Guardado");
+pub const OPENED: Text = t!("Opened", "Abierto");
+pub const NOTHING_TO_EXPORT: Text = t!(
+    "Nothing to export yet: press Start first.",
+    "Aún no hay nada que exportar: pulsa Iniciar primero."
+);
+pub const START_HINT: Text = t!(
+    "Run the scenario on real threads (Space).",
+    "Ejecuta el escenario en hilos reales (Espacio)."
+);
+pub const STOP_HINT: Text = t!(
+    "Stop every thread at once; what was recorded stays (Space).",
+    "Detiene todos los hilos a la vez; lo registrado se queda (Espacio)."
+);
+pub const RESET_HINT: Text = t!(
+    "Stop and forget the run (R).",
+    "Detiene y olvida la ejecución (R)."
+);
+pub const LANG_HINT: Text = t!(
+    "The language of the window. Log lines and the Python program stay in English, as the tutorials show them.",
+    "El idioma de la ventana. Las líneas del registro y el programa en Python siguen en inglés, como los muestran los tutoriales."
+);
+
 // Status.
 pub const STATUS_IDLE: Text = t!("not started", "sin iniciar");
 pub const STATUS_RUNNING: Text = t!("running", "en marcha");
@@ -49,6 +132,11 @@ pub const EXPLANATION: Text = t!("What to watch", "Qué observar");
 pub const PYTHON: Text = t!("Python", "Python");
 pub const COPY: Text = t!("Copy", "Copiar");
 pub const COPIED: Text = t!("copied", "copiado");
+pub const COPY_HINT: Text = t!(
+    "Copy the program to the clipboard, to run it yourself.",
+    "Copia el programa al portapapeles, para ejecutarlo tú mismo."
+);
+pub const DEFAULT: Text = t!("default", "por defecto");
 pub const NO_KNOBS: Text = t!(
     "This scenario has no knobs.",
     "Este escenario no tiene controles."
@@ -273,6 +361,11 @@ pub fn unit(unit: &'static str, lang: Lang, value: f64) -> &'static str {
         "philosophers" => (
             t!("philosophers", "filósofos"),
             t!("philosopher", "filósofo"),
+        ),
+        "calls" => (t!("calls", "llamadas"), t!("call", "llamada")),
+        "generations" => (
+            t!("generations", "generaciones"),
+            t!("generation", "generación"),
         ),
         _ => return unit,
     };

@@ -6,6 +6,7 @@
 
 use eframe::egui;
 pub mod extras;
+pub mod files;
 mod frames;
 mod frozen;
 pub mod i18n;
@@ -30,6 +31,7 @@ use crate::lab::{Knobs, Lab};
 use crate::scenarios::{self, Group, Scenario};
 
 use extras::{ExtraCx, ScenarioExtra};
+use files::{FileJob, Files};
 use frames::FrameTimes;
 use python_panel::PythonPanel;
 use view::{AxisAction, Grouping, LogView, TimeAxis, View};
@@ -45,6 +47,8 @@ pub struct GuiOptions {
     pub run_in_python: bool,
     /// Knob settings for the selected scenario, as `NAME=VALUE`.
     pub set: Vec<String>,
+    /// The speed to start with (from a setup file).
+    pub speed: Option<f64>,
 }
 
 /// Open the window.
@@ -62,11 +66,16 @@ pub fn run_with(lang: Lang, options: GuiOptions) -> Result<(), String> {
             scenarios::ids().join(", ")
         ));
     }
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title("Hilos")
+        .with_app_id("hilos")
+        .with_inner_size([1400.0, 900.0])
+        .with_min_inner_size([900.0, 600.0]);
+    if let Ok(icon) = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png")) {
+        viewport = viewport.with_icon(icon);
+    }
     let native = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_title("Hilos")
-            .with_inner_size([1400.0, 900.0])
-            .with_min_inner_size([900.0, 600.0]),
+        viewport,
         ..Default::default()
     };
     eframe::run_native(
@@ -81,6 +90,9 @@ pub fn run_with(lang: Lang, options: GuiOptions) -> Result<(), String> {
                 if let Err(e) = app.controller.set_knob_arg(set) {
                     app.message = Some(e.to_string());
                 }
+            }
+            if let Some(speed) = options.speed {
+                app.controller.set_speed(speed);
             }
             if options.run_in_python {
                 app.python.wait_for_search(Duration::from_secs(5));
@@ -111,7 +123,60 @@ pub enum Action {
     Extra(u32),
     /// Run it in Python; see [`python_panel`].
     Python(u32),
+    /// Save, open or export a file; see [`files`].
+    File(FileJob),
+    /// Put the selected scenario's knobs back to their defaults.
+    ResetKnobs,
+    Theme(Theme),
+    Help(bool),
 }
+
+/// The window's colours: the system's, light or dark.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Theme {
+    #[default]
+    System,
+    Light,
+    Dark,
+}
+
+impl Theme {
+    pub const ALL: [Theme; 3] = [Theme::System, Theme::Light, Theme::Dark];
+
+    fn preference(self) -> egui::ThemePreference {
+        match self {
+            Theme::System => egui::ThemePreference::System,
+            Theme::Light => egui::ThemePreference::Light,
+            Theme::Dark => egui::ThemePreference::Dark,
+        }
+    }
+
+    fn label(self) -> crate::lab::text::Text {
+        match self {
+            Theme::System => i18n::THEME_SYSTEM,
+            Theme::Light => i18n::THEME_LIGHT,
+            Theme::Dark => i18n::THEME_DARK,
+        }
+    }
+}
+
+/// What comes back at the next launch (eframe's storage; the window's size
+/// and the panels' widths are kept by eframe and egui themselves).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub lang: String,
+    pub theme: Theme,
+    pub scenario: String,
+    /// Knob values per scenario id.
+    pub knobs: std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>,
+    pub speed: f64,
+    pub python: String,
+    pub window_seconds: f64,
+}
+
+/// Where the settings live in eframe's storage.
+pub const SETTINGS_KEY: &str = "hilos_settings";
 
 pub struct HilosApp {
     lang: Lang,
@@ -136,6 +201,9 @@ pub struct HilosApp {
     track_width: f32,
     copied_at: Option<Instant>,
     python: PythonPanel,
+    files: Files,
+    theme: Theme,
+    help: bool,
 }
 
 impl HilosApp {
@@ -149,12 +217,11 @@ impl HilosApp {
         lang: Lang,
         scenarios: &'static [&'static Scenario],
     ) -> HilosApp {
-        cc.egui_ctx.set_theme(egui::ThemePreference::Dark);
         // Workers run below this thread's priority, so the window stays
         // responsive beside hundreds of busy workers.
         let controller = Controller::new(scenarios, WorkerPriority::BelowUi);
         let extra = extras::for_scenario(controller.scenario().extra);
-        HilosApp {
+        let mut app = HilosApp {
             lang,
             controller,
             extra,
@@ -171,7 +238,92 @@ impl HilosApp {
             track_width: 800.0,
             copied_at: None,
             python: PythonPanel::default(),
+            files: Files::default(),
+            theme: Theme::default(),
+            help: false,
+        };
+        if let Some(storage) = cc.storage {
+            app.restore_from(storage);
         }
+        cc.egui_ctx.set_theme(app.theme.preference());
+        app
+    }
+
+    /// Bring back the settings eframe's storage kept, if any.
+    pub fn restore_from(&mut self, storage: &dyn eframe::Storage) {
+        if let Some(settings) = eframe::get_value::<Settings>(storage, SETTINGS_KEY) {
+            self.restore(&settings);
+        }
+    }
+
+    /// Use the path field instead of native dialogs (where none can open).
+    pub fn use_path_field(&mut self, on: bool) {
+        self.files.no_dialogs = on;
+    }
+
+    /// What to keep for the next launch.
+    pub fn settings(&self) -> Settings {
+        let knobs = self
+            .controller
+            .scenarios()
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let values = self.controller.knobs_at(i).values();
+                (
+                    s.id.to_string(),
+                    values
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect(),
+                )
+            })
+            .collect();
+        Settings {
+            lang: self.lang.code().to_string(),
+            theme: self.theme,
+            scenario: self.scenario().id.to_string(),
+            knobs,
+            speed: self.controller.speed(),
+            python: self.python.path.clone(),
+            window_seconds: self.axis.follow_width,
+        }
+    }
+
+    /// Bring back what [`HilosApp::settings`] kept; anything that no longer
+    /// fits (a scenario or knob gone, a value out of range) is skipped.
+    pub fn restore(&mut self, settings: &Settings) {
+        if let Some(lang) = Lang::from_code(&settings.lang) {
+            self.lang = lang;
+        }
+        self.theme = settings.theme;
+        for (i, s) in self.controller.scenarios().iter().enumerate() {
+            if let Some(values) = settings.knobs.get(s.id) {
+                let knobs = self.controller.knobs_at(i);
+                for (k, v) in values {
+                    let _ = knobs.set(k, *v);
+                }
+            }
+        }
+        self.select_id(&settings.scenario.clone());
+        if (crate::lab::MIN_SPEED..=crate::lab::MAX_SPEED).contains(&settings.speed) {
+            self.controller.set_speed(settings.speed);
+        }
+        if settings.python != self.python.path {
+            self.python.path.clone_from(&settings.python);
+            self.python.look_for_python();
+        }
+        if settings.window_seconds.is_finite() && settings.window_seconds > 0.0 {
+            self.axis.follow_width = settings.window_seconds;
+        }
+    }
+
+    pub fn theme(&self) -> Theme {
+        self.theme
+    }
+
+    pub fn files(&self) -> &Files {
+        &self.files
     }
 
     // ---- Accessors (for tests, benches and the command line)
@@ -340,8 +492,188 @@ impl HilosApp {
             }
             Action::Python(python_panel::RUN_BESIDE) => self.run_in_python(),
             Action::Python(_) => {}
+            Action::File(job) => {
+                if job == FileJob::ExportPng || self.export_ready(job) {
+                    self.files.ask(job, self.scenario().id, self.lang);
+                }
+            }
+            Action::ResetKnobs => {
+                let knobs = self.controller.knobs().clone();
+                for (i, spec) in knobs.specs().iter().enumerate() {
+                    self.controller.set_knob(i, spec.default);
+                }
+            }
+            Action::Theme(theme) => self.theme = theme,
+            Action::Help(open) => self.help = open,
         }
         ctx.request_repaint();
+    }
+
+    /// Exports need a run; say so when there is none.
+    fn export_ready(&mut self, job: FileJob) -> bool {
+        let needs_run = matches!(
+            job,
+            FileJob::ExportJson | FileJob::ExportCsv | FileJob::ExportTrace
+        );
+        if needs_run && self.controller.mirror().is_none() {
+            self.files.status = Some((
+                Err(i18n::NOTHING_TO_EXPORT.get(self.lang).to_string()),
+                Instant::now(),
+            ));
+            return false;
+        }
+        true
+    }
+
+    /// Do what a chosen file is for. Writes happen on a thread of their own.
+    fn use_file(&mut self, job: FileJob, path: std::path::PathBuf, ctx: &egui::Context) {
+        let scenario = self.scenario();
+        match job {
+            FileJob::SaveSetup => {
+                let json = crate::setup::to_json(
+                    scenario,
+                    self.controller.knobs(),
+                    self.controller.speed(),
+                    self.lang,
+                );
+                self.files
+                    .write_in_background(path, move || Ok(json.into_bytes()));
+            }
+            FileJob::OpenSetup => self.open_setup(&path),
+            FileJob::ExportJson => {
+                let (Some(lab), Some(record)) = (self.controller.lab(), self.controller.mirror())
+                else {
+                    return;
+                };
+                let stop = lab
+                    .stop_report()
+                    .cloned()
+                    .unwrap_or(crate::lab::StopReport {
+                        stop_seconds: 0.0,
+                        threads_left: 0,
+                    });
+                let finished = self.controller.phase() == Phase::Finished;
+                let report =
+                    crate::cli::report(scenario, lab, record, finished, stop, true, self.lang);
+                self.files.write_in_background(path, move || {
+                    serde_json::to_vec_pretty(&report).map_err(|e| e.to_string())
+                });
+            }
+            FileJob::ExportCsv | FileJob::ExportTrace => {
+                let Some(record) = self.controller.mirror().cloned() else {
+                    return;
+                };
+                self.files.write_in_background(path, move || {
+                    Ok(if job == FileJob::ExportCsv {
+                        crate::export::csv(&record).into_bytes()
+                    } else {
+                        serde_json::to_vec(&crate::export::trace(&record, scenario))
+                            .map_err(|e| e.to_string())?
+                    })
+                });
+            }
+            FileJob::ExportPng => {
+                // The picture arrives once the frame is rendered; encoding and
+                // writing happen on a thread of their own.
+                let tx = self.files.done_sender();
+                ctx.request_screenshot(move |image| {
+                    let _ = std::thread::Builder::new()
+                        .name("hilos-write".into())
+                        .spawn(move || {
+                            let outcome = files::png(&image).and_then(|bytes| {
+                                std::fs::write(&path, bytes)
+                                    .map(|()| files::Done::Saved(path.display().to_string()))
+                                    .map_err(|e| {
+                                        format!("could not write '{}': {e}", path.display())
+                                    })
+                            });
+                            let _ = tx.send(outcome);
+                        });
+                });
+                ctx.request_repaint();
+            }
+        }
+    }
+
+    /// Open a setup file: every value is checked before anything changes.
+    pub fn open_setup(&mut self, path: &std::path::Path) {
+        let result = crate::setup::read(path).and_then(|setup| {
+            let i = self
+                .controller
+                .scenarios()
+                .iter()
+                .position(|s| s.id == setup.scenario.id)
+                .ok_or_else(|| format!("'{}' is not in this window", setup.scenario.id))?;
+            Ok((i, setup))
+        });
+        match result {
+            Ok((i, setup)) => {
+                self.select(i);
+                let knobs = self.controller.knobs().clone();
+                for (name, v) in &setup.knobs {
+                    if let Ok(k) = knobs.index_of(name) {
+                        self.controller.set_knob(k, *v);
+                    }
+                }
+                self.controller.set_speed(setup.speed);
+                if let Some(lang) = setup.lang {
+                    self.lang = lang;
+                }
+                self.files.status = Some((
+                    Ok(files::Done::Opened(path.display().to_string())),
+                    Instant::now(),
+                ));
+            }
+            Err(e) => self.files.status = Some((Err(e), Instant::now())),
+        }
+    }
+
+    /// Space, R, Ctrl+S, Ctrl+O, Ctrl+E and F1, unless a text field or
+    /// another widget has the keyboard.
+    fn shortcuts(&self, ctx: &egui::Context, actions: &mut Vec<Action>) {
+        use egui::{Key, Modifiers};
+        if ctx.memory(|m| m.focused().is_some()) || ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        ctx.input_mut(|i| {
+            if i.consume_key(Modifiers::NONE, Key::Space) {
+                actions.push(if self.is_running() {
+                    Action::Stop
+                } else {
+                    Action::Start
+                });
+            }
+            if i.consume_key(Modifiers::NONE, Key::R) {
+                actions.push(Action::Reset);
+            }
+            if i.consume_key(Modifiers::COMMAND, Key::S) {
+                actions.push(Action::File(FileJob::SaveSetup));
+            }
+            if i.consume_key(Modifiers::COMMAND, Key::O) {
+                actions.push(Action::File(FileJob::OpenSetup));
+            }
+            if i.consume_key(Modifiers::COMMAND, Key::E) {
+                actions.push(Action::File(FileJob::ExportTrace));
+            }
+            if i.consume_key(Modifiers::NONE, Key::F1) {
+                actions.push(Action::Help(!self.help));
+            }
+        });
+    }
+
+    fn help_window(&mut self, ctx: &egui::Context) {
+        let mut open = self.help;
+        egui::Window::new(i18n::HELP.get(self.lang))
+            .id(egui::Id::unique("help"))
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(false)
+            .show(ctx, |ui| {
+                for line in i18n::HELP_TEXT.get(self.lang).lines() {
+                    ui.label(line);
+                }
+            });
+        self.help = open;
     }
 
     /// A run that ends shows all of itself (once its record is closed, so
@@ -407,16 +739,60 @@ impl HilosApp {
             ui.heading(RichText::new(i18n::APP_NAME.get(lang)).strong());
             ui.label(RichText::new(i18n::SUBTITLE.get(lang)).weak());
             ui.separator();
+            ui.menu_button(i18n::FILE.get(lang), |ui| {
+                for (job, hint) in FileJob::ALL.iter().zip(i18n::FILE_HINTS) {
+                    let mut button = egui::Button::new(job.label().get(lang));
+                    if let Some(keys) = job.shortcut() {
+                        button = button.shortcut_text(keys);
+                    }
+                    if ui.add(button).on_hover_text(hint.get(lang)).clicked() {
+                        actions.push(Action::File(*job));
+                        ui.close();
+                    }
+                }
+                ui.separator();
+                if ui
+                    .button(i18n::RESET_KNOBS.get(lang))
+                    .on_hover_text(i18n::RESET_KNOBS_HINT.get(lang))
+                    .clicked()
+                {
+                    actions.push(Action::ResetKnobs);
+                    ui.close();
+                }
+            });
+            ui.menu_button(i18n::VIEW.get(lang), |ui| {
+                ui.label(RichText::new(i18n::THEME.get(lang)).small().weak());
+                for theme in Theme::ALL {
+                    if ui
+                        .radio(self.theme == theme, theme.label().get(lang))
+                        .clicked()
+                    {
+                        actions.push(Action::Theme(theme));
+                        ui.close();
+                    }
+                }
+                ui.separator();
+                if ui
+                    .add(egui::Button::new(i18n::HELP.get(lang)).shortcut_text("F1"))
+                    .clicked()
+                {
+                    actions.push(Action::Help(true));
+                    ui.close();
+                }
+            });
+            ui.separator();
 
             let running = self.is_running();
             if ui
                 .add_enabled(!running, egui::Button::new(i18n::START.get(lang)))
+                .on_hover_text(i18n::START_HINT.get(lang))
                 .clicked()
             {
                 actions.push(Action::Start);
             }
             if ui
                 .add_enabled(running, egui::Button::new(i18n::STOP.get(lang)))
+                .on_hover_text(i18n::STOP_HINT.get(lang))
                 .clicked()
             {
                 actions.push(Action::Stop);
@@ -426,6 +802,7 @@ impl HilosApp {
                     self.controller.lab().is_some(),
                     egui::Button::new(i18n::RESET.get(lang)),
                 )
+                .on_hover_text(i18n::RESET_HINT.get(lang))
                 .clicked()
             {
                 actions.push(Action::Reset);
@@ -451,6 +828,7 @@ impl HilosApp {
             for l in Lang::ALL {
                 if ui
                     .selectable_label(self.lang == l, i18n::lang_name(l))
+                    .on_hover_text(i18n::LANG_HINT.get(lang))
                     .clicked()
                 {
                     actions.push(Action::SetLang(l));
@@ -473,6 +851,7 @@ impl HilosApp {
                 if let Some(m) = &self.message {
                     ui.label(RichText::new(m).color(Color32::from_rgb(240, 90, 80)));
                 }
+                self.files.status_line(ui, lang);
             });
         });
     }
@@ -562,19 +941,18 @@ impl HilosApp {
         let lang = self.lang;
         ui.horizontal_wrapped(|ui| {
             ui.spacing_mut().item_spacing.x = 18.0;
-            let style = ui.style().clone();
             for m in &self.view.metrics {
-                // One label per metric, kept whole: the wrapped row moves it
-                // to the next line when it does not fit. (A nested row could
-                // not be moved, and would widen the whole centre.)
+                // One label per metric, so the row wraps between metrics
+                // (a nested horizontal takes the whole width and never wraps).
                 let mut job = egui::text::LayoutJob::default();
+                let style = ui.style().clone();
                 RichText::new(format!("{}: ", m.label.get(lang)))
                     .weak()
                     .append_to(
                         &mut job,
                         &style,
                         egui::FontSelection::Default,
-                        Align::Center,
+                        egui::Align::Center,
                     );
                 RichText::new(crate::lab::knobs::format_number(m.value))
                     .strong()
@@ -583,7 +961,7 @@ impl HilosApp {
                         &mut job,
                         &style,
                         egui::FontSelection::Default,
-                        Align::Center,
+                        egui::Align::Center,
                     );
                 ui.add(egui::Label::new(job).wrap_mode(egui::TextWrapMode::Extend));
             }
@@ -760,6 +1138,10 @@ impl HilosApp {
 }
 
 impl eframe::App for HilosApp {
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, SETTINGS_KEY, &self.settings());
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let started = Instant::now();
         let gap = self.last_frame_start.map(|t| started - t);
@@ -770,6 +1152,20 @@ impl eframe::App for HilosApp {
         self.on_phase_change();
 
         let mut actions = Vec::new();
+        let ctx = ui.ctx().clone();
+        // Also after a restore from settings.
+        if ctx.options(|o| o.theme_preference) != self.theme.preference() {
+            ctx.set_theme(self.theme.preference());
+        }
+        self.shortcuts(&ctx, &mut actions);
+        self.files.poll_done();
+        if let Some((job, path)) = self.files.chosen(self.scenario().id, self.lang) {
+            self.use_file(job, path, &ctx);
+        }
+        if let Some((job, path)) = self.files.prompt_window(&ctx, self.lang) {
+            self.use_file(job, path, &ctx);
+        }
+        self.help_window(&ctx);
         egui::Panel::top("top_bar")
             .frame(
                 egui::Frame::side_top_panel(ui.style())
@@ -808,7 +1204,6 @@ impl eframe::App for HilosApp {
                 .auto_shrink([false, false])
                 .show(ui, |ui| self.centre(ui, &mut actions));
         });
-        let ctx = ui.ctx().clone();
         for action in actions {
             self.apply(action, &ctx);
         }
@@ -832,6 +1227,8 @@ impl eframe::App for HilosApp {
         let phase = self.controller.phase();
         self.animating = matches!(phase, Phase::Running | Phase::Stopping)
             || self.python.is_running()
+            || self.files.waiting.is_some()
+            || self.files.status.is_some()
             || self.extra.as_ref().is_some_and(|e| e.animating());
         if self.animating {
             ui.ctx().request_repaint();

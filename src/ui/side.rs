@@ -59,7 +59,16 @@ impl HilosApp {
                     let mut picked = None;
                     for (k, choice) in spec.choices.iter().enumerate() {
                         let on = value.round() as usize == k;
-                        if ui.radio(on, choice.label.get(lang)).clicked() && !on {
+                        // As the sliders' hints: the name to set it by, the default.
+                        let hint = format!(
+                            "{}={} ({} {})",
+                            spec.name,
+                            choice.name,
+                            i18n::DEFAULT.get(lang),
+                            spec.format(spec.default)
+                        );
+                        let response = ui.radio(on, choice.label.get(lang)).on_hover_text(hint);
+                        if response.clicked() && !on {
                             picked = Some(k as f64);
                         }
                     }
@@ -74,6 +83,14 @@ impl HilosApp {
                     } else {
                         format!(" {}", i18n::unit(spec.unit, lang, value))
                     };
+                    let hint = format!(
+                        "{}: {} \u{2013} {}{unit} ({} {})",
+                        spec.name,
+                        spec.format(spec.min),
+                        spec.format(spec.max),
+                        i18n::DEFAULT.get(lang),
+                        spec.format(spec.default)
+                    );
                     let mut slider = egui::Slider::new(&mut v, spec.min..=spec.max).suffix(unit);
                     slider = if spec.kind == KnobKind::Int {
                         slider.integer()
@@ -83,7 +100,7 @@ impl HilosApp {
                             .smallest_positive(spec.min.max(1e-6))
                             .max_decimals(3)
                     };
-                    let response = ui.add(slider).labelled_by(name.id);
+                    let response = ui.add(slider).labelled_by(name.id).on_hover_text(hint);
                     response.changed().then_some(v)
                 }
             };
@@ -137,7 +154,10 @@ impl HilosApp {
             .default_open(true)
             .show(ui, |ui| {
                 ui.horizontal(|ui| {
-                    copy = ui.button(i18n::COPY.get(lang)).clicked();
+                    copy = ui
+                        .button(i18n::COPY.get(lang))
+                        .on_hover_text(i18n::COPY_HINT.get(lang))
+                        .clicked();
                     if self
                         .copied_at
                         .is_some_and(|t| t.elapsed() < Duration::from_secs(2))

@@ -23,18 +23,35 @@ pub const LABEL_WIDTH: f32 = 150.0;
 pub const LANE: f32 = 18.0;
 const AXIS_HEIGHT: f32 = 16.0;
 
-/// The fixed palette of thread states.
+/// The palette of thread states: Okabe–Ito's colours, which stay apart for
+/// colour-blind eyes and read on dark and light backgrounds alike; blocked
+/// also gets a hatching (see [`hatch`]), a cue that does not need colour.
 pub fn state_color(state: State) -> Color32 {
     match state {
-        State::Created => Color32::from_rgb(125, 125, 125),
-        State::Ready => Color32::from_rgb(150, 205, 255),
-        State::Running => Color32::from_rgb(70, 190, 95),
-        State::Sleeping => Color32::from_rgb(125, 110, 235),
-        State::Blocked => Color32::from_rgb(230, 60, 55),
-        State::Waiting => Color32::from_rgb(245, 170, 35),
-        State::Done => Color32::from_rgb(72, 72, 78),
-        State::Failed => Color32::from_rgb(225, 45, 205),
-        State::Killed => Color32::from_rgb(120, 22, 22),
+        State::Created => Color32::from_rgb(153, 153, 153),
+        State::Ready => Color32::from_rgb(86, 180, 233),
+        State::Running => Color32::from_rgb(0, 158, 115),
+        State::Sleeping => Color32::from_rgb(0, 114, 178),
+        State::Blocked => Color32::from_rgb(213, 94, 0),
+        State::Waiting => Color32::from_rgb(230, 159, 0),
+        State::Done => Color32::from_rgb(110, 110, 110),
+        State::Failed => Color32::from_rgb(204, 121, 167),
+        State::Killed => Color32::from_rgb(136, 34, 85),
+    }
+}
+
+/// Diagonal stripes over a blocked span, wide enough to show them.
+pub fn hatch(painter: &egui::Painter, rect: Rect) {
+    if rect.width() < 4.0 || rect.height() < 4.0 {
+        return;
+    }
+    let painter = painter.with_clip_rect(rect.intersect(painter.clip_rect()));
+    let stroke = Stroke::new(1.2, Color32::from_black_alpha(120));
+    let h = rect.height();
+    let mut x = rect.left() - h;
+    while x < rect.right() {
+        painter.line_segment([pos2(x, rect.bottom()), pos2(x + h, rect.top())], stroke);
+        x += 5.0;
     }
 }
 
@@ -61,6 +78,9 @@ pub fn legend(ui: &mut Ui, lang: Lang) {
                 let (rect, _) = ui.allocate_exact_size(vec2(12.0, 12.0), Sense::hover());
                 ui.painter()
                     .rect_filled(rect, CornerRadius::same(2), state_color(state));
+                if state == State::Blocked {
+                    hatch(ui.painter(), rect);
+                }
                 ui.small(i18n::state_name(state).get(lang));
             });
         }
@@ -248,8 +268,15 @@ fn paint_rows(
                 let button = egui::Button::new(RichText::new(text).size(12.5).strong())
                     .frame(false)
                     .wrap_mode(egui::TextWrapMode::Truncate);
+                // Left-aligned like the thread names under it.
                 let response = ui
-                    .put(label_rect, button)
+                    .scope_builder(
+                        egui::UiBuilder::new()
+                            .max_rect(label_rect)
+                            .layout(egui::Layout::left_to_right(egui::Align::Center)),
+                        |ui| ui.add(button),
+                    )
+                    .inner
                     .on_hover_text(format!("{alive} {}", i18n::ALIVE.get(lang)));
                 if response.clicked() {
                     input.toggled = Some((role.clone(), *collapsed));
@@ -287,11 +314,11 @@ fn paint_lane(
         }
         let x0 = x0.max(painted_to);
         let x1 = x1.max(x0 + 1.0);
-        painter.rect_filled(
-            Rect::from_x_y_ranges(x0..=x1, y),
-            CornerRadius::ZERO,
-            state_color(state),
-        );
+        let rect = Rect::from_x_y_ranges(x0..=x1, y);
+        painter.rect_filled(rect, CornerRadius::ZERO, state_color(state));
+        if state == State::Blocked {
+            hatch(painter, rect);
+        }
         painted_to = x1;
     };
     for s in track_data.spans_from(window.start) {

@@ -1,5 +1,7 @@
-//! `threading.Barrier(parties)`: each `wait` blocks until `parties` threads have
-//! arrived, then all leave together; a timeout or `abort` breaks it.
+//! `threading.Barrier(parties, action, timeout)`: each `wait` blocks until
+//! `parties` threads have arrived, then all leave together; the action runs
+//! once per generation, in the last thread to arrive, before any leaves; a
+//! timeout, `abort`, or an exception in the action breaks it.
 
 use std::sync::Arc;
 
@@ -11,6 +13,10 @@ use crate::lab::probe::ResourceKind;
 use crate::lab::state::State;
 use crate::lab::worker::{StateScope, current};
 
+/// A barrier's `action`: called with no arguments, as in Python. An error it
+/// returns breaks the barrier and is raised in the thread that ran it.
+pub type BarrierAction = Arc<dyn Fn() -> SyncResult<()> + Send + Sync>;
+
 struct Gate {
     parties: usize,
     arrived: usize,
@@ -19,11 +25,17 @@ struct Gate {
     /// Bumped by `reset()`, which breaks the current waiters' wait.
     resets: u64,
     broken: bool,
+    /// The last party is running the action: nobody has been released yet,
+    /// and arrivals for the next generation wait until it is done.
+    acting: bool,
 }
 
 struct Core {
     base: ResourceBase,
     m: Arc<Monitor<Gate>>,
+    action: Option<BarrierAction>,
+    /// What a `wait()` without a timeout uses.
+    timeout: Option<f64>,
 }
 
 #[derive(Clone)]
@@ -34,6 +46,17 @@ impl Barrier {
     /// it and its every wait can only time out (or hang), but newer CPython
     /// refuses it (gh-121474), with this message since gh-129403.
     pub fn new(lab: &LabHandle, name: &str, parties: usize) -> SyncResult<Barrier> {
+        Self::with_action(lab, name, parties, None, None)
+    }
+
+    /// `Barrier(parties, action=None, timeout=None)`.
+    pub fn with_action(
+        lab: &LabHandle,
+        name: &str,
+        parties: usize,
+        action: Option<BarrierAction>,
+        timeout: Option<f64>,
+    ) -> SyncResult<Barrier> {
         if parties < 1 {
             return Err(SyncError::ValueError("parties must be >= 1".into()));
         }
@@ -44,9 +67,15 @@ impl Barrier {
             generation: 0,
             resets: 0,
             broken: false,
+            acting: false,
         }));
         lab.0.register_waker(m.clone());
-        let core = Arc::new(Core { base, m });
+        let core = Arc::new(Core {
+            base,
+            m,
+            action,
+            timeout,
+        });
         core.base.report(0, 0, Some(parties as i64), None);
         Ok(Barrier(core))
     }
@@ -61,35 +90,51 @@ impl Barrier {
     }
 
     /// `wait(timeout=None)`: returns this thread's arrival index (0 to
-    /// parties-1). A timeout breaks the barrier for everyone: BrokenBarrier.
-    /// So does one of zero or less, at once, unless this is the last party
-    /// (as in Python).
+    /// parties-1); without a timeout, the barrier's own applies. A timeout
+    /// breaks the barrier for everyone: BrokenBarrier. So does one of zero
+    /// or less, at once, unless this is the last party (as in Python).
     pub fn wait(&self, timeout: Option<f64>) -> SyncResult<usize> {
         let me = current();
+        let deadline = self.0.base.deadline_after(timeout.or(self.0.timeout));
         let mut g = self.0.m.lock();
+        if g.acting {
+            // CPython's arrivals queue behind the action (it holds the
+            // barrier's lock) and join the next generation.
+            let _scope = StateScope::enter(me.as_deref(), State::Waiting, self.0.base.target());
+            let (g2, end) = self
+                .0
+                .m
+                .wait_until(g, &self.0.base.lab, me.as_deref(), None, |g| !g.acting);
+            g = g2;
+            if end == WaitEnd::Stopped {
+                return Err(SyncError::Stopped);
+            }
+        }
         if g.broken {
             return Err(SyncError::BrokenBarrier);
         }
         let index = g.arrived;
         g.arrived += 1;
         if g.arrived >= g.parties {
-            g.arrived = 0;
-            g.generation += 1;
-            self.0.m.notify_all();
-            self.report(&g);
-            return Ok(index);
+            return self.release(g, index);
         }
         self.report(&g);
         let generation = g.generation;
         let resets = g.resets;
-        let deadline = self.0.base.deadline_after(timeout);
         let scope = StateScope::enter(me.as_deref(), State::Waiting, self.0.base.target());
-        let (mut g, end) = self
-            .0
-            .m
-            .wait_until(g, &self.0.base.lab, me.as_deref(), deadline, |g| {
-                g.generation != generation || g.broken || g.resets != resets
-            });
+        let ready = |g: &mut Gate| g.generation != generation || g.broken || g.resets != resets;
+        let (mut g, mut end) =
+            self.0
+                .m
+                .wait_until(g, &self.0.base.lab, me.as_deref(), deadline, ready);
+        if end == WaitEnd::TimedOut && g.acting {
+            // A CPython waiter cannot give up while the action runs: it needs
+            // the barrier's lock to, and the release comes first.
+            (g, end) = self
+                .0
+                .m
+                .wait_until(g, &self.0.base.lab, me.as_deref(), None, ready);
+        }
         let result = match end {
             // reset() already emptied the barrier.
             WaitEnd::Ready if g.resets != resets => Err(SyncError::BrokenBarrier),
@@ -115,7 +160,41 @@ impl Barrier {
         result
     }
 
-    /// `abort()`: break the barrier; current and future waits fail.
+    /// The last party has arrived: run the action (outside the monitor: it
+    /// is the program's code, and may sleep or log), then let everyone go.
+    fn release<'a>(
+        &'a self,
+        mut g: std::sync::MutexGuard<'a, Gate>,
+        index: usize,
+    ) -> SyncResult<usize> {
+        if let Some(action) = &self.0.action {
+            g.acting = true;
+            self.report(&g);
+            drop(g);
+            let outcome = action();
+            g = self.0.m.lock();
+            g.acting = false;
+            if let Err(e) = outcome {
+                // CPython's _release: the action raised, so the barrier
+                // breaks (every waiter gets BrokenBarrierError) and the
+                // exception goes on in this thread.
+                g.broken = true;
+                g.arrived = g.arrived.saturating_sub(1);
+                self.0.m.notify_all();
+                self.report(&g);
+                return Err(e);
+            }
+        }
+        g.arrived = 0;
+        g.generation += 1;
+        self.0.m.notify_all();
+        self.report(&g);
+        Ok(index)
+    }
+
+    /// `abort()`: break the barrier; current and future waits fail. (During
+    /// an action it takes effect after that generation's release, as in
+    /// CPython, where abort waits for the barrier's lock.)
     pub fn abort(&self) {
         let mut g = self.0.m.lock();
         g.broken = true;

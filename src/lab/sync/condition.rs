@@ -1,11 +1,14 @@
-//! `threading.Condition` over its own re-entrant lock: `wait` releases the lock
-//! and sleeps until notified; `notify(n)` wakes the n longest waiters and
-//! `notify_all` every one; both require holding the lock.
+//! `threading.Condition`: `wait` releases the lock and sleeps until notified;
+//! `notify(n)` wakes the n longest waiters and `notify_all` every one; both
+//! require holding the lock. The lock is the condition's own re-entrant one
+//! (`Condition()`) or a Lock or RLock passed in (`Condition(lock)`), which is
+//! then the very lock the condition's holder holds.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::lock::{Lock, LockCore, RLock};
 use super::{ResourceBase, ThreadKey};
 use crate::lab::LabHandle;
 use crate::lab::error::{SyncError, SyncResult};
@@ -15,8 +18,8 @@ use crate::lab::state::State;
 use crate::lab::worker::{StateScope, WorkerInner, current};
 
 struct CondState {
-    /// The OS thread that holds the lock: decides re-entry and who may
-    /// release, wait and notify.
+    /// The OS thread that holds the condition's own lock: decides re-entry
+    /// and who may release, wait and notify. (Unused over a given lock.)
     owner: Option<ThreadKey>,
     /// The owner as the lab knows it (None on a thread the lab did not
     /// start), for the report and so the wait-for graph.
@@ -30,16 +33,67 @@ struct CondState {
     next_token: u64,
 }
 
+/// The lock a condition is built over.
+enum Over {
+    /// Its own re-entrant lock, kept in [`CondState`]: Python's default
+    /// `Condition()`, which makes itself an RLock.
+    Own,
+    /// The Lock or RLock passed to `Condition(lock)`: acquiring the condition
+    /// acquires it, and holding it is holding the condition.
+    Given(Arc<LockCore>),
+}
+
+/// What `Condition(lock)` accepts: a Lock or an RLock.
+#[derive(Clone, Copy)]
+pub enum ConditionLock<'a> {
+    Lock(&'a Lock),
+    RLock(&'a RLock),
+}
+
+impl<'a> From<&'a Lock> for ConditionLock<'a> {
+    fn from(lock: &'a Lock) -> Self {
+        ConditionLock::Lock(lock)
+    }
+}
+
+impl<'a> From<&'a RLock> for ConditionLock<'a> {
+    fn from(lock: &'a RLock) -> Self {
+        ConditionLock::RLock(lock)
+    }
+}
+
 struct Core {
     base: ResourceBase,
     m: Arc<Monitor<CondState>>,
+    over: Over,
 }
 
 #[derive(Clone)]
 pub struct Condition(Arc<Core>);
 
 impl Condition {
+    /// `Condition()`: over its own RLock.
     pub fn new(lab: &LabHandle, name: &str) -> Condition {
+        Self::build(lab, name, Over::Own)
+    }
+
+    /// `Condition(lock)`: over a Lock or RLock the program made. A plain Lock
+    /// counts as held by the caller whenever it is locked at all (CPython
+    /// cannot tell who holds a Lock), and a wait releases it once; an RLock is
+    /// held only by its owner, and a wait releases it however deep it is held.
+    pub fn with_lock<'a>(
+        lab: &LabHandle,
+        name: &str,
+        lock: impl Into<ConditionLock<'a>>,
+    ) -> Condition {
+        let core = match lock.into() {
+            ConditionLock::Lock(l) => l.core().clone(),
+            ConditionLock::RLock(l) => l.core().clone(),
+        };
+        Self::build(lab, name, Over::Given(core))
+    }
+
+    fn build(lab: &LabHandle, name: &str, over: Over) -> Condition {
         let base = ResourceBase::new(lab, name, ResourceKind::Condition, Some(1));
         let m = Arc::new(Monitor::new(CondState {
             owner: None,
@@ -51,16 +105,31 @@ impl Condition {
             next_token: 0,
         }));
         lab.0.register_waker(m.clone());
-        let core = Arc::new(Core { base, m });
-        core.base.report(0, 0, Some(1), None);
-        Condition(core)
+        let core = Arc::new(Core { base, m, over });
+        let cond = Condition(core);
+        cond.report(&cond.0.m.lock());
+        cond
     }
 
     fn report(&self, s: &CondState) {
-        let waiters = s.lock_waiters + s.waiting.len() as u32 + s.notified.len() as u32;
-        self.0
-            .base
-            .report(i64::from(s.count > 0), waiters, Some(1), s.holder);
+        match &self.0.over {
+            Over::Own => {
+                let waiters = s.lock_waiters + s.waiting.len() as u32 + s.notified.len() as u32;
+                self.0
+                    .base
+                    .report(i64::from(s.count > 0), waiters, Some(1), s.holder);
+            }
+            Over::Given(lock) => {
+                // The lock reports itself exactly; the condition mirrors it
+                // as of its own last operation (taking the lock's monitor
+                // inside the condition's is safe: a lock never calls back).
+                let (held, holder) = lock.held();
+                let waiters = s.waiting.len() as u32 + s.notified.len() as u32;
+                self.0
+                    .base
+                    .report(i64::from(held), waiters, Some(1), holder);
+            }
+        }
     }
 
     /// The calling thread: its lab worker, if any, and its owner key.
@@ -78,8 +147,13 @@ impl Condition {
         s.holder = me.map(|w| w.id);
     }
 
-    /// `acquire()` on the condition's lock (re-entrant).
+    /// `acquire()` on the condition's lock.
     pub fn acquire(&self) -> SyncResult<()> {
+        if let Over::Given(lock) = &self.0.over {
+            lock.acquire(true, None)?;
+            self.report(&self.0.m.lock());
+            return Ok(());
+        }
         let (me, my_key) = Self::me();
         let mut s = self.0.m.lock();
         if Self::owned_by(&s, my_key) {
@@ -107,8 +181,14 @@ impl Condition {
         Ok(())
     }
 
-    /// `release()`: only the owner may.
+    /// `release()` of the condition's lock: its own only by the owner; a
+    /// given lock by its own rules.
     pub fn release(&self) -> SyncResult<()> {
+        if let Over::Given(lock) = &self.0.over {
+            lock.release()?;
+            self.report(&self.0.m.lock());
+            return Ok(());
+        }
         let my_key = ThreadKey::current();
         let mut s = self.0.m.lock();
         if !Self::owned_by(&s, my_key) {
@@ -138,6 +218,9 @@ impl Condition {
 
     /// `wait`, given when to give up rather than how long.
     fn wait_to_deadline(&self, deadline: Option<Instant>) -> SyncResult<bool> {
+        if let Over::Given(lock) = &self.0.over {
+            return self.wait_over(lock, deadline);
+        }
         let (me, my_key) = Self::me();
         let mut s = self.0.m.lock();
         if !Self::owned_by(&s, my_key) {
@@ -192,6 +275,57 @@ impl Condition {
         Ok(notified)
     }
 
+    /// `wait` over a given lock, as CPython's Condition does it: join the
+    /// waiters, `_release_save()` the lock, sleep until notified, then
+    /// `_acquire_restore()` it (shown as blocked on the lock, if it is taken).
+    fn wait_over(&self, lock: &LockCore, deadline: Option<Instant>) -> SyncResult<bool> {
+        let me = current();
+        if !lock.is_owned() {
+            return Err(SyncError::RuntimeError(
+                "cannot wait on un-acquired lock".into(),
+            ));
+        }
+        // Join the waiters before letting go of the lock, so a notify made
+        // the moment it is free already finds this thread.
+        let token = {
+            let mut s = self.0.m.lock();
+            let token = s.next_token;
+            s.next_token += 1;
+            s.waiting.push_back(token);
+            self.report(&s);
+            token
+        };
+        let saved = match lock.release_save() {
+            Ok(saved) => saved,
+            Err(e) => {
+                let mut s = self.0.m.lock();
+                s.waiting.retain(|t| *t != token);
+                self.report(&s);
+                return Err(e);
+            }
+        };
+        let end = {
+            let _scope = StateScope::enter(me.as_deref(), State::Waiting, self.0.base.target());
+            let s = self.0.m.lock();
+            let (mut s, end) =
+                self.0
+                    .m
+                    .wait_until(s, &self.0.base.lab, me.as_deref(), deadline, |s| {
+                        s.notified.contains(&token)
+                    });
+            s.waiting.retain(|t| *t != token);
+            s.notified.retain(|t| *t != token);
+            self.report(&s);
+            end
+        };
+        if end == WaitEnd::Stopped {
+            return Err(SyncError::Stopped);
+        }
+        lock.acquire_restore(saved)?;
+        self.report(&self.0.m.lock());
+        Ok(end == WaitEnd::Ready)
+    }
+
     /// `wait_for(predicate, timeout=None)`: wait until `predicate()` is true;
     /// returns its last answer. CPython's loop: if the predicate is false it
     /// waits at least once, even with a timeout of zero or less (so the lock
@@ -218,9 +352,13 @@ impl Condition {
 
     /// `notify(n=1)`: wake the `n` longest-waiting threads. Returns how many woke.
     pub fn notify(&self, n: usize) -> SyncResult<usize> {
+        let owned = match &self.0.over {
+            Over::Own => None,
+            Over::Given(lock) => Some(lock.is_owned()),
+        };
         let my_key = ThreadKey::current();
         let mut s = self.0.m.lock();
-        if !Self::owned_by(&s, my_key) {
+        if !owned.unwrap_or_else(|| Self::owned_by(&s, my_key)) {
             return Err(SyncError::RuntimeError(
                 "cannot notify on un-acquired lock".into(),
             ));

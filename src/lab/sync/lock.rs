@@ -22,7 +22,7 @@ struct Owned {
     waiters: u32,
 }
 
-struct LockCore {
+pub(super) struct LockCore {
     base: ResourceBase,
     m: Arc<Monitor<Owned>>,
     reentrant: bool,
@@ -61,7 +61,7 @@ impl LockCore {
 
     /// Python's `acquire(blocking, timeout)`: `Ok(false)` when non-blocking or
     /// timed out without getting it.
-    fn acquire(&self, blocking: bool, timeout: Option<f64>) -> SyncResult<bool> {
+    pub(super) fn acquire(&self, blocking: bool, timeout: Option<f64>) -> SyncResult<bool> {
         let timeout = python_lock_timeout(timeout)?;
         let me = current();
         let my_key = ThreadKey::current();
@@ -116,7 +116,7 @@ impl LockCore {
         result
     }
 
-    fn release(&self) -> SyncResult<()> {
+    pub(super) fn release(&self) -> SyncResult<()> {
         let my_key = ThreadKey::current();
         let mut s = self.m.lock();
         if s.count == 0 {
@@ -143,6 +143,60 @@ impl LockCore {
             }
         }
         self.report(&s);
+        Ok(())
+    }
+}
+
+/// What `threading.Condition(lock)` asks of the lock it is built over: the
+/// three hooks CPython's Condition takes from it.
+impl LockCore {
+    /// `Condition._is_owned()`. An RLock knows its owner. A plain Lock does
+    /// not, so CPython asks whether it is locked at all (by anyone): its
+    /// `acquire(False)`-then-release test.
+    pub(super) fn is_owned(&self) -> bool {
+        let s = self.m.lock();
+        if self.reentrant {
+            s.count > 0 && s.owner == Some(ThreadKey::current())
+        } else {
+            s.count > 0
+        }
+    }
+
+    /// Whether it is held now, and by which lab worker.
+    pub(super) fn held(&self) -> (bool, Option<WorkerId>) {
+        let s = self.m.lock();
+        (s.count > 0, s.holder)
+    }
+
+    /// `_release_save()`: let go of the lock entirely, however deep an RLock
+    /// is held, and return the depth to restore. Call after `is_owned`.
+    pub(super) fn release_save(&self) -> SyncResult<u32> {
+        let mut s = self.m.lock();
+        if s.count == 0 || (self.reentrant && s.owner != Some(ThreadKey::current())) {
+            return Err(SyncError::RuntimeError(
+                "cannot release un-acquired lock".into(),
+            ));
+        }
+        let saved = s.count;
+        s.count = 0;
+        s.owner = None;
+        s.holder = None;
+        if s.waiters > 0 {
+            self.m.notify_all();
+        }
+        self.report(&s);
+        Ok(saved)
+    }
+
+    /// `_acquire_restore(saved)`: take the lock back (blocking, shown as
+    /// blocked on the lock) at the depth it was held.
+    pub(super) fn acquire_restore(&self, saved: u32) -> SyncResult<()> {
+        self.acquire(true, None)?;
+        if saved > 1 {
+            let mut s = self.m.lock();
+            s.count = saved;
+            self.report(&s);
+        }
         Ok(())
     }
 }
@@ -235,6 +289,10 @@ impl Lock {
 
     lock_calls!();
 
+    pub(super) fn core(&self) -> &Arc<LockCore> {
+        &self.0
+    }
+
     /// `locked()`.
     pub fn locked(&self) -> bool {
         self.0.m.lock().count > 0
@@ -252,6 +310,10 @@ impl RLock {
     }
 
     lock_calls!();
+
+    pub(super) fn core(&self) -> &Arc<LockCore> {
+        &self.0
+    }
 
     /// How many times the owner holds it now.
     pub fn depth(&self) -> u32 {

@@ -11,8 +11,8 @@ mod queue;
 mod semaphore;
 mod timer;
 
-pub use barrier::Barrier;
-pub use condition::Condition;
+pub use barrier::{Barrier, BarrierAction};
+pub use condition::{Condition, ConditionLock};
 pub use counter::Counter;
 pub use event::Event;
 pub use lock::{Lock, LockGuard, RLock};
@@ -152,9 +152,27 @@ impl LabHandle {
         Condition::new(self, name)
     }
 
+    /// `threading.Condition(lock)`: over a Lock or RLock the program made.
+    pub fn condition_with<'a>(&self, name: &str, lock: impl Into<ConditionLock<'a>>) -> Condition {
+        Condition::with_lock(self, name, lock)
+    }
+
     /// `threading.Barrier(parties)`; a ValueError for 0 parties.
     pub fn barrier(&self, name: &str, parties: usize) -> SyncResult<Barrier> {
         Barrier::new(self, name, parties)
+    }
+
+    /// `threading.Barrier(parties, action, timeout)`: `action` runs once per
+    /// generation, in the last thread to arrive, before any is released;
+    /// `timeout` is what a `wait()` without one uses.
+    pub fn barrier_with(
+        &self,
+        name: &str,
+        parties: usize,
+        action: Option<BarrierAction>,
+        timeout: Option<f64>,
+    ) -> SyncResult<Barrier> {
+        Barrier::with_action(self, name, parties, action, timeout)
     }
 
     /// A named counter plotted over time (not a Python object: the lab's gauge).
