@@ -33,7 +33,9 @@ impl Doing {
     fn color(self) -> Color32 {
         match self {
             Doing::Thinking => timeline::state_color(State::Sleeping),
-            Doing::OneFork => Color32::from_rgb(245, 170, 35),
+            // The palette's yellow: apart from hungry's vermilion and
+            // thinking's blue for every kind of colour vision.
+            Doing::OneFork => Color32::from_rgb(240, 228, 66),
             Doing::Eating => timeline::state_color(State::Running),
             Doing::Hungry => timeline::state_color(State::Blocked),
             Doing::Other(s) => timeline::state_color(s),
