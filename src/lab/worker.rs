@@ -51,11 +51,17 @@ impl WorkerInner {
     }
 
     pub(crate) fn set_state(&self, state: State, target: Option<Target>) {
+        self.set_state_timed(state, target, false);
+    }
+
+    /// Like [`WorkerInner::set_state`], saying whether the wait has a timeout.
+    pub(crate) fn set_state_timed(&self, state: State, target: Option<Target>, timed: bool) {
         self.state.store(state.index() as u8, Ordering::Release);
         self.lab.probe.emit(EventKind::State {
             id: self.id,
             state,
             target,
+            timed,
         });
     }
 
@@ -95,8 +101,18 @@ pub(crate) struct StateScope<'a> {
 
 impl<'a> StateScope<'a> {
     pub fn enter(worker: Option<&'a WorkerInner>, state: State, target: Option<Target>) -> Self {
+        Self::enter_timed(worker, state, target, false)
+    }
+
+    /// Enter a wait that gives up by itself after a timeout when `timed`.
+    pub fn enter_timed(
+        worker: Option<&'a WorkerInner>,
+        state: State,
+        target: Option<Target>,
+        timed: bool,
+    ) -> Self {
         if let Some(w) = worker {
-            w.set_state(state, target);
+            w.set_state_timed(state, target, timed);
         }
         StateScope { worker }
     }

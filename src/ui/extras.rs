@@ -7,8 +7,10 @@ use eframe::egui::Ui;
 use super::Action;
 use super::frames::FrameTimes;
 use super::frozen::FrozenExtra;
+use super::philosophers::PhilosophersExtra;
 use super::pool_view::{BarsExtra, FuturesExtra, ThreadNotesExtra};
 use super::view::View;
+use super::waitfor::WaitForExtra;
 use crate::lab::Knobs;
 use crate::lab::controller::Controller;
 use crate::lab::record::Record;
@@ -23,7 +25,7 @@ pub struct ExtraCx<'a> {
     pub knobs: &'a Knobs,
     pub speed: f64,
     pub running: bool,
-    /// The window's copy of the run's record, if there is a run.
+    /// The window's own copy of the record (no lock held), once a run started.
     pub record: Option<&'a Record>,
 }
 
@@ -89,5 +91,7 @@ pub fn for_scenario(extra: Extra) -> Option<Box<dyn ScenarioExtra>> {
         }
         Extra::Futures => Some(Box::new(FuturesExtra)),
         Extra::Bars(groups) => Some(Box::new(BarsExtra { groups })),
+        Extra::WaitForGraph => Some(Box::new(WaitForExtra)),
+        Extra::Philosophers => Some(Box::new(PhilosophersExtra)),
     }
 }

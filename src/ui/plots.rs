@@ -22,45 +22,41 @@ const COUNTER_COLORS: [Color32; 4] = [
     Color32::from_rgb(120, 210, 230),
 ];
 
-/// Levels after the first in one plot (two locks side by side) get these.
-const MORE_LEVEL_COLORS: [Color32; 3] = [
-    Color32::from_rgb(255, 130, 200),
-    Color32::from_rgb(120, 210, 230),
-    Color32::from_rgb(255, 200, 90),
+/// A second level or waiters line in the same plot gets the second shade,
+/// so two locks' lines can be told apart.
+const LEVEL_COLORS: [Color32; 2] = [
+    Color32::from_rgb(90, 170, 255),
+    Color32::from_rgb(80, 215, 200),
+];
+const WAITERS_COLORS: [Color32; 2] = [
+    Color32::from_rgb(245, 170, 35),
+    Color32::from_rgb(235, 110, 190),
 ];
 
-fn line_color(series: SeriesRef, index: usize) -> Color32 {
+fn line_color(series: SeriesRef, same_kind_before: usize) -> Color32 {
     match series {
-        SeriesRef::Level(_) if index > 0 => {
-            MORE_LEVEL_COLORS[(index - 1) % MORE_LEVEL_COLORS.len()]
-        }
-        SeriesRef::Level(_) => Color32::from_rgb(90, 170, 255),
+        SeriesRef::Level(_) => LEVEL_COLORS[same_kind_before % LEVEL_COLORS.len()],
         SeriesRef::Capacity(_) => Color32::from_rgb(240, 90, 80),
-        SeriesRef::Waiters(_) => Color32::from_rgb(245, 170, 35),
-        SeriesRef::Counter(_) => COUNTER_COLORS[index % COUNTER_COLORS.len()],
-        SeriesRef::AliveThreads => Color32::from_rgb(225, 225, 210),
+        SeriesRef::Waiters(_) => WAITERS_COLORS[same_kind_before % WAITERS_COLORS.len()],
+        SeriesRef::Counter(_) => COUNTER_COLORS[same_kind_before % COUNTER_COLORS.len()],
+        SeriesRef::AliveThreads => Color32::from_rgb(150, 150, 175),
     }
 }
 
-/// Counts the counters and the levels of a plot so far, so each gets its
-/// own colour.
-#[derive(Default)]
-struct Seen {
-    counters: usize,
-    levels: usize,
-}
-
-impl Seen {
-    /// This series' index among the plot's series of its kind.
-    fn index(&mut self, series: SeriesRef) -> usize {
-        let slot = match series {
-            SeriesRef::Counter(_) => &mut self.counters,
-            SeriesRef::Level(_) => &mut self.levels,
-            _ => return 0,
-        };
-        *slot += 1;
-        *slot - 1
-    }
+/// The colour of each line of a plot, in order.
+fn line_colors(plot: &PlotData) -> Vec<Color32> {
+    let kind = |s: SeriesRef| std::mem::discriminant(&s);
+    plot.lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let before = plot.lines[..i]
+                .iter()
+                .filter(|l| kind(l.series) == kind(line.series))
+                .count();
+            line_color(line.series, before)
+        })
+        .collect()
 }
 
 /// Every plot the scenario declares, stacked. Returns what the user did to
@@ -75,9 +71,7 @@ pub fn scenario_plots(ui: &mut Ui, view: &View, lang: Lang, height: f32) -> Vec<
         ui.horizontal(|ui| {
             ui.label(RichText::new(plot.title.get(lang)).strong());
             ui.add_space(12.0);
-            let mut seen = Seen::default();
-            for line in &plot.lines {
-                let color = line_color(line.series, seen.index(line.series));
+            for (line, color) in plot.lines.iter().zip(line_colors(plot)) {
                 legend_entry(ui, color, line.label.get(lang));
             }
         });
@@ -150,9 +144,7 @@ fn one_plot(
             let lo = data.y_min.min(0.0);
             let span = (y_max - lo).max(1e-9);
             plot_ui.set_plot_bounds_y(lo - 0.04 * span..=y_max + 0.18 * span);
-            let mut seen = Seen::default();
-            for line in &data.lines {
-                let color = line_color(line.series, seen.index(line.series));
+            for (line, color) in data.lines.iter().zip(line_colors(data)) {
                 let mut l = Line::new(
                     line.label.get(lang),
                     PlotPoints::from_iter(line.points.iter().copied()),
