@@ -907,7 +907,9 @@ impl HilosApp {
             Phase::Stopped => (i18n::STATUS_STOPPED, Color32::from_rgb(245, 170, 35)),
             Phase::Finished => (i18n::STATUS_FINISHED, Color32::from_rgb(150, 205, 255)),
         };
-        ui.horizontal(|ui| {
+        // Wrapped: a long title in Spanish beside the thread counts must not
+        // widen the centre under the knobs.
+        ui.horizontal_wrapped(|ui| {
             ui.heading(self.scenario().title.get(lang));
             ui.label(RichText::new(text.get(lang)).color(color).strong());
             if let Some(since) = self.controller.stopping_for() {

@@ -67,8 +67,10 @@ pub fn scenario_plots(ui: &mut Ui, view: &View, lang: Lang, height: f32) -> Vec<
         return axis;
     };
     for (i, plot) in view.plots.iter().enumerate() {
-        // Title and legend on one row, so the legend never hides the data.
-        ui.horizontal(|ui| {
+        // Title and legend above the plot, so the legend never hides the
+        // data; wrapped, so a long legend (Spanish labels are longer) takes
+        // a second row instead of widening the whole centre under the knobs.
+        ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new(plot.title.get(lang)).strong());
             ui.add_space(12.0);
             for (line, color) in plot.lines.iter().zip(line_colors(plot)) {
@@ -90,9 +92,12 @@ pub fn scenario_plots(ui: &mut Ui, view: &View, lang: Lang, height: f32) -> Vec<
 /// One legend entry drawn in a row beside a plot's title: a colour swatch
 /// and its label. Kept out of the plot so it never hides the data.
 fn legend_entry(ui: &mut Ui, color: Color32, label: &str) {
-    let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 3.0), egui::Sense::hover());
-    ui.painter().rect_filled(rect, 1.0, color);
-    ui.label(RichText::new(label).small());
+    // One unit, so a wrap never parts a swatch from its label.
+    ui.horizontal(|ui| {
+        let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 3.0), egui::Sense::hover());
+        ui.painter().rect_filled(rect, 1.0, color);
+        ui.label(RichText::new(label).small());
+    });
     ui.add_space(6.0);
 }
 
