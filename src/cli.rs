@@ -593,6 +593,15 @@ struct KnobJson {
     live: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     not_live_because: Option<&'static str>,
+    /// A choice knob's options, by index: what `--set NAME=…` accepts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    choices: Vec<ChoiceJson>,
+}
+
+#[derive(Serialize)]
+struct ChoiceJson {
+    name: &'static str,
+    label: &'static str,
 }
 
 #[derive(Serialize)]
@@ -626,6 +635,14 @@ pub fn list(json: bool, lang: Lang) -> String {
                     default: k.default,
                     live: k.not_live.is_none(),
                     not_live_because: k.not_live.map(|t| t.get(lang)),
+                    choices: k
+                        .choices
+                        .iter()
+                        .map(|c| ChoiceJson {
+                            name: c.name,
+                            label: c.label.get(lang),
+                        })
+                        .collect(),
                 })
                 .collect(),
         })
@@ -648,15 +665,27 @@ pub fn list(json: bool, lang: Lang) -> String {
             } else {
                 ""
             };
-            let _ = writeln!(
-                out,
-                "    --set {}=…  {} to {}{unit}, default {}  ({}){live}",
-                k.name,
-                k.format(k.min),
-                k.format(k.max),
-                k.format(k.default),
-                k.label.get(lang),
-            );
+            if k.choices.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "    --set {}=…  {} to {}{unit}, default {}  ({}){live}",
+                    k.name,
+                    k.format(k.min),
+                    k.format(k.max),
+                    k.format(k.default),
+                    k.label.get(lang),
+                );
+            } else {
+                let names: Vec<&str> = k.choices.iter().map(|c| c.name).collect();
+                let _ = writeln!(
+                    out,
+                    "    --set {}=…  {}, default {}  ({}){live}",
+                    k.name,
+                    names.join(" | "),
+                    k.format(k.default),
+                    k.label.get(lang),
+                );
+            }
         }
         out.push('\n');
     }
@@ -690,6 +719,28 @@ pub struct ThreadJson {
     pub failure: Option<String>,
     /// Seconds of real time spent in each state (only states it was in).
     pub seconds: BTreeMap<&'static str, f64>,
+    /// Values the scenario noted beside the thread (`threading.local`…).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub notes: BTreeMap<String, String>,
+}
+
+/// One `concurrent.futures.Future` of the run.
+#[derive(Serialize)]
+pub struct FutureJson {
+    /// What it stands for, e.g. "task(3)".
+    pub label: String,
+    pub state: crate::lab::FutureState,
+    /// The thread that ran it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ran_on: Option<String>,
+    /// The exception it holds, as Python prints it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception: Option<String>,
+    /// Whether anyone read its outcome (`result()`, `exception()`, `map`).
+    pub read: bool,
+    /// Its place in the order futures finished (1 = first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_rank: Option<u64>,
 }
 
 /// An asyncio task that keeps a lane of its own.
@@ -784,8 +835,14 @@ pub struct RunReport {
     /// Finished tasks folded into totals, and the tasks the loop only
     /// counted (beyond the cap on lanes) that ended.
     pub folded_tasks: FoldedJson,
-    /// Cycles of threads each blocked on a lock the next one holds.
+    /// Every deadlock that formed during the run: a cycle of threads, each
+    /// blocked (without a timeout) on a lock the next one holds. A thread
+    /// blocked on a lock it holds itself is a cycle of one.
     pub deadlocks: Vec<Vec<String>>,
+    /// Every future kept, in submission order (older finished ones beyond
+    /// the record's limit are forgotten).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub futures: Vec<FutureJson>,
     pub events: EventsJson,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<Vec<LogJson>>,
@@ -877,6 +934,11 @@ pub fn report(
                     .filter(|s| times[s.index()] > 0.0)
                     .map(|s| (s.name(), round3(times[s.index()])))
                     .collect(),
+                notes: t
+                    .notes
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
             }
         })
         .collect();
@@ -912,10 +974,23 @@ pub fn report(
         tasks_ever: record.tasks_ever(),
         tasks_alive: record.alive_tasks(),
         folded_tasks: folded_json(&record.folded_tasks),
+        // The run is over: its threads were killed and their locks let go,
+        // so what counts is every deadlock that formed on the way.
         deadlocks: record
-            .deadlocks()
-            .into_iter()
-            .map(|c| c.into_iter().map(thread_name).collect())
+            .deadlocks_seen()
+            .iter()
+            .map(|c| c.iter().map(|&w| thread_name(w)).collect())
+            .collect(),
+        futures: record
+            .futures()
+            .map(|f| FutureJson {
+                label: f.label.to_string(),
+                state: f.state,
+                ran_on: f.worker.map(thread_name),
+                exception: f.error.clone(),
+                read: f.read,
+                finished_rank: f.finished_rank,
+            })
             .collect(),
         events: EventsJson {
             recorded: record.events_recorded,
@@ -1115,7 +1190,14 @@ fn readable_check(r: &CheckReport, lang: Lang) -> String {
         },
         r.python.seconds
     );
-    let _ = writeln!(out, "  {:<34} {:>10} {:>10}", "", "lab", "CPython");
+    let width = r
+        .outcomes
+        .iter()
+        .map(|c| c.label.get(lang).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(34);
+    let _ = writeln!(out, "  {:<width$} {:>10} {:>10}", "", "lab", "CPython");
     let num = |v: Option<f64>| v.map_or("-".to_string(), format_number);
     for c in &r.outcomes {
         let verdict = match c.verdict {
@@ -1125,7 +1207,7 @@ fn readable_check(r: &CheckReport, lang: Lang) -> String {
         };
         let _ = writeln!(
             out,
-            "  {:<34} {:>10} {:>10}   {verdict}",
+            "  {:<width$} {:>10} {:>10}   {verdict}",
             c.label.get(lang),
             num(c.lab),
             num(c.python)
@@ -1289,7 +1371,11 @@ fn readable(r: &RunReport, record: &Record, lang: Lang) -> String {
         }
     }
     for cycle in &r.deadlocks {
-        let _ = writeln!(out, "\nDEADLOCK: {} wait for each other", cycle.join(" → "));
+        let text = match cycle.as_slice() {
+            [one] => format!("{one} waited for a lock it held itself"),
+            _ => format!("{} waited for each other", cycle.join(" → ")),
+        };
+        let _ = writeln!(out, "\nDEADLOCK: {text}");
     }
     let _ = writeln!(
         out,

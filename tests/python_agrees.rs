@@ -139,6 +139,38 @@ fn the_variants_that_change_the_lesson_agree_too() {
     // notify_all() wakes all three consumers for every item.
     let r = with("condition", &["notify_all=on"]);
     assert_eq!(r["outcomes"][1]["python"], 12.0);
+    // A daemon writer cut off at exit: the same lines written on both sides.
+    let r = with("daemon-threads", &["daemon=on"]);
+    assert!(r["outcomes"][0]["python"].as_f64().unwrap_or(10.0) < 10.0);
+    // A plain shared object: the same values mixed up on both sides.
+    let r = with("thread-local", &["shared=on", "threads=5"]);
+    assert_eq!(r["outcomes"][1]["python"], 4.0);
+    // The pool: results read as they complete, or through map; a cancel.
+    let r = with("thread-pool", &["read_results=on", "cancel_last=on"]);
+    assert_eq!(r["outcomes"][1]["python"], 1.0, "result() raised it");
+    let r = with("thread-pool", &["use_map=on"]);
+    assert_eq!(r["outcomes"][0]["python"], 3.0, "map stopped at task 3");
+    // One student after another left out; a pool of 3 for 7 students.
+    with(
+        "payment-pipeline",
+        &["sequential=off", "students=7", "workers=3"],
+    );
+    // The RLock goes all the way down; the intruder's release raises.
+    let r = with("lock-rlock", &["rlock=on"]);
+    assert_eq!(r["outcomes"][0]["python"], 3.0, "deepest level");
+    assert_eq!(r["outcomes"][2]["python"], 1.0, "RuntimeError");
+    // Both fixes of the deadlock finish every round.
+    for fix in ["strategy=ordered", "strategy=timeout"] {
+        let r = with("deadlock", &[fix]);
+        assert_eq!(r["outcomes"][0]["python"], 4.0, "{fix}: rounds");
+        assert_eq!(r["outcomes"][1]["python"], 0.0, "{fix}: stuck");
+    }
+    // Both fixes of the philosophers feed everyone.
+    for fix in ["strategy=ordered", "strategy=waiter"] {
+        let r = with("dining-philosophers", &[fix]);
+        assert_eq!(r["outcomes"][0]["python"], 10.0, "{fix}: meals");
+        assert_eq!(r["outcomes"][2]["python"], 0.0, "{fix}: stuck");
+    }
 }
 
 #[test]

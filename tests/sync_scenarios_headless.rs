@@ -406,7 +406,7 @@ fn abort_and_a_timeout_break_the_barrier_for_every_waiter_and_reset_mends_it() {
     for name in ["Party-2", "Party-3"] {
         let t = thread(&v, name);
         assert_eq!(t["state"], "failed", "{name}");
-        assert_eq!(t["failure"], "BrokenBarrierError", "{name}");
+        assert_eq!(t["failure"], "threading.BrokenBarrierError", "{name}");
     }
     // reset() made it usable: the retry generation passed.
     assert!(log_has(&v, "reset()"));
@@ -428,7 +428,11 @@ fn abort_and_a_timeout_break_the_barrier_for_every_waiter_and_reset_mends_it() {
     );
     assert_eq!(metric(&v, "broken"), 3.0);
     for name in ["Party-1", "Party-2", "Party-3"] {
-        assert_eq!(thread(&v, name)["failure"], "BrokenBarrierError", "{name}");
+        assert_eq!(
+            thread(&v, name)["failure"],
+            "threading.BrokenBarrierError",
+            "{name}"
+        );
     }
     assert_eq!(metric(&v, "generations"), 1.0, "only the retry passed");
     assert_eq!(thread(&v, "MainThread")["state"], "done");

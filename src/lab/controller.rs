@@ -203,7 +203,9 @@ impl Controller {
             return;
         }
         if let Some(lab) = &self.lab {
-            lab.request_stop();
+            // The flag now; waking every worker (O(threads)) happens on the
+            // stopping thread, never on the caller's.
+            lab.signal_stop();
             finish_in_background(lab.clone());
             self.phase = Phase::Stopping;
             self.stop_asked = Some(Instant::now());
@@ -217,7 +219,7 @@ impl Controller {
         let mirror = self.mirror.take();
         if let Some(lab) = self.lab.take() {
             if !lab.is_stopped() {
-                lab.request_stop();
+                lab.signal_stop();
                 finish_in_background(lab.clone());
             }
             drop_in_background((lab, mirror));

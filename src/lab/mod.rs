@@ -5,7 +5,9 @@
 pub mod aio;
 pub mod controller;
 pub mod error;
+pub mod futures;
 pub mod knobs;
+pub mod local;
 pub(crate) mod monitor;
 pub mod probe;
 pub mod record;
@@ -24,11 +26,13 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 pub use error::{SyncError, SyncResult};
-pub use knobs::{KnobKind, KnobSpec, Knobs};
+pub use futures::{Future, FutureState, ThreadPoolExecutor};
+pub use knobs::{Choice, KnobKind, KnobSpec, Knobs};
+pub use local::Local;
 pub use probe::{ResourceKind, Target};
 pub use record::Record;
 pub use state::State;
-pub use worker::{Crew, Ctx, Thread};
+pub use worker::{Crew, Ctx, ExceptHook, ExceptHookArgs, Thread};
 
 use monitor::{Monitor, WaitEnd, Wake};
 use probe::{EventKind, Probe, WorkerId};
@@ -100,7 +104,20 @@ pub struct LabShared {
     priority: WorkerPriority,
     /// asyncio tasks alive at once with a lane of their own ([`record::Limits::task_lanes`]).
     pub(crate) task_lanes: usize,
+    /// `threading.main_thread()`: the worker the scenario's body runs on.
+    main: OnceLock<Weak<WorkerInner>>,
+    /// Numbers Python's default thread names: "Thread-1 (worker)", "Thread-2 …".
+    thread_names: AtomicU32,
+    /// `threading.excepthook`; `None` is Python's default (print it).
+    excepthook: Mutex<Option<ExceptHook>>,
+    /// What `concurrent.futures` keeps per interpreter.
+    pub(crate) futures: futures::Globals,
+    /// `atexit.register`ed calls, run at MainThread's exit (last first).
+    atexit: Mutex<Vec<AtExit>>,
 }
+
+/// A call `atexit.register` keeps: it runs on MainThread at exit.
+pub type AtExit = Box<dyn FnOnce(&Ctx) -> SyncResult<()> + Send>;
 
 /// Everything Stop must wake: the monitors of live primitives and workers.
 /// Each leaves when its owner ends, so the set follows what is alive.
@@ -233,6 +250,11 @@ impl LabShared {
         }
     }
 
+    /// The hook to call for an exception that ends a thread.
+    pub(crate) fn excepthook(&self) -> Option<ExceptHook> {
+        self.excepthook.lock().clone()
+    }
+
     fn workers_snapshot(&self) -> Vec<Arc<WorkerInner>> {
         self.workers.lock().values().cloned().collect()
     }
@@ -290,6 +312,74 @@ impl LabHandle {
     /// `threading.active_count()`.
     pub fn active_count(&self) -> usize {
         self.0.workers_alive()
+    }
+
+    /// `threading.current_thread()`: the lab worker running this code, or
+    /// `None` on a thread the lab did not start (Python would make a dummy).
+    pub fn current_thread(&self) -> Option<Thread> {
+        worker::current()
+            .filter(|w| Arc::ptr_eq(&w.lab, &self.0))
+            .map(|inner| Thread { inner })
+    }
+
+    /// `threading.main_thread()`: the worker "MainThread" that runs the
+    /// scenario's body (`None` in a lab started without one).
+    pub fn main_thread(&self) -> Option<Thread> {
+        self.0
+            .main
+            .get()
+            .and_then(Weak::upgrade)
+            .map(|inner| Thread { inner })
+    }
+
+    /// `threading.get_ident()`: the calling thread's identifier (see
+    /// [`Thread::ident`]); `None` on a thread the lab did not start.
+    pub fn get_ident(&self) -> Option<u64> {
+        self.current_thread().and_then(|t| t.ident())
+    }
+
+    /// `threading.get_native_id()`: the calling thread's OS thread id.
+    pub fn get_native_id(&self) -> Option<u64> {
+        self.current_thread().and_then(|t| t.native_id())
+    }
+
+    /// The name Python gives a thread created without one:
+    /// `"Thread-N (target)"`, N counting from 1 in this lab, as in a fresh
+    /// interpreter (`threading._newname`, Python 3.10+).
+    pub fn new_thread_name(&self, target: &str) -> String {
+        let n = self.0.thread_names.fetch_add(1, Ordering::Relaxed) + 1;
+        if target.is_empty() {
+            format!("Thread-{n}")
+        } else {
+            format!("Thread-{n} ({target})")
+        }
+    }
+
+    /// `threading.Thread(target=…)` with Python's default name
+    /// ("Thread-N (target)"); not started.
+    pub fn thread_for(
+        &self,
+        target: &str,
+        daemon: bool,
+        body: impl FnOnce(&Ctx) -> SyncResult<()> + Send + 'static,
+    ) -> Thread {
+        let name = self.new_thread_name(target);
+        self.thread(&name, daemon, body)
+    }
+
+    /// `atexit.register(fn)`: at exit, after the non-daemon threads have
+    /// been joined and before the daemon threads are cut off, MainThread
+    /// runs these calls, the last registered first. (A lab stopped before
+    /// it exits runs none.)
+    pub fn atexit_register(&self, call: impl FnOnce(&Ctx) -> SyncResult<()> + Send + 'static) {
+        self.0.atexit.lock().push(Box::new(call));
+    }
+
+    /// Set `threading.excepthook`: called with the exception that ends a
+    /// thread, instead of printing "Exception in thread NAME:" and the
+    /// exception. `None` restores Python's default.
+    pub fn set_excepthook(&self, hook: Option<ExceptHook>) {
+        *self.0.excepthook.lock() = hook;
     }
 
     /// One log line from outside any worker (the lab itself, or the UI).
@@ -379,6 +469,11 @@ impl Lab {
             sleeper: sleeper.clone(),
             priority: options.priority,
             task_lanes: options.limits.task_lanes,
+            main: OnceLock::new(),
+            thread_names: AtomicU32::new(0),
+            excepthook: Mutex::new(None),
+            futures: futures::Globals::default(),
+            atexit: Mutex::new(Vec::new()),
         });
         shared.register_waker(sleeper);
         let recorder = record::RecorderThread::spawn(
@@ -418,6 +513,7 @@ impl Lab {
                 "this lab already runs a MainThread".into(),
             ));
         }
+        let _ = self.handle.0.main.set(Arc::downgrade(&main.inner));
         main.start()?;
         Ok(main)
     }
@@ -497,6 +593,15 @@ impl Lab {
         self.handle.is_stopping()
     }
 
+    /// Raise the stop flag and nothing more: a worker leaves at its next
+    /// check or wait; blocked and sleeping ones stay asleep until
+    /// [`Lab::stop`] (or [`Lab::request_stop`]) wakes them. Costs one atomic
+    /// store however many threads run, so the window's thread can call it;
+    /// waking a thousand sleeping threads takes tens of milliseconds.
+    pub fn signal_stop(&self) {
+        self.handle.0.stopping.store(true, Ordering::Release);
+    }
+
     /// Ask every worker to stop, without waiting: blocked and sleeping
     /// workers wake and leave. [`Lab::stop`] then waits for them.
     pub fn request_stop(&self) {
@@ -540,6 +645,9 @@ impl Lab {
             shared.wake_everything();
             std::thread::sleep(Duration::from_micros(200));
         }
+        // Calls kept for an exit that will not come may hold handles to
+        // the lab: let them go.
+        shared.atexit.lock().clear();
         let report = StopReport {
             stop_seconds: t0.elapsed().as_secs_f64(),
             threads_left,
@@ -561,9 +669,12 @@ impl Drop for Lab {
 }
 
 impl LabHandle {
-    /// Python's interpreter exit: join every non-daemon thread (they may start
-    /// more), then cut the daemons off.
+    /// Python's interpreter exit: the `threading` atexit calls
+    /// (`concurrent.futures` finishing its queued work and joining its
+    /// workers), then join every non-daemon thread (they may start more),
+    /// then the `atexit` calls, then cut the daemons off.
     fn exit_like_python(&self, ctx: &Ctx) -> SyncResult<()> {
+        futures::python_exit(self)?;
         loop {
             let pending: Vec<Thread> = self
                 .enumerate()
@@ -575,6 +686,13 @@ impl LabHandle {
             }
             for t in pending {
                 t.join(None)?;
+            }
+        }
+        loop {
+            let next = self.0.atexit.lock().pop();
+            match next {
+                Some(call) => call(ctx)?,
+                None => break,
             }
         }
         let daemons: Vec<Thread> = self

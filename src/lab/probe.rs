@@ -20,6 +20,8 @@ pub type WorkerId = u32;
 pub type ResourceId = u32;
 /// Index of a counter within one lab, in creation order.
 pub type CounterId = u32;
+/// Index of a `concurrent.futures.Future` within one lab, in creation order.
+pub type FutureId = u32;
 
 /// What kind of primitive a resource is; shown in the window and in `--json`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -39,6 +41,9 @@ pub enum ResourceKind {
     Future,
     /// An asyncio event loop; its level is the length of its ready queue.
     EventLoop,
+    /// `concurrent.futures.ThreadPoolExecutor`: level = busy workers,
+    /// capacity = max_workers, waiters = work items not yet picked up.
+    ThreadPoolExecutor,
 }
 
 impl ResourceKind {
@@ -57,13 +62,16 @@ impl ResourceKind {
             ResourceKind::Thread => "Thread",
             ResourceKind::Future => "Future",
             ResourceKind::EventLoop => "EventLoop",
+            ResourceKind::ThreadPoolExecutor => "ThreadPoolExecutor",
         }
     }
 
     /// What the resource's level series measures, e.g. the depth of a queue.
     pub fn level_meaning(self) -> &'static str {
         match self {
-            ResourceKind::Lock | ResourceKind::RLock | ResourceKind::Condition => "holders",
+            ResourceKind::Lock | ResourceKind::Condition => "holders",
+            // How many times its owner holds it.
+            ResourceKind::RLock => "count",
             ResourceKind::Semaphore | ResourceKind::BoundedSemaphore => "free_permits",
             ResourceKind::Queue => "depth",
             ResourceKind::Event => "is_set",
@@ -72,6 +80,7 @@ impl ResourceKind {
             ResourceKind::Thread => "alive",
             ResourceKind::Future => "done",
             ResourceKind::EventLoop => "ready",
+            ResourceKind::ThreadPoolExecutor => "busy_workers",
         }
     }
 }
@@ -139,6 +148,9 @@ pub enum EventKind {
         id: WorkerId,
         state: State,
         target: Option<Target>,
+        /// The wait gives up by itself (`acquire(timeout=…)`), so a cycle
+        /// through it is not a deadlock.
+        timed: bool,
     },
     /// The body raised: a Python exception (a `SyncError`), or a Rust panic,
     /// which in a scenario is a bug in Hilos rather than a lesson.
@@ -182,6 +194,27 @@ pub enum EventKind {
     Knob {
         name: &'static str,
         value: f64,
+    },
+    /// A value shown beside a thread under `key` (a `threading.local`'s
+    /// value in that thread, or what the scenario notes about it).
+    Note {
+        id: WorkerId,
+        key: Arc<str>,
+        value: String,
+    },
+    /// A future changed state; `label` comes with its creation (the task
+    /// it stands for), `worker` with running, `error` with an exception.
+    Future {
+        id: FutureId,
+        state: super::futures::FutureState,
+        label: Option<Arc<str>>,
+        worker: Option<WorkerId>,
+        error: Option<String>,
+    },
+    /// Someone read a finished future's outcome (`result()` or
+    /// `exception()`): an exception it holds is no longer lost.
+    FutureRead {
+        id: FutureId,
     },
     /// An asyncio task with a lane of its own: a track like a thread's, in
     /// the threads' id space, marked as a task. It is ready from now on

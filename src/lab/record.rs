@@ -19,9 +19,10 @@ use parking_lot::{Mutex, MutexGuard};
 
 pub use super::series::{Bucket, Series};
 
+use super::futures::FutureState;
 use super::probe::{
-    CounterId, Event, EventKind, LabClock, Probe, ResourceId, ResourceKind, Target, TaskCounts,
-    WorkerId,
+    CounterId, Event, EventKind, FutureId, LabClock, Probe, ResourceId, ResourceKind, Target,
+    TaskCounts, WorkerId,
 };
 use super::state::State;
 
@@ -44,6 +45,10 @@ pub struct Limits {
     /// reports the tasks beyond it only as counts per role (their group's
     /// lane draws them), so 100,000 tasks cost the record no more than 256.
     pub task_lanes: usize,
+    /// Futures kept; past this, the oldest finished ones are forgotten.
+    pub futures: usize,
+    /// Notes kept per thread (distinct keys).
+    pub notes_per_thread: usize,
 }
 
 impl Default for Limits {
@@ -55,6 +60,8 @@ impl Default for Limits {
             finished_threads: 256,
             dropped_resources: 64,
             task_lanes: 256,
+            futures: 1024,
+            notes_per_thread: 16,
         }
     }
 }
@@ -136,12 +143,20 @@ pub struct ThreadTrack {
     pub task: bool,
     pub state: State,
     pub target: Option<Target>,
+    /// The current wait gives up by itself (`acquire(timeout=…)`).
+    pub timed: bool,
     /// When the current state began.
     pub since: f64,
+    /// The record's revision when the current state began: orders it
+    /// against a lock's change of holder (see [`Record::deadlocks`]).
+    state_rev: u64,
     pub spans: VecDeque<Span>,
     pub spans_trimmed: u64,
     time_in: [f64; 9],
     pub failure: Option<String>,
+    /// Values shown beside the thread, by key, in the order keys first came
+    /// (see `Ctx::note` and `threading.local`).
+    pub notes: Vec<(Arc<str>, String)>,
     /// The record's revision when this track last changed.
     rev: u64,
     /// Counted in its role's [`RoleMix`] under its current state.
@@ -159,14 +174,25 @@ impl ThreadTrack {
             task: false,
             state: State::Created,
             target: None,
+            timed: false,
             since: 0.0,
+            state_rev: 0,
             spans: VecDeque::new(),
             spans_trimmed: 0,
             time_in: [0.0; 9],
             failure: None,
+            notes: Vec::new(),
             rev: 0,
             counted: false,
         }
+    }
+
+    /// The value noted under `key`, if any.
+    pub fn note(&self, key: &str) -> Option<&str> {
+        self.notes
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Seconds spent in each state up to `now`, the current state included.
@@ -210,10 +236,15 @@ impl ThreadTrack {
         self.task = src.task;
         self.state = src.state;
         self.target = src.target;
+        self.timed = src.timed;
         self.since = src.since;
+        self.state_rev = src.state_rev;
         self.time_in = src.time_in;
         if self.failure != src.failure {
             self.failure.clone_from(&src.failure);
+        }
+        if self.notes != src.notes {
+            self.notes.clone_from(&src.notes);
         }
         self.rev = src.rev;
         self.counted = src.counted;
@@ -281,6 +312,9 @@ impl RoleMix {
     }
 }
 
+/// Deadlocks a record keeps (it counts them all).
+pub const MAX_DEADLOCKS_KEPT: usize = 64;
+
 /// Past this many roles, threads of new roles are mixed under [`OTHER_ROLE`].
 const MAX_ROLES: usize = 256;
 
@@ -335,6 +369,8 @@ pub struct ResourceTrack {
     pub level: i64,
     pub waiters: u32,
     pub holder: Option<WorkerId>,
+    /// The record's revision when the holder last changed.
+    holder_rev: u64,
     pub level_series: Series,
     pub waiters_series: Series,
     pub capacity_series: Series,
@@ -351,6 +387,7 @@ impl ResourceTrack {
         self.level = src.level;
         self.waiters = src.waiters;
         self.holder = src.holder;
+        self.holder_rev = src.holder_rev;
         self.level_series.sync_from(&src.level_series);
         self.waiters_series.sync_from(&src.waiters_series);
         self.capacity_series.sync_from(&src.capacity_series);
@@ -366,6 +403,38 @@ pub struct CounterTrack {
     pub value: i64,
     pub series: Series,
     rev: u64,
+}
+
+/// One `concurrent.futures.Future`: the task it stands for, its state, who
+/// ran it, and whether anyone read its outcome.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FutureTrack {
+    pub id: FutureId,
+    /// What it stands for, e.g. "task(3)".
+    pub label: Arc<str>,
+    pub state: FutureState,
+    /// The thread that ran it.
+    pub worker: Option<WorkerId>,
+    /// The exception it holds, as Python prints it ("ValueError: …").
+    pub error: Option<String>,
+    /// `result()` or `exception()` gave its outcome to someone.
+    pub read: bool,
+    pub created: f64,
+    pub started: Option<f64>,
+    pub finished: Option<f64>,
+    /// 1 for the run's first future to finish running (with a result or an
+    /// exception), 2 for the next…: the completion order. Cancelled ones
+    /// have none.
+    pub finished_rank: Option<u64>,
+    rev: u64,
+}
+
+impl FutureTrack {
+    /// It holds an exception nobody has read (yet): the exception is lost
+    /// unless someone calls `result()` or `exception()`.
+    pub fn exception_unread(&self) -> bool {
+        self.error.is_some() && !self.read
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -409,8 +478,19 @@ pub struct Record {
     pub resources_forgotten: u64,
     counters: BTreeMap<CounterId, CounterTrack>,
     mixes: BTreeMap<Arc<str>, RoleMix>,
+    /// Threads alive (started, not finished) over time: what
+    /// `threading.active_count()` says at each moment.
+    pub alive_series: Series,
+    futures: BTreeMap<FutureId, FutureTrack>,
+    /// Futures finished so far (the next one's rank is this + 1).
+    futures_finished: u64,
+    /// Old finished futures dropped past [`Limits::futures`].
+    pub futures_forgotten: u64,
     pub log: VecDeque<LogLine>,
     pub log_trimmed: u64,
+    /// Distinct deadlocks that formed, oldest first; see [`Record::deadlocks_seen`].
+    deadlocks_seen: Vec<Vec<WorkerId>>,
+    deadlocks_formed: u64,
     pub events_recorded: u64,
     pub events_dropped: u64,
     /// Threads that ended in a Rust panic (a bug, never a lesson).
@@ -446,8 +526,18 @@ impl Record {
             resources_forgotten: 0,
             counters: BTreeMap::new(),
             mixes: BTreeMap::new(),
+            alive_series: {
+                let mut s = Series::new(limits.points_per_series);
+                s.push(0.0, 0.0);
+                s
+            },
+            futures: BTreeMap::new(),
+            futures_finished: 0,
+            futures_forgotten: 0,
             log: VecDeque::new(),
             log_trimmed: 0,
+            deadlocks_seen: Vec::new(),
+            deadlocks_formed: 0,
             events_recorded: 0,
             events_dropped: 0,
             panics: 0,
@@ -564,20 +654,72 @@ impl Record {
         self.alive
     }
 
-    /// Cycles in the wait-for graph: each is a list of threads, every one
-    /// blocked on a lock held by the next (a thread waiting on a lock it holds
-    /// is a cycle of one).
-    pub fn deadlocks(&self) -> Vec<Vec<WorkerId>> {
-        let waits_for = |w: WorkerId| -> Option<WorkerId> {
-            let t = self.thread(w)?;
-            if t.state != State::Blocked {
+    /// The futures kept, oldest first (older finished ones beyond
+    /// [`Limits::futures`] are forgotten: see `futures_forgotten`).
+    pub fn futures(&self) -> impl DoubleEndedIterator<Item = &FutureTrack> + ExactSizeIterator {
+        self.futures.values()
+    }
+
+    pub fn future(&self, id: FutureId) -> Option<&FutureTrack> {
+        self.futures.get(&id)
+    }
+
+    /// The thread that `w` waits for: the holder of the lock it is blocked
+    /// on without a timeout. A timed wait ends by itself, so it is no edge
+    /// of a deadlock (see [`Record::lock_wait`]).
+    pub fn waits_for(&self, w: WorkerId) -> Option<WorkerId> {
+        self.lock_wait(w)
+            .and_then(|(holder, timed)| (!timed).then_some(holder))
+    }
+
+    /// The holder of the lock `w` is blocked on, and whether `w` waits with
+    /// a timeout. A lock whose holder became `w` after `w` blocked is no
+    /// wait: `w` has just got it, and its "running" is on its way.
+    pub fn lock_wait(&self, w: WorkerId) -> Option<(WorkerId, bool)> {
+        let t = self.thread(w)?;
+        if t.state != State::Blocked {
+            return None;
+        }
+        let Target::Resource(r) = t.target? else {
+            return None;
+        };
+        let r = self.resource(r)?;
+        let holder = r.holder?;
+        if holder == w && r.holder_rev > t.state_rev {
+            return None;
+        }
+        Some((holder, t.timed))
+    }
+
+    /// The cycle of the wait-for graph that following `start`'s waits runs
+    /// into, if any, beginning at its lowest thread id.
+    fn cycle_from(&self, start: WorkerId) -> Option<Vec<WorkerId>> {
+        let mut path = vec![start];
+        let mut cur = start;
+        while let Some(next) = self.waits_for(cur) {
+            if let Some(pos) = path.iter().position(|&p| p == next) {
+                let mut cycle = path[pos..].to_vec();
+                let min_pos = cycle
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, w)| **w)
+                    .map_or(0, |(i, _)| i);
+                cycle.rotate_left(min_pos);
+                return Some(cycle);
+            }
+            if path.len() > self.threads.len() {
                 return None;
             }
-            match t.target? {
-                Target::Resource(r) => self.resource(r)?.holder,
-                Target::Thread(_) => None,
-            }
-        };
+            path.push(next);
+            cur = next;
+        }
+        None
+    }
+
+    /// Cycles in the wait-for graph now: each is a list of threads, every
+    /// one blocked (without a timeout) on a lock held by the next; a thread
+    /// waiting on a lock it holds is a cycle of one.
+    pub fn deadlocks(&self) -> Vec<Vec<WorkerId>> {
         let mut cycles: Vec<Vec<WorkerId>> = Vec::new();
         let blocked = self
             .threads
@@ -585,30 +727,35 @@ impl Record {
             .filter(|t| t.state == State::Blocked)
             .map(|t| t.id);
         for start in blocked {
-            let mut path = vec![start];
-            let mut cur = start;
-            while let Some(next) = waits_for(cur) {
-                if let Some(pos) = path.iter().position(|&p| p == next) {
-                    let mut cycle = path[pos..].to_vec();
-                    let min_pos = cycle
-                        .iter()
-                        .enumerate()
-                        .min_by_key(|(_, w)| **w)
-                        .map_or(0, |(i, _)| i);
-                    cycle.rotate_left(min_pos);
-                    if !cycles.contains(&cycle) {
-                        cycles.push(cycle);
-                    }
-                    break;
-                }
-                if path.len() > self.threads.len() {
-                    break;
-                }
-                path.push(next);
-                cur = next;
+            if let Some(cycle) = self.cycle_from(start)
+                && !cycles.contains(&cycle)
+            {
+                cycles.push(cycle);
             }
         }
         cycles
+    }
+
+    /// Every deadlock that formed during the run, in the order they formed
+    /// (the first [`MAX_DEADLOCKS_KEPT`] distinct cycles): what a run that
+    /// ended (its threads killed, its locks released) still reports.
+    pub fn deadlocks_seen(&self) -> &[Vec<WorkerId>] {
+        &self.deadlocks_seen
+    }
+
+    /// How many distinct deadlocks formed, kept or not.
+    pub fn deadlocks_formed(&self) -> u64 {
+        self.deadlocks_formed
+    }
+
+    fn note_deadlock(&mut self, cycle: Vec<WorkerId>) {
+        if self.deadlocks_seen.contains(&cycle) {
+            return;
+        }
+        self.deadlocks_formed += 1;
+        if self.deadlocks_seen.len() < MAX_DEADLOCKS_KEPT {
+            self.deadlocks_seen.push(cycle);
+        }
     }
 
     /// The track for `id`, made on first sight; None for a folded thread.
@@ -640,7 +787,22 @@ impl Record {
                     track.since = t;
                 }
             }
-            EventKind::State { id, state, target } => self.change_state(id, t, state, target),
+            EventKind::State {
+                id,
+                state,
+                target,
+                timed,
+            } => {
+                self.change_state(id, t, state, target, timed);
+                // A deadlock forms when its last thread blocks: look once,
+                // from that thread, and remember what is found.
+                if state == State::Blocked
+                    && !timed
+                    && let Some(cycle) = self.cycle_from(id)
+                {
+                    self.note_deadlock(cycle);
+                }
+            }
             EventKind::TaskCreated { id, name } => {
                 let mut new = false;
                 if let Some(track) = self.thread_mut(id) {
@@ -653,7 +815,7 @@ impl Record {
                 if new {
                     self.kept_tasks += 1;
                 }
-                self.change_state(id, t, State::Ready, None);
+                self.change_state(id, t, State::Ready, None, false);
             }
             EventKind::TaskCounts(counts) => self.count_tasks(t, &counts),
             EventKind::Failed { id, message, panic } => {
@@ -685,6 +847,7 @@ impl Record {
                         level: 0,
                         waiters: 0,
                         holder: None,
+                        holder_rev: 0,
                         level_series: Series::new(cap),
                         waiters_series: Series::new(cap),
                         capacity_series,
@@ -704,6 +867,9 @@ impl Record {
                     r.rev = self.rev;
                     r.level = level;
                     r.waiters = waiters;
+                    if r.holder != holder {
+                        r.holder_rev = self.rev;
+                    }
                     r.holder = holder;
                     r.level_series.push(t, level as f64);
                     r.waiters_series.push(t, f64::from(waiters));
@@ -745,10 +911,103 @@ impl Record {
                 let text = format!("Knob: {name} = {}", super::knobs::format_number(value));
                 self.push_log(t, None, text);
             }
+            EventKind::Note { id, key, value } => {
+                let cap = self.limits.notes_per_thread;
+                if let Some(track) = self.thread_mut(id) {
+                    if let Some(i) = track.notes.iter().position(|(k, _)| *k == key) {
+                        track.notes[i].1 = value;
+                    } else if track.notes.len() < cap {
+                        track.notes.push((key, value));
+                    }
+                }
+            }
+            EventKind::Future {
+                id,
+                state,
+                label,
+                worker,
+                error,
+            } => self.future_changed(t, id, state, label, worker, error),
+            EventKind::FutureRead { id } => {
+                let rev = self.rev;
+                if let Some(f) = self.futures.get_mut(&id) {
+                    f.read = true;
+                    f.rev = rev;
+                }
+            }
         }
     }
 
-    fn change_state(&mut self, id: WorkerId, t: f64, state: State, target: Option<Target>) {
+    fn future_changed(
+        &mut self,
+        t: f64,
+        id: FutureId,
+        state: FutureState,
+        label: Option<Arc<str>>,
+        worker: Option<WorkerId>,
+        error: Option<String>,
+    ) {
+        let rev = self.rev;
+        let is_new = !self.futures.contains_key(&id);
+        let f = self.futures.entry(id).or_insert_with(|| FutureTrack {
+            id,
+            label: Arc::from(format!("future {id}")),
+            state: FutureState::Pending,
+            worker: None,
+            error: None,
+            read: false,
+            created: t,
+            started: None,
+            finished: None,
+            finished_rank: None,
+            rev,
+        });
+        f.rev = rev;
+        if let Some(label) = label {
+            f.label = label;
+        }
+        if worker.is_some() {
+            f.worker = worker;
+        }
+        if error.is_some() {
+            f.error = error;
+        }
+        if state == FutureState::Running && f.started.is_none() {
+            f.started = Some(t);
+        }
+        if state.is_final() && f.finished.is_none() {
+            f.finished = Some(t);
+        }
+        f.state = state;
+        // The completion order counts the calls that ran to an end (a
+        // result or an exception), not the cancelled ones.
+        if state == FutureState::Finished && f.finished_rank.is_none() {
+            self.futures_finished += 1;
+            f.finished_rank = Some(self.futures_finished);
+        }
+        if is_new && self.futures.len() > self.limits.futures {
+            let oldest_final = self
+                .futures
+                .values()
+                .find(|f| f.state.is_final())
+                .map(|f| f.id);
+            if let Some(old) = oldest_final {
+                self.futures.remove(&old);
+                self.futures_forgotten += 1;
+                self.removals += 1;
+            }
+        }
+    }
+
+    fn change_state(
+        &mut self,
+        id: WorkerId,
+        t: f64,
+        state: State,
+        target: Option<Target>,
+        timed: bool,
+    ) {
+        let rev = self.rev;
         let cap = self.limits.spans_per_thread;
         let Some(track) = self.thread_mut(id) else {
             return;
@@ -777,7 +1036,9 @@ impl Record {
         let was_counted = track.counted;
         track.state = state;
         track.target = target;
+        track.timed = timed;
         track.since = t;
+        track.state_rev = rev;
         track.counted = !state.is_final();
         let role = track.role.clone();
         let is_alive = track.is_alive();
@@ -792,6 +1053,9 @@ impl Record {
             (false, true) => *alive += 1,
             (true, false) => *alive = alive.saturating_sub(1),
             _ => {}
+        }
+        if was_alive != is_alive {
+            self.alive_series.push(t, self.alive as f64);
         }
         if state.is_final() && !was_final {
             if task {
@@ -953,7 +1217,8 @@ impl Record {
             .iter()
             .map(|l| std::mem::size_of::<LogLine>() + l.text.len())
             .sum();
-        spans + resources + counters + mixes + log
+        let futures = self.futures.len() * std::mem::size_of::<FutureTrack>();
+        spans + resources + counters + mixes + log + futures + series(&self.alive_series)
     }
 
     /// Log lines ever recorded (kept and trimmed).
@@ -1044,7 +1309,17 @@ impl Record {
                 }
             }
         }
+        for (id, f) in &src.futures {
+            if f.rev <= since && self.futures.contains_key(id) {
+                continue;
+            }
+            self.futures.insert(*id, f.clone());
+        }
+        self.alive_series.sync_from(&src.alive_series);
+        self.futures_finished = src.futures_finished;
+        self.futures_forgotten = src.futures_forgotten;
         if self.removals != src.removals {
+            self.futures.retain(|id, _| src.futures.contains_key(id));
             self.threads.retain(|id, _| src.threads.contains_key(id));
             self.resources
                 .retain(|id, _| src.resources.contains_key(id));
@@ -1074,6 +1349,10 @@ impl Record {
             }
         }
         self.log_trimmed = src.log_trimmed;
+        if self.deadlocks_formed != src.deadlocks_formed {
+            self.deadlocks_seen.clone_from(&src.deadlocks_seen);
+            self.deadlocks_formed = src.deadlocks_formed;
+        }
         self.ended_at = src.ended_at;
         self.last_event_at = src.last_event_at;
         self.next_thread = src.next_thread;

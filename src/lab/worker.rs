@@ -5,7 +5,7 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::error::{SyncError, SyncResult};
@@ -35,6 +35,10 @@ pub(crate) struct WorkerInner {
     /// The finish monitor's place in the lab's waker set, left at the end.
     finish_waker: WakerKey,
     body: Mutex<Option<Body>>,
+    /// `Thread.ident`: set when the thread starts, kept after it ends.
+    ident: OnceLock<u64>,
+    /// `Thread.native_id`: the OS thread id, set by the thread itself.
+    native_id: OnceLock<u64>,
 }
 
 impl WorkerInner {
@@ -47,11 +51,17 @@ impl WorkerInner {
     }
 
     pub(crate) fn set_state(&self, state: State, target: Option<Target>) {
+        self.set_state_timed(state, target, false);
+    }
+
+    /// Like [`WorkerInner::set_state`], saying whether the wait has a timeout.
+    pub(crate) fn set_state_timed(&self, state: State, target: Option<Target>, timed: bool) {
         self.state.store(state.index() as u8, Ordering::Release);
         self.lab.probe.emit(EventKind::State {
             id: self.id,
             state,
             target,
+            timed,
         });
     }
 
@@ -91,8 +101,18 @@ pub(crate) struct StateScope<'a> {
 
 impl<'a> StateScope<'a> {
     pub fn enter(worker: Option<&'a WorkerInner>, state: State, target: Option<Target>) -> Self {
+        Self::enter_timed(worker, state, target, false)
+    }
+
+    /// Enter a wait that gives up by itself after a timeout when `timed`.
+    pub fn enter_timed(
+        worker: Option<&'a WorkerInner>,
+        state: State,
+        target: Option<Target>,
+        timed: bool,
+    ) -> Self {
         if let Some(w) = worker {
-            w.set_state(state, target);
+            w.set_state_timed(state, target, timed);
         }
         StateScope { worker }
     }
@@ -131,6 +151,8 @@ impl Thread {
             finish,
             finish_waker,
             body: Mutex::new(Some(body)),
+            ident: OnceLock::new(),
+            native_id: OnceLock::new(),
         });
         lab.probe.emit(EventKind::WorkerCreated {
             id,
@@ -183,6 +205,8 @@ impl Thread {
             .spawn(move || run_worker(inner));
         match spawned {
             Ok(handle) => {
+                // Known before start() returns, as in Python.
+                let _ = self.inner.ident.set(ident_of(&handle));
                 lab.add_os_thread(handle);
                 Ok(())
             }
@@ -202,6 +226,39 @@ impl Thread {
     fn finish_with(&self, state: State) {
         self.inner.set_state(state, None);
         self.inner.mark_finished();
+    }
+
+    /// `Thread.ident`: a number identifying the thread, `None` before
+    /// `start()`; it stays after the thread ends (and, as in Python, the OS
+    /// may give it to a later thread). On Unix it is `pthread_self()`, what
+    /// CPython's `threading.get_ident()` returns.
+    pub fn ident(&self) -> Option<u64> {
+        self.inner.ident.get().copied()
+    }
+
+    /// `Thread.native_id`: the OS's id for the thread (Linux: its TID, the
+    /// number `ps -L` and `/proc/PID/task` show), `None` before `start()`.
+    pub fn native_id(&self) -> Option<u64> {
+        if let Some(id) = self.inner.native_id.get() {
+            return Some(*id);
+        }
+        if !self.inner.finish.lock().started {
+            return None;
+        }
+        // Started: the thread sets it first thing; wait for that, as
+        // Python's start() waits for the thread to begin. A thread the OS
+        // refused never sets it.
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < deadline {
+            if let Some(id) = self.inner.native_id.get() {
+                return Some(*id);
+            }
+            if self.is_finished() {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        self.inner.native_id.get().copied()
     }
 
     /// `Thread.is_alive()`: started and not yet finished.
@@ -262,6 +319,50 @@ impl Thread {
     }
 }
 
+/// What `threading.get_ident()` would say for the thread behind `handle`.
+#[cfg(unix)]
+fn ident_of(handle: &std::thread::JoinHandle<()>) -> u64 {
+    use std::os::unix::thread::JoinHandleExt;
+    // pthread_t is an integer on Linux, a pointer on macOS.
+    #[allow(clippy::unnecessary_cast)]
+    let ident = handle.as_pthread_t() as u64;
+    ident
+}
+
+/// Elsewhere a number unique in the process (CPython uses the OS thread id).
+#[cfg(not(unix))]
+fn ident_of(_handle: &std::thread::JoinHandle<()>) -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The calling OS thread's id: Linux's TID.
+#[cfg(target_os = "linux")]
+fn os_thread_id() -> u64 {
+    // SAFETY: gettid has no preconditions.
+    (unsafe { libc::gettid() }) as u64
+}
+
+/// Elsewhere a number unique in the process.
+#[cfg(not(target_os = "linux"))]
+fn os_thread_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// What `threading.excepthook` receives (Python's `ExceptHookArgs`, without
+/// the traceback the lab does not keep).
+pub struct ExceptHookArgs<'a> {
+    /// The exception's class as Python names it, e.g. "ValueError".
+    pub exc_type: &'a str,
+    /// `str(exc)`: its message, maybe empty.
+    pub exc_value: &'a str,
+    pub thread: &'a Thread,
+}
+
+/// A replacement for `threading.excepthook`.
+pub type ExceptHook = Arc<dyn Fn(&ExceptHookArgs) + Send + Sync>;
+
 fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
@@ -295,6 +396,10 @@ fn run_worker(inner: Arc<WorkerInner>) {
     if inner.lab.priority() == WorkerPriority::BelowUi {
         lower_priority();
     }
+    let _ = inner.native_id.set(os_thread_id());
+    // start() stores the ident right after the spawn returns; as in Python,
+    // the body never runs without it (get_ident() inside must answer).
+    inner.ident.wait();
     CURRENT.with(|c| *c.borrow_mut() = Some(inner.clone()));
     let ctx = Ctx { me: inner.clone() };
     let body = inner
@@ -313,19 +418,44 @@ fn run_worker(inner: Arc<WorkerInner>) {
             inner.set_state(State::Killed, None);
             Some(None)
         }
-        Ok(Err(e)) => Some(Some((e.to_string(), false))),
-        Err(payload) => Some(Some((panic_message(payload.as_ref()), true))),
+        Ok(Err(e)) => Some(Some((
+            e.python_name().to_string(),
+            e.message().to_string(),
+            false,
+        ))),
+        // A Rust panic is a bug in Hilos, not a lesson: CPython's name for
+        // an internal error of the interpreter.
+        Err(payload) => Some(Some((
+            "SystemError".to_string(),
+            panic_message(payload.as_ref()),
+            true,
+        ))),
     };
     match failure {
         None => inner.set_state(State::Done, None),
         Some(None) => {}
-        Some(Some((message, panic))) => {
-            // Python prints "Exception in thread NAME:" and the thread dies; the
-            // rest of the program goes on. So does the lab.
-            inner.lab.probe.emit(EventKind::Log {
-                worker: Some(inner.id),
-                text: format!("Exception in thread {}: {message}", inner.name),
-            });
+        Some(Some((exc_type, exc_value, panic))) => {
+            // Python calls threading.excepthook, whose default prints
+            // "Exception in thread NAME:", the traceback, and the exception's
+            // line; the thread dies and the rest of the program goes on. So
+            // does the lab (it keeps no Python traceback to print).
+            let thread = Thread {
+                inner: inner.clone(),
+            };
+            let args = ExceptHookArgs {
+                exc_type: &exc_type,
+                exc_value: &exc_value,
+                thread: &thread,
+            };
+            match inner.lab.excepthook() {
+                Some(hook) => hook(&args),
+                None => default_excepthook(&inner, &args),
+            }
+            let message = if panic || exc_value.is_empty() {
+                if panic { exc_value } else { exc_type }
+            } else {
+                format!("{exc_type}: {exc_value}")
+            };
             inner.lab.probe.emit(EventKind::Failed {
                 id: inner.id,
                 message,
@@ -336,6 +466,22 @@ fn run_worker(inner: Arc<WorkerInner>) {
     }
     inner.mark_finished();
     CURRENT.with(|c| *c.borrow_mut() = None);
+}
+
+/// Python's `threading.__excepthook__`: the two lines a learner sees on
+/// stderr (the traceback between them is Python's, which the lab does not keep).
+fn default_excepthook(inner: &WorkerInner, args: &ExceptHookArgs) {
+    let line = if args.exc_value.is_empty() {
+        args.exc_type.to_string()
+    } else {
+        format!("{}: {}", args.exc_type, args.exc_value)
+    };
+    for text in [format!("Exception in thread {}:", inner.name), line] {
+        inner.lab.probe.emit(EventKind::Log {
+            worker: Some(inner.id),
+            text,
+        });
+    }
 }
 
 /// What a worker's body receives: its identity, the lab's clock and knobs, and
@@ -352,6 +498,24 @@ impl Ctx {
 
     pub fn id(&self) -> WorkerId {
         self.me.id
+    }
+
+    /// `threading.current_thread()`.
+    pub fn current_thread(&self) -> Thread {
+        Thread {
+            inner: self.me.clone(),
+        }
+    }
+
+    /// Show `value` beside this thread in the window (its lane's details,
+    /// and views that list threads) and in `hilos run --json`, under `key`.
+    /// Not Python: the lab's way of showing what a thread holds.
+    pub fn note(&self, key: &str, value: impl Into<String>) {
+        self.me.lab.probe.emit(EventKind::Note {
+            id: self.me.id,
+            key: Arc::from(key),
+            value: value.into(),
+        });
     }
 
     /// The lab this worker belongs to: the factory for primitives.

@@ -8,31 +8,51 @@
 use std::time::Instant;
 
 use super::{
-    Agree, Extra, Group, JITTER, KnobChoices, Metric, Outcome, PlotSpec, Scenario, SeriesRef,
-    counter_metric, py_num,
+    Agree, Extra, Group, JITTER, Metric, Outcome, PlotSpec, Scenario, SeriesRef, counter_metric,
+    py_num,
 };
 use crate::lab::aio::{self, EVENT_LOOP, Exc, PyResult, ReturnWhen, TASKS_ALIVE};
 use crate::lab::record::Record;
 use crate::lab::sync::Counter;
-use crate::lab::text::Text;
-use crate::lab::{Ctx, KnobSpec, Knobs, SyncResult};
+use crate::lab::{Choice, Ctx, KnobSpec, Knobs, SyncResult};
 use crate::t;
 
 /// What the strategy knob picks, by its value.
-const STRATEGIES: &[Text] = &[
-    t!("await one after another", "await una tras otra"),
-    t!(
-        "create_task, then await each",
-        "create_task y luego await de cada una"
-    ),
-    t!("asyncio.gather", "asyncio.gather"),
-    t!("factorials with gather", "factoriales con gather"),
-    t!("wait_for with a timeout", "wait_for con tiempo límite"),
-    t!("wait(FIRST_COMPLETED)", "wait(FIRST_COMPLETED)"),
-    t!(
-        "cancel() at the timeout",
-        "cancel() al llegar el tiempo límite"
-    ),
+const STRATEGIES: &[Choice] = &[
+    Choice {
+        name: "sequential",
+        label: t!("await one after another", "await una tras otra"),
+    },
+    Choice {
+        name: "create_task",
+        label: t!(
+            "create_task, then await each",
+            "create_task y luego await de cada una"
+        ),
+    },
+    Choice {
+        name: "gather",
+        label: t!("asyncio.gather", "asyncio.gather"),
+    },
+    Choice {
+        name: "factorial",
+        label: t!("factorials with gather", "factoriales con gather"),
+    },
+    Choice {
+        name: "wait_for",
+        label: t!("wait_for with a timeout", "wait_for con tiempo límite"),
+    },
+    Choice {
+        name: "first_completed",
+        label: t!("wait(FIRST_COMPLETED)", "wait(FIRST_COMPLETED)"),
+    },
+    Choice {
+        name: "cancel",
+        label: t!(
+            "cancel() at the timeout",
+            "cancel() al llegar el tiempo límite"
+        ),
+    },
 ];
 
 const SEQUENTIAL: usize = 0;
@@ -49,15 +69,13 @@ const WORDS: [&str; 8] = [
 ];
 
 const KNOBS: &[KnobSpec] = &[
-    KnobSpec::int(
+    KnobSpec::choice(
         "strategy",
         t!(
-            "Strategy (0 to 6, named below; from the next round)",
-            "Estrategia (0 a 6, con su nombre debajo; desde la próxima ronda)"
+            "Strategy (from the next round)",
+            "Estrategia (desde la próxima ronda)"
         ),
-        "",
-        0,
-        6,
+        STRATEGIES,
         0,
     ),
     KnobSpec::int(
@@ -148,13 +166,7 @@ Mueve la estrategia, las esperas o el número de corrutinas mientras se repiten 
             ],
         },
     ],
-    extra: Extra::EventLoop {
-        choices: &[KnobChoices {
-            knob: "strategy",
-            names: STRATEGIES,
-        }],
-        against_n: &[],
-    },
+    extra: Extra::EventLoop { against_n: &[] },
     outcomes: &[
         Outcome {
             metric: "round_seconds",
@@ -381,7 +393,7 @@ async fn main(ctx: Ctx) -> PyResult<()> {
         };
         sum_ms.set((sum * 1000.0).round() as i64);
         longest_ms.set((longest * 1000.0).round() as i64);
-        ctx.log(format!("round {round}: {}", STRATEGIES[strategy].en));
+        ctx.log(format!("round {round}: {}", STRATEGIES[strategy].label.en));
         let started = Instant::now();
         one_round(&ctx, &tally, strategy, (step, &delays), timeout).await?;
         let took = started.elapsed().as_secs_f64() * lab.speed();
@@ -609,7 +621,7 @@ if __name__ == "__main__":
                         level=logging.INFO, datefmt="%H:%M:%S")
     asyncio.run(main())
 "#,
-        name = STRATEGIES[strategy].en,
+        name = STRATEGIES[strategy].label.en,
         rounds = knobs.get("rounds").round() as i64,
     )
 }

@@ -133,10 +133,7 @@ Con el bucle de CPU la lección es la misma en el hilo del bucle. Con el arreglo
             )],
         },
     ],
-    extra: Extra::EventLoop {
-        choices: &[],
-        against_n: &[],
-    },
+    extra: Extra::EventLoop { against_n: &[] },
     outcomes: &[
         Outcome {
             metric: "longest_lag_ms",

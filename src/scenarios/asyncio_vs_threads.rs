@@ -111,7 +111,6 @@ Los números de CPython son distintos de los del laboratorio (una tarea de Pytho
         },
     ],
     extra: Extra::EventLoop {
-        choices: &[],
         against_n: &[
             AgainstN {
                 label: t!("asyncio tasks", "tareas asyncio"),

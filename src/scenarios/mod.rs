@@ -2,23 +2,33 @@
 //! threads as "MainThread"), its metrics, its explanation and its Python
 //! program. Adding one is adding a file and a line in [`all`].
 
-pub mod frozen_ui;
-pub mod producer_consumer;
-pub mod race_condition;
-
 pub mod barrier;
 pub mod condition;
+pub mod daemon_threads;
+pub mod deadlock;
+pub mod dining_philosophers;
 pub mod event;
+pub mod frozen_ui;
+pub mod lock_rlock;
+pub mod payment_pipeline;
+pub mod producer_consumer;
+pub mod race_condition;
 pub mod semaphore;
+pub mod single_slot_pipeline;
+pub mod thread_lifecycle;
+pub mod thread_local;
+pub mod thread_pool;
 pub mod timer;
 
 pub mod asyncio_basics;
 pub mod asyncio_blocking;
 pub mod asyncio_vs_threads;
 
+use std::time::Instant;
+
 use crate::lab::record::Record;
 use crate::lab::text::Text;
-use crate::lab::{Ctx, KnobSpec, Knobs, SyncResult};
+use crate::lab::{Ctx, KnobSpec, Knobs, State, SyncResult, Thread};
 use crate::t;
 
 /// Groups as the tutorials group them; the window's left panel follows this order.
@@ -62,6 +72,8 @@ pub enum SeriesRef {
     Waiters(&'static str),
     /// A counter.
     Counter(&'static str),
+    /// Threads alive (started, not finished): `threading.active_count()`.
+    AliveThreads,
 }
 
 /// One plot under the timeline.
@@ -88,21 +100,29 @@ pub enum Extra {
     None,
     /// frozen-ui's "run on the UI thread / on a worker" controls and frame plot.
     FrozenUi,
-    /// The event loop's vital signs (tasks alive, ready queue, loop lag)
-    /// above the timeline; the name of the option an int knob picks; and,
-    /// for waiters the scenario measures, memory and start-up time against
-    /// how many have started.
-    EventLoop {
-        choices: &'static [KnobChoices],
-        against_n: &'static [AgainstN],
+    /// A table of the threads and the values noted beside each
+    /// (`Ctx::note`), one column per note key; a cell of `actual` is green
+    /// when it equals the same thread's `expected`, red when it does not.
+    ThreadNotes {
+        expected: &'static str,
+        actual: &'static str,
     },
-}
-
-/// An int knob that picks one of several named options (0, 1, 2…).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct KnobChoices {
-    pub knob: &'static str,
-    pub names: &'static [Text],
+    /// Every future of the run in submission order: its state, the worker
+    /// that ran it, its place in the completion order, and an exception it
+    /// holds, marked lost while nobody has read it.
+    Futures,
+    /// Bar charts of metrics side by side (one chart per group).
+    Bars(&'static [BarGroup]),
+    /// The wait-for graph, live: threads and locks, who holds what and who
+    /// waits for what, deadlock cycles highlighted.
+    WaitForGraph,
+    /// The dining philosophers' table: forks between philosophers, who holds
+    /// which, and the meals each has eaten.
+    Philosophers,
+    /// The event loop's vital signs (tasks alive, ready queue, loop lag)
+    /// above the timeline; and, for waiters the scenario measures, memory
+    /// and start-up time against how many have started.
+    EventLoop { against_n: &'static [AgainstN] },
 }
 
 /// Waiters the scenario starts and measures as it goes: each sample sets
@@ -113,6 +133,16 @@ pub struct AgainstN {
     pub label: Text,
     pub started: &'static str,
     pub rss_kb: &'static str,
+}
+
+/// One bar chart of [`Extra::Bars`]: a bar per metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BarGroup {
+    pub title: Text,
+    /// (metric name, the bar's label).
+    pub bars: &'static [(&'static str, Text)],
+    /// The unit of the values, shown on the bars ("s", "/s").
+    pub unit: Text,
 }
 
 /// How close the lab's number and CPython's must be to agree.
@@ -164,8 +194,8 @@ pub struct Scenario {
     pub extra: Extra,
     /// What the lesson is about, as both the lab and its Python program report it.
     pub outcomes: &'static [Outcome],
-    /// Knob settings that keep the program short when it is checked against
-    /// CPython (`hilos run ID --python --check` with no `--set`, and the tests).
+    /// Knob settings that keep the program short when the tests check it
+    /// against CPython (`tests/python_agrees.rs`).
     pub check_knobs: &'static [(&'static str, f64)],
 }
 
@@ -177,10 +207,21 @@ impl Scenario {
 
 /// Every scenario, in the order of the window's list.
 pub fn all() -> &'static [&'static Scenario] {
-    static ALL: [&Scenario; 11] = [
+    static ALL: [&Scenario; 20] = [
         &frozen_ui::SCENARIO,
         &race_condition::SCENARIO,
         &producer_consumer::SCENARIO,
+        // Synchronisation, after race-condition: the locks, then the others.
+        &lock_rlock::SCENARIO,
+        &deadlock::SCENARIO,
+        &dining_philosophers::SCENARIO,
+        // Threads, pools and pipelines.
+        &thread_lifecycle::SCENARIO,
+        &daemon_threads::SCENARIO,
+        &thread_pool::SCENARIO,
+        &thread_local::SCENARIO,
+        &single_slot_pipeline::SCENARIO,
+        &payment_pipeline::SCENARIO,
         // Synchronisation: semaphore, event, condition, barrier, timer.
         &semaphore::SCENARIO,
         &timer::SCENARIO,
@@ -235,6 +276,54 @@ impl Dice {
     }
 }
 
+/// What the Python programs' main does with threads that may be stuck for
+/// good: `t.join(timeout=…)` on each against one deadline, `give_up` scenario
+/// seconds from now (the knob is read once, as the program reads its
+/// constant), then look at who is still alive. Returns the threads still
+/// alive when it gave up (none if all ended).
+pub(crate) fn join_or_give_up(
+    ctx: &Ctx,
+    threads: &[Thread],
+    give_up: &str,
+) -> SyncResult<Vec<Thread>> {
+    let lab = ctx.lab();
+    let give_up = ctx.knob(give_up);
+    let started = Instant::now();
+    for t in threads {
+        // What is left of the deadline, in scenario seconds at this speed.
+        let left = give_up - started.elapsed().as_secs_f64() * lab.speed();
+        t.join(Some(left.max(0.0)))?;
+    }
+    Ok(threads.iter().filter(|t| t.is_alive()).cloned().collect())
+}
+
+/// Why a `give_up` knob applies at the next Start.
+pub(crate) const GIVE_UP_NOT_LIVE: Text = t!(
+    "applies at the next Start: Main reads it once, when it starts waiting",
+    "se aplica al próximo Inicio: Main lo lee una vez, al empezar a esperar"
+);
+
+/// Threads that ended with an exception (kept and folded alike).
+pub(crate) fn failed_threads(record: &Record) -> usize {
+    let kept = record
+        .threads()
+        .filter(|t| t.state == State::Failed)
+        .count();
+    kept + record.folded.all.ended[State::Failed.index()] as usize
+}
+
+/// How many deadlocks formed during the run (see [`Record::deadlocks_seen`]).
+pub(crate) fn deadlocks_metric(record: &Record) -> Metric {
+    Metric {
+        name: "deadlocks",
+        label: t!(
+            "deadlocks the lab saw form",
+            "interbloqueos que el laboratorio vio formarse"
+        ),
+        value: record.deadlocks_formed() as f64,
+    }
+}
+
 /// When the threads of one role ran: from the first one's start to the last
 /// one's end (or now, if some still run), in scenario seconds at the lab's
 /// speed; 0 if none started. A duration computed from the record, so the
@@ -269,4 +358,36 @@ pub(crate) fn failed_with(record: &Record, role: &str, error: &str) -> usize {
         .filter(|t| &*t.role == role)
         .filter(|t| t.failure.as_deref().is_some_and(|f| f.starts_with(error)))
         .count()
+}
+
+/// Compute for `seconds` of scenario time (scaled by the lab's speed): the
+/// thread stays running, as a Python loop over `time.perf_counter()` does.
+/// Looks at Stop on every turn.
+pub(crate) fn busy(ctx: &Ctx, seconds: f64) -> SyncResult<()> {
+    let end = std::time::Instant::now() + ctx.lab().scaled(seconds);
+    while std::time::Instant::now() < end {
+        ctx.check()?;
+        std::hint::spin_loop();
+    }
+    Ok(())
+}
+
+/// Scenario seconds since `since`, at the lab's current speed: what
+/// `time.perf_counter()` differences measure in the Python program.
+pub(crate) fn scenario_seconds(ctx: &Ctx, since: std::time::Instant) -> f64 {
+    since.elapsed().as_secs_f64() * ctx.lab().speed()
+}
+
+/// A metric from a counter that holds milliseconds, in seconds.
+pub(crate) fn ms_metric(
+    record: &Record,
+    counter: &'static str,
+    name: &'static str,
+    label: Text,
+) -> Metric {
+    Metric {
+        name,
+        label,
+        value: record.counter_value(counter).unwrap_or(0) as f64 / 1000.0,
+    }
 }

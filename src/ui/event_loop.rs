@@ -15,7 +15,7 @@ use crate::lab::aio::{EVENT_LOOP, LOOP_LAG_MS};
 use crate::lab::knobs::format_number;
 use crate::lab::record::Record;
 use crate::lab::text::Lang;
-use crate::scenarios::{AgainstN, KnobChoices};
+use crate::scenarios::AgainstN;
 use crate::t;
 
 const COLORS: [Color32; 2] = [
@@ -24,13 +24,12 @@ const COLORS: [Color32; 2] = [
 ];
 
 pub struct EventLoopExtra {
-    choices: &'static [KnobChoices],
     against_n: &'static [AgainstN],
 }
 
 impl EventLoopExtra {
-    pub fn new(choices: &'static [KnobChoices], against_n: &'static [AgainstN]) -> Self {
-        EventLoopExtra { choices, against_n }
+    pub fn new(against_n: &'static [AgainstN]) -> Self {
+        EventLoopExtra { against_n }
     }
 }
 
@@ -219,13 +218,5 @@ impl ScenarioExtra for EventLoopExtra {
         if !self.against_n.is_empty() {
             against_n_plots(ui, record, self.against_n, cx.lang);
         }
-    }
-
-    fn knob_note(&self, knob: &str, cx: &ExtraCx) -> Option<String> {
-        let c = self.choices.iter().find(|c| c.knob == knob)?;
-        let i = cx.knobs.index_of(knob).ok()?;
-        let v = cx.knobs.get_at(i).round().max(0.0) as usize;
-        let name = c.names.get(v)?;
-        Some(format!("{v}: {}", name.get(cx.lang)))
     }
 }

@@ -8,7 +8,10 @@ use super::Action;
 use super::event_loop::EventLoopExtra;
 use super::frames::FrameTimes;
 use super::frozen::FrozenExtra;
+use super::philosophers::PhilosophersExtra;
+use super::pool_view::{BarsExtra, FuturesExtra, ThreadNotesExtra};
 use super::view::View;
+use super::waitfor::WaitForExtra;
 use crate::lab::Knobs;
 use crate::lab::controller::Controller;
 use crate::lab::record::Record;
@@ -23,7 +26,7 @@ pub struct ExtraCx<'a> {
     pub knobs: &'a Knobs,
     pub speed: f64,
     pub running: bool,
-    /// The window's copy of the run's record, if there is a run.
+    /// The window's own copy of the record (no lock held), once a run started.
     pub record: Option<&'a Record>,
 }
 
@@ -84,8 +87,13 @@ pub fn for_scenario(extra: Extra) -> Option<Box<dyn ScenarioExtra>> {
     match extra {
         Extra::None => None,
         Extra::FrozenUi => Some(Box::new(FrozenExtra::default())),
-        Extra::EventLoop { choices, against_n } => {
-            Some(Box::new(EventLoopExtra::new(choices, against_n)))
+        Extra::EventLoop { against_n } => Some(Box::new(EventLoopExtra::new(against_n))),
+        Extra::ThreadNotes { expected, actual } => {
+            Some(Box::new(ThreadNotesExtra { expected, actual }))
         }
+        Extra::Futures => Some(Box::new(FuturesExtra)),
+        Extra::Bars(groups) => Some(Box::new(BarsExtra { groups })),
+        Extra::WaitForGraph => Some(Box::new(WaitForExtra)),
+        Extra::Philosophers => Some(Box::new(PhilosophersExtra)),
     }
 }

@@ -12,11 +12,14 @@ mod frames;
 mod frozen;
 pub mod i18n;
 mod log;
+pub mod philosophers;
 mod plots;
+mod pool_view;
 pub mod python_panel;
 mod side;
 pub mod timeline;
 pub mod view;
+pub mod waitfor;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -905,7 +908,8 @@ impl HilosApp {
             Phase::Stopped => (i18n::STATUS_STOPPED, Color32::from_rgb(245, 170, 35)),
             Phase::Finished => (i18n::STATUS_FINISHED, Color32::from_rgb(150, 205, 255)),
         };
-        // Wrapped: a long line (threads and tasks) must not widen the centre.
+        // Wrapped: a long title in Spanish beside the thread counts must not
+        // widen the centre under the knobs.
         ui.horizontal_wrapped(|ui| {
             ui.heading(self.scenario().title.get(lang));
             ui.label(RichText::new(text.get(lang)).color(color).strong());
@@ -957,28 +961,24 @@ impl HilosApp {
         let lang = self.lang;
         ui.horizontal_wrapped(|ui| {
             ui.spacing_mut().item_spacing.x = 18.0;
+            let style = ui.style().clone();
             for m in &self.view.metrics {
-                // One label per metric, so the row wraps between metrics
-                // (a nested horizontal takes the whole width and never wraps).
+                // One widget per metric, so the row wraps between metrics
+                // (never inside one) and never grows wider than the panel.
                 let mut job = egui::text::LayoutJob::default();
-                let style = ui.style().clone();
-                RichText::new(format!("{}: ", m.label.get(lang)))
-                    .weak()
-                    .append_to(
+                for part in [
+                    RichText::new(format!("{}: ", m.label.get(lang))).weak(),
+                    RichText::new(crate::lab::knobs::format_number(m.value))
+                        .strong()
+                        .monospace(),
+                ] {
+                    part.append_to(
                         &mut job,
                         &style,
                         egui::FontSelection::Default,
-                        egui::Align::Center,
+                        Align::Center,
                     );
-                RichText::new(crate::lab::knobs::format_number(m.value))
-                    .strong()
-                    .monospace()
-                    .append_to(
-                        &mut job,
-                        &style,
-                        egui::FontSelection::Default,
-                        egui::Align::Center,
-                    );
+                }
                 ui.add(egui::Label::new(job).wrap_mode(egui::TextWrapMode::Extend));
             }
         });
@@ -1005,7 +1005,10 @@ impl HilosApp {
     fn timeline_header(&self, ui: &mut Ui, actions: &mut Vec<Action>) {
         let lang = self.lang;
         let now = self.view.now;
-        ui.horizontal(|ui| {
+        // Wrapped, never wider than the panel: the centre's scroll area
+        // widens to its widest row, and a row wider than the panel would
+        // push everything under the right panel.
+        ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new(i18n::TIMELINE.get(lang)).strong());
             ui.add_space(8.0);
             let (label, hint, follow) = if self.axis.follow {
@@ -1049,6 +1052,34 @@ impl HilosApp {
             {
                 actions.push(Action::Axis(AxisAction::Fit));
             }
+            // The label, the slider and its value stay together: a slider
+            // is several widgets, which a wrapped row cannot move as one.
+            // (In a wrapped row available_width() is the whole row's.)
+            let left_in_row = ui.max_rect().right() - ui.cursor().left();
+            if left_in_row < ui.spacing().slider_width + 190.0 {
+                ui.end_row();
+            } else {
+                ui.add_space(12.0);
+            }
+            let label = ui.label(i18n::WINDOW.get(lang));
+            let mut width = self.axis.follow_width;
+            let response = ui
+                .add(
+                    egui::Slider::new(&mut width, 1.0..=120.0)
+                        .logarithmic(true)
+                        .max_decimals(0)
+                        .suffix(" s"),
+                )
+                .on_hover_text(i18n::WINDOW_HINT.get(lang))
+                .labelled_by(label.id);
+            if response.changed() {
+                actions.push(Action::Axis(AxisAction::FollowWidth(width)));
+            }
+        });
+        // The window's range, then the legend, on their own row so they
+        // never run into the buttons above in a longer language.
+        let window = self.axis.window(now);
+        ui.horizontal_wrapped(|ui| {
             ui.label(
                 RichText::new(format!(
                     "{:.3} \u{2013} {:.3} s",
@@ -1058,24 +1089,9 @@ impl HilosApp {
                 .monospace()
                 .weak(),
             );
-            ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-                let mut width = self.axis.follow_width;
-                let response = ui
-                    .add(
-                        egui::Slider::new(&mut width, 1.0..=120.0)
-                            .logarithmic(true)
-                            .max_decimals(0)
-                            .suffix(" s"),
-                    )
-                    .on_hover_text(i18n::WINDOW_HINT.get(lang));
-                let label = ui.label(i18n::WINDOW.get(lang));
-                let response = response.labelled_by(label.id);
-                if response.changed() {
-                    actions.push(Action::Axis(AxisAction::FollowWidth(width)));
-                }
-            });
+            ui.add_space(8.0);
+            timeline::legend_items(ui, lang, self.view.tasks_ever > 0);
         });
-        timeline::legend(ui, lang, self.view.tasks_ever > 0);
     }
 
     fn centre(&mut self, ui: &mut Ui, actions: &mut Vec<Action>) {
@@ -1105,8 +1121,12 @@ impl HilosApp {
                 let per_plot_chrome = 26.0;
                 let frame_times_row = 30.0;
                 let reserved = plots * (plots::PLOT_HEIGHT + per_plot_chrome) + frame_times_row;
-                let lanes_h = (self.view.rows.len() as f32 * timeline::LANE)
+                // Up to 6 lanes always show whole (the centre scrolls
+                // instead); more than that share what the plots leave.
+                let rows = self.view.rows.len() as f32;
+                let lanes_h = (rows * timeline::LANE)
                     .min(ui.available_height() - reserved)
+                    .max(rows.min(6.0) * timeline::LANE)
                     .clamp(timeline::LANE * 4.0, 600.0);
                 let input = timeline::show(ui, &self.view, record, lang, lanes_h);
                 self.track_width = input.track_width;
@@ -1155,7 +1175,13 @@ impl eframe::App for HilosApp {
 
         self.controller.poll();
         self.refresh();
+        let fitted = self.fitted;
         self.on_phase_change();
+        if self.fitted != fitted {
+            // The view of this frame was worked out before the fit: draw
+            // the fitted one next, even if nothing else asks for a frame.
+            ui.ctx().request_repaint();
+        }
 
         let mut actions = Vec::new();
         let ctx = ui.ctx().clone();

@@ -22,13 +22,41 @@ const COUNTER_COLORS: [Color32; 4] = [
     Color32::from_rgb(120, 210, 230),
 ];
 
-fn line_color(series: SeriesRef, counter_index: usize) -> Color32 {
+/// A second level or waiters line in the same plot gets the second shade,
+/// so two locks' lines can be told apart.
+const LEVEL_COLORS: [Color32; 2] = [
+    Color32::from_rgb(90, 170, 255),
+    Color32::from_rgb(80, 215, 200),
+];
+const WAITERS_COLORS: [Color32; 2] = [
+    Color32::from_rgb(245, 170, 35),
+    Color32::from_rgb(235, 110, 190),
+];
+
+fn line_color(series: SeriesRef, same_kind_before: usize) -> Color32 {
     match series {
-        SeriesRef::Level(_) => Color32::from_rgb(90, 170, 255),
+        SeriesRef::Level(_) => LEVEL_COLORS[same_kind_before % LEVEL_COLORS.len()],
         SeriesRef::Capacity(_) => Color32::from_rgb(240, 90, 80),
-        SeriesRef::Waiters(_) => Color32::from_rgb(245, 170, 35),
-        SeriesRef::Counter(_) => COUNTER_COLORS[counter_index % COUNTER_COLORS.len()],
+        SeriesRef::Waiters(_) => WAITERS_COLORS[same_kind_before % WAITERS_COLORS.len()],
+        SeriesRef::Counter(_) => COUNTER_COLORS[same_kind_before % COUNTER_COLORS.len()],
+        SeriesRef::AliveThreads => Color32::from_rgb(150, 150, 175),
     }
+}
+
+/// The colour of each line of a plot, in order.
+fn line_colors(plot: &PlotData) -> Vec<Color32> {
+    let kind = |s: SeriesRef| std::mem::discriminant(&s);
+    plot.lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let before = plot.lines[..i]
+                .iter()
+                .filter(|l| kind(l.series) == kind(line.series))
+                .count();
+            line_color(line.series, before)
+        })
+        .collect()
 }
 
 /// Every plot the scenario declares, stacked. Returns what the user did to
@@ -39,16 +67,13 @@ pub fn scenario_plots(ui: &mut Ui, view: &View, lang: Lang, height: f32) -> Vec<
         return axis;
     };
     for (i, plot) in view.plots.iter().enumerate() {
-        // Title and legend on one row, so the legend never hides the data.
-        ui.horizontal(|ui| {
+        // Title and legend above the plot, so the legend never hides the
+        // data; wrapped, so a long legend (Spanish labels are longer) takes
+        // a second row instead of widening the whole centre under the knobs.
+        ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new(plot.title.get(lang)).strong());
             ui.add_space(12.0);
-            let mut counters = 0;
-            for line in &plot.lines {
-                let color = line_color(line.series, counters);
-                if matches!(line.series, SeriesRef::Counter(_)) {
-                    counters += 1;
-                }
+            for (line, color) in plot.lines.iter().zip(line_colors(plot)) {
                 legend_entry(ui, color, line.label.get(lang));
             }
         });
@@ -67,9 +92,12 @@ pub fn scenario_plots(ui: &mut Ui, view: &View, lang: Lang, height: f32) -> Vec<
 /// One legend entry drawn in a row beside a plot's title: a colour swatch
 /// and its label. Kept out of the plot so it never hides the data.
 fn legend_entry(ui: &mut Ui, color: Color32, label: &str) {
-    let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 3.0), egui::Sense::hover());
-    ui.painter().rect_filled(rect, 1.0, color);
-    ui.label(RichText::new(label).small());
+    // One unit, so a wrap never parts a swatch from its label.
+    ui.horizontal(|ui| {
+        let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 3.0), egui::Sense::hover());
+        ui.painter().rect_filled(rect, 1.0, color);
+        ui.label(RichText::new(label).small());
+    });
     ui.add_space(6.0);
 }
 
@@ -116,13 +144,12 @@ fn one_plot(
         })
         .show(ui, |plot_ui| {
             plot_ui.set_plot_bounds_x(window.start..=window.end);
-            plot_ui.set_plot_bounds_y(-0.04 * y_max..=y_max * 1.18);
-            let mut counters = 0;
-            for line in &data.lines {
-                let color = line_color(line.series, counters);
-                if matches!(line.series, SeriesRef::Counter(_)) {
-                    counters += 1;
-                }
+            // Below zero too when a level goes negative (free permits after
+            // the permits were lowered below the holders).
+            let lo = data.y_min.min(0.0);
+            let span = (y_max - lo).max(1e-9);
+            plot_ui.set_plot_bounds_y(lo - 0.04 * span..=y_max + 0.18 * span);
+            for (line, color) in data.lines.iter().zip(line_colors(data)) {
                 let mut l = Line::new(
                     line.label.get(lang),
                     PlotPoints::from_iter(line.points.iter().copied()),
@@ -136,7 +163,9 @@ fn one_plot(
                     SeriesRef::Capacity(_) => {
                         l = l.style(LineStyle::dashed_dense()).width(2.0);
                     }
-                    SeriesRef::Level(_) => l = l.fill(0.0).fill_alpha(0.25),
+                    SeriesRef::Level(_) | SeriesRef::AliveThreads => {
+                        l = l.fill(0.0).fill_alpha(0.25);
+                    }
                     _ => {}
                 }
                 plot_ui.line(l);

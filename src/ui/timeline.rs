@@ -16,9 +16,10 @@ use crate::lab::knobs::format_number;
 use crate::lab::record::{Record, Span, ThreadTrack};
 use crate::lab::text::Lang;
 
-/// Width of the lane-name column; the plots' y axes use it too so their
+/// Width of the lane-name column (wide enough for Python's pool thread
+/// names, "ThreadPoolExecutor-0_12"); the plots' y axes use it too so their
 /// time axes line up with the timeline's.
-pub const LABEL_WIDTH: f32 = 150.0;
+pub const LABEL_WIDTH: f32 = 180.0;
 /// Height of one lane: lanes keep a readable height and the timeline scrolls.
 pub const LANE: f32 = 18.0;
 const AXIS_HEIGHT: f32 = 16.0;
@@ -68,29 +69,28 @@ const STACK: [State; 9] = [
     State::Done,
 ];
 
-/// The 9 states with their colours; with asyncio tasks on the timeline,
-/// killed reads "killed / cancelled".
-pub fn legend(ui: &mut Ui, lang: Lang, tasks: bool) {
-    ui.horizontal_wrapped(|ui| {
-        ui.spacing_mut().item_spacing.x = 10.0;
-        for state in State::ALL {
-            ui.horizontal(|ui| {
-                ui.spacing_mut().item_spacing.x = 4.0;
-                let (rect, _) = ui.allocate_exact_size(vec2(12.0, 12.0), Sense::hover());
-                ui.painter()
-                    .rect_filled(rect, CornerRadius::same(2), state_color(state));
-                if state == State::Blocked {
-                    hatch(ui.painter(), rect);
-                }
-                let name = if tasks && state == State::Killed {
-                    i18n::KILLED_OR_CANCELLED
-                } else {
-                    i18n::state_name(state)
-                };
-                ui.small(name.get(lang));
-            });
-        }
-    });
+/// The 9 states with their colours, added to the caller's (wrapped) row: a
+/// wrapped row inside a wrapped row would not wrap. With asyncio tasks on
+/// the timeline, killed reads "killed / cancelled".
+pub fn legend_items(ui: &mut Ui, lang: Lang, tasks: bool) {
+    for state in State::ALL {
+        ui.scope(|ui| {
+            ui.spacing_mut().item_spacing.x = 4.0;
+            let (rect, _) = ui.allocate_exact_size(vec2(12.0, 12.0), Sense::hover());
+            ui.painter()
+                .rect_filled(rect, CornerRadius::same(2), state_color(state));
+            if state == State::Blocked {
+                hatch(ui.painter(), rect);
+            }
+            let name = if tasks && state == State::Killed {
+                i18n::KILLED_OR_CANCELLED
+            } else {
+                i18n::state_name(state)
+            };
+            ui.small(name.get(lang));
+        });
+        ui.add_space(6.0);
+    }
 }
 
 /// What the user did on the timeline this frame.
@@ -349,7 +349,26 @@ fn paint_lane(
     if track_data.since <= now && !track_data.state.is_final() {
         paint(track_data.since, now, track_data.state);
     }
+    // A finished lane ends with a cap in its final state's colour, so done,
+    // failed and killed (a daemon cut off at exit) tell apart at a glance.
+    if track_data.state.is_final()
+        && track_data.since >= window.start
+        && track_data.since <= window.end
+    {
+        let x1 = x_of(track_data.since).min(track.right());
+        let x0 = (x1 - END_CAP).max(track.left());
+        if x1 > x0 {
+            painter.rect_filled(
+                Rect::from_x_y_ranges(x0..=x1, y),
+                CornerRadius::ZERO,
+                state_color(track_data.state),
+            );
+        }
+    }
 }
+
+/// Width in points of the cap that shows how a finished lane ended.
+const END_CAP: f32 = 5.0;
 
 /// Stack the shares per column, merging neighbouring columns that look alike.
 fn paint_shares(painter: &egui::Painter, shares: &[[f32; 9]], track: Rect, y: egui::Rangef) {
@@ -499,6 +518,19 @@ fn thread_details(
         ));
     }
     ui.label(RichText::new(line).color(state_color(state)));
+    // Who holds the lock it is blocked on now (the record keeps only the
+    // current holder, so only for the span under way).
+    let current = span.is_none_or(|s| s.start == track.since && !track.state.is_final());
+    if let (true, State::Blocked, Some(crate::lab::Target::Resource(r))) = (current, state, target)
+        && let Some(holder) = record.resource(r).and_then(|r| r.holder)
+    {
+        let by = if holder == track.id {
+            i18n::HELD_BY_ITSELF.get(lang).to_string()
+        } else {
+            format!("{} {}", i18n::HELD_BY.get(lang), record.thread_name(holder))
+        };
+        ui.label(RichText::new(by).color(state_color(State::Blocked)));
+    }
     if let Some(s) = span {
         let still = if s.end >= view.now && s.start == track.since && !track.state.is_final() {
             format!(" {}", i18n::STILL.get(lang))
@@ -518,6 +550,10 @@ fn thread_details(
             RichText::new(format!("{}: {failure}", i18n::HOVER_FAILED.get(lang)))
                 .color(state_color(State::Failed)),
         );
+    }
+    // What the scenario noted beside this thread (a threading.local's value…).
+    for (key, value) in &track.notes {
+        ui.label(RichText::new(format!("{key} = {value}")).monospace());
     }
 }
 

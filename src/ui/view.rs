@@ -254,8 +254,9 @@ pub struct PlotLine {
 pub struct PlotData {
     pub title: Text,
     pub lines: Vec<PlotLine>,
-    /// The largest value drawn, for the y range.
+    /// The largest and smallest values drawn, for the y range.
     pub y_max: f64,
+    pub y_min: f64,
 }
 
 /// Everything a frame draws besides the lanes (which it paints straight
@@ -326,6 +327,7 @@ impl View {
         self.plots.clear();
         for spec in scenario.plots {
             let mut y_max: f64 = 0.0;
+            let mut y_min: f64 = 0.0;
             let lines = spec
                 .series
                 .iter()
@@ -335,6 +337,7 @@ impl View {
                         .unwrap_or_default();
                     for p in &points {
                         y_max = y_max.max(p[1]);
+                        y_min = y_min.min(p[1]);
                     }
                     PlotLine {
                         label: *label,
@@ -347,6 +350,7 @@ impl View {
                 title: spec.title,
                 lines,
                 y_max,
+                y_min,
             });
         }
     }
@@ -363,6 +367,7 @@ fn series_of(record: &Record, series: SeriesRef) -> Option<&crate::lab::record::
         SeriesRef::Waiters(name) => &record.resource_by_name(name)?.waiters_series,
         SeriesRef::Capacity(name) => &record.resource_by_name(name)?.capacity_series,
         SeriesRef::Counter(name) => &record.counter(name)?.series,
+        SeriesRef::AliveThreads => &record.alive_series,
     })
 }
 

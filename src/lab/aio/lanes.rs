@@ -152,7 +152,12 @@ impl Lanes {
         match lane.kind.get() {
             Kind::Off => {}
             Kind::Own => {
-                self.probe.emit(EventKind::State { id, state, target });
+                self.probe.emit(EventKind::State {
+                    id,
+                    state,
+                    target,
+                    timed: false,
+                });
             }
             Kind::Counted(r) => {
                 if old == state {

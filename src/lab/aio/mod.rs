@@ -39,6 +39,7 @@ mod executor;
 mod lanes;
 mod sync;
 
+use std::borrow::Cow;
 use std::fmt;
 
 pub use self::combine::{
@@ -70,7 +71,10 @@ pub enum Exc {
     /// `TimeoutError` (which `asyncio.TimeoutError` is in 3.11).
     Timeout,
     /// Any other exception: its class name and message.
-    Raised { kind: &'static str, message: String },
+    Raised {
+        kind: Cow<'static, str>,
+        message: String,
+    },
     /// The lab is stopping: not a Python exception; it unwinds every task.
     Stopped,
 }
@@ -78,14 +82,14 @@ pub enum Exc {
 impl Exc {
     pub fn value_error(message: impl Into<String>) -> Exc {
         Exc::Raised {
-            kind: "ValueError",
+            kind: Cow::Borrowed("ValueError"),
             message: message.into(),
         }
     }
 
     pub fn runtime_error(message: impl Into<String>) -> Exc {
         Exc::Raised {
-            kind: "RuntimeError",
+            kind: Cow::Borrowed("RuntimeError"),
             message: message.into(),
         }
     }
@@ -111,21 +115,25 @@ impl std::error::Error for Exc {}
 
 impl From<SyncError> for Exc {
     fn from(e: SyncError) -> Exc {
+        let raised = |kind: &'static str| Exc::Raised {
+            kind: Cow::Borrowed(kind),
+            message: String::new(),
+        };
         match e {
             SyncError::Stopped => Exc::Stopped,
-            SyncError::Full => Exc::Raised {
-                kind: "queue.Full",
-                message: String::new(),
-            },
-            SyncError::Empty => Exc::Raised {
-                kind: "queue.Empty",
-                message: String::new(),
-            },
+            SyncError::Full => raised("queue.Full"),
+            SyncError::Empty => raised("queue.Empty"),
             SyncError::ValueError(m) => Exc::value_error(m),
             SyncError::RuntimeError(m) => Exc::runtime_error(m),
-            SyncError::BrokenBarrier => Exc::Raised {
-                kind: "BrokenBarrierError",
-                message: String::new(),
+            SyncError::BrokenBarrier => raised("BrokenBarrierError"),
+            SyncError::Exception { name, message }
+                if name == "TimeoutError" && message.is_empty() =>
+            {
+                Exc::Timeout
+            }
+            SyncError::Exception { name, message } => Exc::Raised {
+                kind: Cow::Owned(name),
+                message,
             },
         }
     }
@@ -135,15 +143,17 @@ impl From<Exc> for SyncError {
     fn from(e: Exc) -> SyncError {
         match e {
             Exc::Stopped => SyncError::Stopped,
-            Exc::Raised {
-                kind: "ValueError",
-                message,
-            } => SyncError::ValueError(message),
-            Exc::Raised {
-                kind: "RuntimeError",
-                message,
-            } => SyncError::RuntimeError(message),
-            other => SyncError::RuntimeError(format!("uncaught {other}")),
+            Exc::Timeout => SyncError::timeout(),
+            // As Python 3.11 names it in a traceback.
+            Exc::Cancelled => SyncError::exception("asyncio.exceptions.CancelledError", ""),
+            Exc::Raised { kind, message } => match &*kind {
+                "ValueError" => SyncError::ValueError(message),
+                "RuntimeError" => SyncError::RuntimeError(message),
+                _ => SyncError::Exception {
+                    name: kind.into_owned(),
+                    message,
+                },
+            },
         }
     }
 }

@@ -386,7 +386,7 @@ impl<T: 'static> Queue<T> {
     pub fn put_nowait(&self, item: T) -> PyResult<()> {
         if self.full() {
             return Err(Exc::Raised {
-                kind: "asyncio.QueueFull",
+                kind: "asyncio.QueueFull".into(),
                 message: String::new(),
             });
         }
@@ -425,7 +425,7 @@ impl<T: 'static> Queue<T> {
         let item = self.0.items.borrow_mut().pop_front();
         let Some(item) = item else {
             return Err(Exc::Raised {
-                kind: "asyncio.QueueEmpty",
+                kind: "asyncio.QueueEmpty".into(),
                 message: String::new(),
             });
         };

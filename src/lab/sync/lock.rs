@@ -20,6 +20,11 @@ struct Owned {
     /// start), for the report and so the wait-for graph.
     holder: Option<WorkerId>,
     waiters: u32,
+    /// A Lock some thread released though another acquired it: it is used
+    /// as a signal between threads (seed 001's two-lock pipeline), not to
+    /// guard data, so it has no owner to wait for: the lab stops naming a
+    /// holder, and a thread waiting on it is not taken for a deadlock.
+    signal: bool,
 }
 
 pub(super) struct LockCore {
@@ -41,6 +46,7 @@ impl LockCore {
             owner: None,
             holder: None,
             waiters: 0,
+            signal: false,
         }));
         lab.0.register_waker(m.clone());
         let core = Arc::new(LockCore { base, m, reentrant });
@@ -48,9 +54,15 @@ impl LockCore {
         core
     }
 
+    /// A Lock's level is whether it is held; an RLock's is its count, how
+    /// many times its owner holds it (what a recursion makes climb).
     fn report(&self, s: &Owned) {
-        self.base
-            .report(i64::from(s.count > 0), s.waiters, Some(1), s.holder);
+        let level = if self.reentrant {
+            i64::from(s.count)
+        } else {
+            i64::from(s.count > 0)
+        };
+        self.base.report(level, s.waiters, Some(1), s.holder);
     }
 
     /// Python's `acquire(blocking, timeout)`: `Ok(false)` when non-blocking or
@@ -69,7 +81,7 @@ impl LockCore {
         if s.count == 0 {
             s.count = 1;
             s.owner = Some(my_key);
-            s.holder = my_id;
+            s.holder = if s.signal { None } else { my_id };
             self.report(&s);
             return Ok(true);
         }
@@ -82,7 +94,14 @@ impl LockCore {
         let deadline = self.base.deadline_after(timeout);
         s.waiters += 1;
         self.report(&s);
-        let scope = StateScope::enter(me.as_deref(), State::Blocked, self.base.target());
+        // A timed wait ends by itself: the recorder does not call a cycle
+        // through it a deadlock.
+        let scope = StateScope::enter_timed(
+            me.as_deref(),
+            State::Blocked,
+            self.base.target(),
+            deadline.is_some(),
+        );
         let (mut s, end) = self
             .m
             .wait_until(s, &self.base.lab, me.as_deref(), deadline, |s| s.count == 0);
@@ -91,7 +110,7 @@ impl LockCore {
             WaitEnd::Ready => {
                 s.count = 1;
                 s.owner = Some(my_key);
-                s.holder = my_id;
+                s.holder = if s.signal { None } else { my_id };
                 Ok(true)
             }
             WaitEnd::TimedOut => Ok(false),
@@ -118,6 +137,9 @@ impl LockCore {
             return Err(SyncError::RuntimeError(
                 "cannot release un-acquired lock".into(),
             ));
+        }
+        if !self.reentrant && s.owner != Some(my_key) {
+            s.signal = true;
         }
         s.count -= 1;
         if s.count == 0 {
@@ -213,6 +235,14 @@ pub struct LockGuard<'a> {
 
 impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
+        // A thread cut off (a daemon at exit, every thread on Stop) ends
+        // where it stands, as CPython's daemon threads do at shutdown: its
+        // `with` blocks never run their exits, so what it held stays held.
+        // Releasing here would let a thread it deadlocked with go on.
+        let cut_off = current().is_some_and(|w| w.is_killed());
+        if cut_off || self.core.base.lab.is_stopping() {
+            return;
+        }
         let _ = self.core.release();
     }
 }

@@ -33,7 +33,7 @@ use super::{LabHandle, LabShared};
 /// able to own an RLock as a lab worker can; the lab's WorkerId is None on
 /// those, and two of them would look alike. (Python keys on `get_ident()`,
 /// which the OS may reuse once a thread ends; this key is never reused.)
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct ThreadKey(u64);
 
 static NEXT_THREAD_KEY: AtomicU64 = AtomicU64::new(0);
