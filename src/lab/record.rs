@@ -21,8 +21,8 @@ pub use super::series::{Bucket, Series};
 
 use super::futures::FutureState;
 use super::probe::{
-    CounterId, Event, EventKind, FutureId, LabClock, Probe, ResourceId, ResourceKind, Target,
-    WorkerId,
+    CounterId, Event, EventKind, FutureId, LabClock, Probe, ProcessId, ResourceId, ResourceKind,
+    Target, WorkerId,
 };
 use super::state::State;
 
@@ -134,13 +134,15 @@ pub struct ThreadTrack {
     /// What groups this thread's lane with others ("Producer" for "Producer-3").
     pub role: Arc<str>,
     pub daemon: bool,
+    /// The child process it runs in (None: the lab's own process).
+    pub process: Option<ProcessId>,
     pub state: State,
     pub target: Option<Target>,
     /// When the current state began.
     pub since: f64,
     pub spans: VecDeque<Span>,
     pub spans_trimmed: u64,
-    time_in: [f64; 9],
+    time_in: [f64; State::COUNT],
     pub failure: Option<String>,
     /// Values shown beside the thread, by key, in the order keys first came
     /// (see `Ctx::note` and `threading.local`).
@@ -159,12 +161,13 @@ impl ThreadTrack {
             role: role_name(&name),
             name,
             daemon: false,
+            process: None,
             state: State::Created,
             target: None,
             since: 0.0,
             spans: VecDeque::new(),
             spans_trimmed: 0,
-            time_in: [0.0; 9],
+            time_in: [0.0; State::COUNT],
             failure: None,
             notes: Vec::new(),
             rev: 0,
@@ -181,7 +184,7 @@ impl ThreadTrack {
     }
 
     /// Seconds spent in each state up to `now`, the current state included.
-    pub fn time_in(&self, now: f64) -> [f64; 9] {
+    pub fn time_in(&self, now: f64) -> [f64; State::COUNT] {
         let mut t = self.time_in;
         if !self.state.is_final() {
             t[self.state.index()] += (now - self.since).max(0.0);
@@ -218,6 +221,7 @@ impl ThreadTrack {
             self.role = src.role.clone();
         }
         self.daemon = src.daemon;
+        self.process = src.process;
         self.state = src.state;
         self.target = src.target;
         self.since = src.since;
@@ -238,7 +242,7 @@ impl ThreadTrack {
 /// over the window however many threads the role has.
 #[derive(Clone, Debug)]
 pub struct RoleMix {
-    counts: [i64; 9],
+    counts: [i64; State::COUNT],
     /// One series per state (by [`State::index`]); final states stay empty.
     pub series: Vec<Series>,
     rev: u64,
@@ -247,8 +251,8 @@ pub struct RoleMix {
 impl RoleMix {
     fn new(cap: usize) -> RoleMix {
         RoleMix {
-            counts: [0; 9],
-            series: (0..9).map(|_| Series::new(cap)).collect(),
+            counts: [0; State::COUNT],
+            series: (0..State::COUNT).map(|_| Series::new(cap)).collect(),
             rev: 0,
         }
     }
@@ -260,15 +264,21 @@ impl RoleMix {
     }
 
     /// Threads of the role in each state now.
-    pub fn counts(&self) -> [i64; 9] {
+    pub fn counts(&self) -> [i64; State::COUNT] {
         self.counts
     }
 
     /// For each of `columns` equal slices of `[start, end]`, the share of the
     /// role's threads in each state (by [`State::index`]), time-weighted;
     /// all zero where none of them lived.
-    pub fn shares(&self, start: f64, end: f64, now: f64, columns: usize) -> Vec<[f32; 9]> {
-        let mut out = vec![[0.0f32; 9]; columns.max(1)];
+    pub fn shares(
+        &self,
+        start: f64,
+        end: f64,
+        now: f64,
+        columns: usize,
+    ) -> Vec<[f32; State::COUNT]> {
+        let mut out = vec![[0.0f32; State::COUNT]; columns.max(1)];
         for state in State::ALL {
             if state.is_final() {
                 continue;
@@ -302,9 +312,9 @@ const MAX_ROLES: usize = 256;
 pub struct FoldedThreads {
     pub threads: u64,
     /// How many ended in each state (done, failed, killed).
-    pub ended: [u64; 9],
+    pub ended: [u64; State::COUNT],
     /// Seconds they spent in each state, summed.
-    pub time_in: [f64; 9],
+    pub time_in: [f64; State::COUNT],
 }
 
 impl FoldedThreads {
@@ -402,6 +412,56 @@ impl FutureTrack {
     }
 }
 
+/// One child process (`multiprocessing.Process`): its pid, how it ended,
+/// and its CPU use over time.
+#[derive(Clone, Debug)]
+pub struct ProcessTrack {
+    pub id: ProcessId,
+    pub name: Arc<str>,
+    pub daemon: bool,
+    /// None until it has started.
+    pub pid: Option<u32>,
+    pub created: f64,
+    pub started: Option<f64>,
+    pub ended: Option<f64>,
+    /// `Process.exitcode`: None while it runs; negative: the signal that ended it.
+    pub exitcode: Option<i32>,
+    /// How it ended, as a thread's state: done, failed or killed.
+    pub end_state: Option<State>,
+    /// Why it failed (its exception, or its exit code).
+    pub failure: Option<String>,
+    /// % of one core, sampled.
+    pub cpu: Series,
+    pub cpu_now: f64,
+    rev: u64,
+}
+
+impl ProcessTrack {
+    /// A copy with an empty CPU series (the window copies that one's new
+    /// buckets only).
+    fn clone_without_series(&self) -> ProcessTrack {
+        ProcessTrack {
+            id: self.id,
+            name: self.name.clone(),
+            daemon: self.daemon,
+            pid: self.pid,
+            created: self.created,
+            started: self.started,
+            ended: self.ended,
+            exitcode: self.exitcode,
+            end_state: self.end_state,
+            failure: self.failure.clone(),
+            cpu: Series::new(1),
+            cpu_now: self.cpu_now,
+            rev: self.rev,
+        }
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.started.is_some() && self.ended.is_none()
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct LogLine {
     pub t: f64,
@@ -436,6 +496,16 @@ pub struct Record {
     /// `threading.active_count()` says at each moment.
     pub alive_series: Series,
     futures: BTreeMap<FutureId, FutureTrack>,
+    processes: BTreeMap<ProcessId, ProcessTrack>,
+    alive_processes: usize,
+    /// Child processes alive over time (`len(multiprocessing.active_children())`).
+    pub processes_series: Series,
+    /// The machine's CPU use, in % of all its cores.
+    pub cpu_machine: Series,
+    /// The lab's own process's CPU use, in % of one core.
+    pub cpu_main: Series,
+    /// Events child processes dropped (their channel was full).
+    pub child_events_dropped: u64,
     /// Futures finished so far (the next one's rank is this + 1).
     futures_finished: u64,
     /// Old finished futures dropped past [`Limits::futures`].
@@ -478,6 +548,16 @@ impl Record {
                 s
             },
             futures: BTreeMap::new(),
+            processes: BTreeMap::new(),
+            alive_processes: 0,
+            processes_series: {
+                let mut s = Series::new(limits.points_per_series);
+                s.push(0.0, 0.0);
+                s
+            },
+            cpu_machine: Series::new(limits.points_per_series),
+            cpu_main: Series::new(limits.points_per_series),
+            child_events_dropped: 0,
             futures_finished: 0,
             futures_forgotten: 0,
             log: VecDeque::new(),
@@ -572,6 +652,20 @@ impl Record {
         self.futures.get(&id)
     }
 
+    /// Every child process of the run, in creation order.
+    pub fn processes(&self) -> impl DoubleEndedIterator<Item = &ProcessTrack> + ExactSizeIterator {
+        self.processes.values()
+    }
+
+    pub fn process(&self, id: ProcessId) -> Option<&ProcessTrack> {
+        self.processes.get(&id)
+    }
+
+    /// Child processes started and not yet ended.
+    pub fn alive_processes(&self) -> usize {
+        self.alive_processes
+    }
+
     /// Cycles in the wait-for graph: each is a list of threads, every one
     /// blocked on a lock held by the next (a thread waiting on a lock it holds
     /// is a cycle of one).
@@ -638,16 +732,103 @@ impl Record {
         self.events_recorded += 1;
         self.rev += 1;
         let t = self.clock.to_ns(ev.t_raw) as f64 * 1e-9;
+        self.apply_at(t, ev.kind);
+    }
+
+    fn apply_at(&mut self, t: f64, kind: EventKind) {
         self.last_event_at = self.last_event_at.max(t);
-        match ev.kind {
-            EventKind::WorkerCreated { id, name, daemon } => {
+        match kind {
+            EventKind::At { t_ns, event } => self.apply_at(t_ns as f64 * 1e-9, *event),
+            EventKind::WorkerCreated {
+                id,
+                name,
+                daemon,
+                process,
+            } => {
+                // A child's threads group under their process.
+                let role = match process.and_then(|p| self.processes.get(&p)) {
+                    Some(p) => Arc::from(format!("{}: {}", p.name, role_name(&name))),
+                    None => role_name(&name),
+                };
                 if let Some(track) = self.thread_mut(id) {
-                    track.role = role_name(&name);
+                    track.role = role;
                     track.name = name;
                     track.daemon = daemon;
+                    track.process = process;
                     track.since = t;
                 }
             }
+            EventKind::ProcessCreated { id, name, daemon } => {
+                let cap = self.limits.points_per_series;
+                let rev = self.rev;
+                self.processes.insert(
+                    id,
+                    ProcessTrack {
+                        id,
+                        name,
+                        daemon,
+                        pid: None,
+                        created: t,
+                        started: None,
+                        ended: None,
+                        exitcode: None,
+                        end_state: None,
+                        failure: None,
+                        cpu: Series::new(cap),
+                        cpu_now: 0.0,
+                        rev,
+                    },
+                );
+            }
+            EventKind::ProcessStarted { id, pid } => {
+                let rev = self.rev;
+                if let Some(p) = self.processes.get_mut(&id) {
+                    p.pid = Some(pid);
+                    p.started = Some(t);
+                    p.rev = rev;
+                    self.alive_processes += 1;
+                    self.processes_series.push(t, self.alive_processes as f64);
+                }
+            }
+            EventKind::ProcessExited {
+                id,
+                exitcode,
+                state,
+                message,
+            } => {
+                let rev = self.rev;
+                if let Some(p) = self.processes.get_mut(&id)
+                    && p.ended.is_none()
+                {
+                    let was_alive = p.started.is_some();
+                    p.ended = Some(t);
+                    p.exitcode = Some(exitcode);
+                    p.end_state = Some(state);
+                    p.failure = message;
+                    p.cpu_now = 0.0;
+                    p.cpu.push(t, 0.0);
+                    p.rev = rev;
+                    if was_alive {
+                        self.alive_processes = self.alive_processes.saturating_sub(1);
+                        self.processes_series.push(t, self.alive_processes as f64);
+                    }
+                }
+            }
+            EventKind::ProcessCpu { id, percent } => match id {
+                Some(id) => {
+                    let rev = self.rev;
+                    if let Some(p) = self.processes.get_mut(&id)
+                        && p.ended.is_none()
+                    {
+                        p.cpu.push(t, percent);
+                        p.cpu_now = percent;
+                        p.rev = rev;
+                    }
+                }
+                None => self.cpu_main.push(t, percent),
+            },
+            EventKind::MachineCpu { percent } => self.cpu_machine.push(t, percent),
+            EventKind::ChildDropped { count } => self.child_events_dropped += count,
             EventKind::State { id, state, target } => self.change_state(id, t, state, target),
             EventKind::Failed { id, message, panic } => {
                 if panic {
@@ -1066,6 +1247,29 @@ impl Record {
             self.futures.insert(*id, f.clone());
         }
         self.alive_series.sync_from(&src.alive_series);
+        for (id, p) in &src.processes {
+            if p.rev <= since && self.processes.contains_key(id) {
+                continue;
+            }
+            match self.processes.get_mut(id) {
+                Some(mine) => {
+                    let cpu = std::mem::replace(&mut mine.cpu, Series::new(1));
+                    *mine = ProcessTrack {
+                        cpu,
+                        ..p.clone_without_series()
+                    };
+                    mine.cpu.sync_from(&p.cpu);
+                }
+                None => {
+                    self.processes.insert(*id, p.clone());
+                }
+            }
+        }
+        self.alive_processes = src.alive_processes;
+        self.processes_series.sync_from(&src.processes_series);
+        self.cpu_machine.sync_from(&src.cpu_machine);
+        self.cpu_main.sync_from(&src.cpu_main);
+        self.child_events_dropped = src.child_events_dropped;
         self.futures_finished = src.futures_finished;
         self.futures_forgotten = src.futures_forgotten;
         if self.removals != src.removals {
@@ -1116,6 +1320,10 @@ pub(crate) struct RecorderThread {
 /// UI never waits long for it.
 const BATCH: usize = 1024;
 
+/// Where a child process's lab sends its events instead of recording
+/// them: to its parent (see `lab::process`). Called with each batch.
+pub type Forward = Arc<dyn Fn(Vec<Event>, u64) + Send + Sync>;
+
 impl RecorderThread {
     pub fn spawn(
         rx: Receiver<Event>,
@@ -1123,6 +1331,7 @@ impl RecorderThread {
         limits: Limits,
         speed: f64,
         os_name: String,
+        forward: Option<Forward>,
     ) -> RecorderThread {
         let record = Arc::new(Mutex::new(Record::new(
             probe.clock().clone(),
@@ -1137,7 +1346,10 @@ impl RecorderThread {
             let probe = probe.clone();
             std::thread::Builder::new()
                 .name(os_name)
-                .spawn(move || drain_loop(&rx, &record, &shutdown, &probe))
+                .spawn(move || match forward {
+                    Some(f) => forward_loop(&rx, &f, &shutdown, &probe),
+                    None => drain_loop(&rx, &record, &shutdown, &probe),
+                })
                 .ok()
         };
         RecorderThread {
@@ -1176,6 +1388,31 @@ impl RecorderThread {
 /// than blocking in `recv`, so a worker's send never has to wake it: a send
 /// stays a plain enqueue (a blocked receiver would cost every send a futex wake).
 const POLL: Duration = Duration::from_millis(1);
+
+/// A child's recorder: every batch goes to the parent, with the count of
+/// events dropped so far.
+fn forward_loop(rx: &Receiver<Event>, forward: &Forward, shutdown: &AtomicBool, probe: &Probe) {
+    loop {
+        let stopping = shutdown.load(Ordering::Acquire);
+        let mut batch = Vec::new();
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(ev) => batch.push(ev),
+                Err(_) => break,
+            }
+        }
+        let full = batch.len() == BATCH;
+        if !batch.is_empty() {
+            forward(batch, probe.counts().dropped.load(Ordering::Relaxed));
+        }
+        if stopping && !full {
+            return;
+        }
+        if !full {
+            std::thread::sleep(POLL);
+        }
+    }
+}
 
 fn drain_loop(rx: &Receiver<Event>, record: &Mutex<Record>, shutdown: &AtomicBool, probe: &Probe) {
     loop {

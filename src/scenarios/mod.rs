@@ -18,6 +18,10 @@ pub mod thread_local;
 pub mod thread_pool;
 pub mod timer;
 
+// Parallelism: the GIL and real child processes (Linux).
+#[cfg(target_os = "linux")]
+pub mod gil;
+
 use crate::lab::record::Record;
 use crate::lab::text::Text;
 use crate::lab::{Ctx, KnobSpec, Knobs, SyncResult};
@@ -66,6 +70,8 @@ pub enum SeriesRef {
     Counter(&'static str),
     /// Threads alive (started, not finished): `threading.active_count()`.
     AliveThreads,
+    /// Child processes alive: `len(multiprocessing.active_children())`.
+    Processes,
 }
 
 /// One plot under the timeline.
@@ -105,6 +111,13 @@ pub enum Extra {
     Futures,
     /// Bar charts of metrics side by side (one chart per group).
     Bars(&'static [BarGroup]),
+    /// The child processes (pid, state, exit code, CPU %, GIL holder) and
+    /// the CPU use of each and of the machine; with `strategies`, also a
+    /// plot of each strategy's speed-up against the number of workers
+    /// (metrics `speedup_{strategy}_{k}`) with the machine's cores drawn.
+    Processes {
+        strategies: &'static [(&'static str, Text)],
+    },
 }
 
 /// One bar chart of [`Extra::Bars`]: a bar per metric.
@@ -179,7 +192,7 @@ impl Scenario {
 
 /// Every scenario, in the order of the window's list.
 pub fn all() -> &'static [&'static Scenario] {
-    static ALL: [&Scenario; 14] = [
+    static ALL: &[&Scenario] = &[
         &frozen_ui::SCENARIO,
         &race_condition::SCENARIO,
         &producer_consumer::SCENARIO,
@@ -196,8 +209,27 @@ pub fn all() -> &'static [&'static Scenario] {
         &barrier::SCENARIO,
         &event::SCENARIO,
         &condition::SCENARIO,
+        // Parallelism: the GIL and child processes.
+        #[cfg(target_os = "linux")]
+        &gil::SCENARIO,
     ];
-    &ALL
+    ALL
+}
+
+/// What a child process runs, by the name its job gives (see
+/// `lab::process`): the Parallelism scenarios' children, the pool's worker
+/// loop, and `lab.panic` (a child that crashes, for the tests).
+#[cfg(target_os = "linux")]
+pub fn child_target(name: &str) -> Option<crate::lab::process::child::ChildTarget> {
+    use crate::lab::process::child::ChildArgs;
+    fn panic_target(_: &Ctx, args: &ChildArgs) -> SyncResult<()> {
+        panic!("{} crashed on purpose", args.name)
+    }
+    Some(match name {
+        "lab.panic" => panic_target,
+        "gil.task" => gil::child_task,
+        _ => return None,
+    })
 }
 
 pub fn find(id: &str) -> Option<&'static Scenario> {

@@ -89,5 +89,8 @@ pub fn for_scenario(extra: Extra) -> Option<Box<dyn ScenarioExtra>> {
         }
         Extra::Futures => Some(Box::new(FuturesExtra)),
         Extra::Bars(groups) => Some(Box::new(BarsExtra { groups })),
+        Extra::Processes { strategies } => {
+            Some(Box::new(super::process_view::ProcessesExtra { strategies }))
+        }
     }
 }

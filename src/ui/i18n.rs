@@ -262,6 +262,7 @@ pub fn state_name(state: State) -> Text {
     match state {
         State::Created => t!("created", "creado"),
         State::Ready => t!("ready", "listo"),
+        State::GilWait => t!("waiting for the GIL", "esperando el GIL"),
         State::Running => t!("running", "en ejecución"),
         State::Sleeping => t!("sleeping", "durmiendo"),
         State::Blocked => t!("blocked", "bloqueado"),

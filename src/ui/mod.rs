@@ -13,6 +13,7 @@ pub mod i18n;
 mod log;
 mod plots;
 mod pool_view;
+mod process_view;
 pub mod python_panel;
 mod side;
 pub mod timeline;
@@ -550,6 +551,7 @@ impl HilosApp {
                     .unwrap_or(crate::lab::StopReport {
                         stop_seconds: 0.0,
                         threads_left: 0,
+                        processes_left: 0,
                     });
                 let finished = self.controller.phase() == Phase::Finished;
                 let report =

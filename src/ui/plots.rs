@@ -39,6 +39,7 @@ fn line_color(series: SeriesRef, index: usize) -> Color32 {
         SeriesRef::Waiters(_) => Color32::from_rgb(245, 170, 35),
         SeriesRef::Counter(_) => COUNTER_COLORS[index % COUNTER_COLORS.len()],
         SeriesRef::AliveThreads => Color32::from_rgb(225, 225, 210),
+        SeriesRef::Processes => Color32::from_rgb(204, 121, 167),
     }
 }
 
@@ -166,7 +167,7 @@ fn one_plot(
                     SeriesRef::Capacity(_) => {
                         l = l.style(LineStyle::dashed_dense()).width(2.0);
                     }
-                    SeriesRef::Level(_) | SeriesRef::AliveThreads => {
+                    SeriesRef::Level(_) | SeriesRef::AliveThreads | SeriesRef::Processes => {
                         l = l.fill(0.0).fill_alpha(0.25);
                     }
                     _ => {}

@@ -31,6 +31,9 @@ pub fn state_color(state: State) -> Color32 {
     match state {
         State::Created => Color32::from_rgb(153, 153, 153),
         State::Ready => Color32::from_rgb(86, 180, 233),
+        // Runnable, not running: Okabe-Ito's yellow, with dots (see
+        // `stipple`) so it reads apart from running without colour.
+        State::GilWait => Color32::from_rgb(240, 228, 66),
         State::Running => Color32::from_rgb(0, 158, 115),
         State::Sleeping => Color32::from_rgb(0, 114, 178),
         State::Blocked => Color32::from_rgb(213, 94, 0),
@@ -57,8 +60,9 @@ pub fn hatch(painter: &egui::Painter, rect: Rect) {
 }
 
 /// The order states stack in a group's lane, bottom up: the busy ones first.
-const STACK: [State; 9] = [
+const STACK: [State; State::COUNT] = [
     State::Running,
+    State::GilWait,
     State::Ready,
     State::Blocked,
     State::Waiting,
@@ -353,10 +357,15 @@ fn paint_lane(
 const END_CAP: f32 = 5.0;
 
 /// Stack the shares per column, merging neighbouring columns that look alike.
-fn paint_shares(painter: &egui::Painter, shares: &[[f32; 9]], track: Rect, y: egui::Rangef) {
+fn paint_shares(
+    painter: &egui::Painter,
+    shares: &[[f32; State::COUNT]],
+    track: Rect,
+    y: egui::Rangef,
+) {
     let height = y.span();
-    let quantize = |s: &[f32; 9]| -> [u8; 9] {
-        let mut q = [0u8; 9];
+    let quantize = |s: &[f32; State::COUNT]| -> [u8; State::COUNT] {
+        let mut q = [0u8; State::COUNT];
         for (i, state) in STACK.iter().enumerate() {
             q[i] = (s[state.index()] * height).round().clamp(0.0, 255.0) as u8;
         }

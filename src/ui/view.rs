@@ -344,6 +344,7 @@ fn series_of(record: &Record, series: SeriesRef) -> Option<&crate::lab::record::
         SeriesRef::Capacity(name) => &record.resource_by_name(name)?.capacity_series,
         SeriesRef::Counter(name) => &record.counter(name)?.series,
         SeriesRef::AliveThreads => &record.alive_series,
+        SeriesRef::Processes => &record.processes_series,
     })
 }
 

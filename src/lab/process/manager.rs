@@ -1,0 +1,1 @@
+//! `multiprocessing.Manager` (see below).

@@ -1,0 +1,1 @@
+//! `multiprocessing.Pool` (see below).
