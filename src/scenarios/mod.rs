@@ -21,6 +21,8 @@ pub mod timer;
 // Parallelism: the GIL and real child processes (Linux).
 #[cfg(target_os = "linux")]
 pub mod gil;
+#[cfg(target_os = "linux")]
+pub mod process_pool;
 
 use crate::lab::record::Record;
 use crate::lab::text::Text;
@@ -212,6 +214,8 @@ pub fn all() -> &'static [&'static Scenario] {
         // Parallelism: the GIL and child processes.
         #[cfg(target_os = "linux")]
         &gil::SCENARIO,
+        #[cfg(target_os = "linux")]
+        &process_pool::SCENARIO,
     ];
     ALL
 }
@@ -228,6 +232,18 @@ pub fn child_target(name: &str) -> Option<crate::lab::process::child::ChildTarge
     Some(match name {
         "lab.panic" => panic_target,
         "gil.task" => gil::child_task,
+        crate::lab::process::pool::WORKER_TARGET => {
+            |ctx, args| crate::lab::process::pool::worker(ctx, args, pool_function)
+        }
+        _ => return None,
+    })
+}
+
+/// What pool workers run, by name (`Pool.map("task", …)`).
+#[cfg(target_os = "linux")]
+pub fn pool_function(name: &str) -> Option<crate::lab::process::pool::PoolFunction> {
+    Some(match name {
+        "task" => process_pool::task,
         _ => return None,
     })
 }

@@ -924,6 +924,13 @@ impl HilosApp {
                     i18n::ALIVE_THREADS.get(lang),
                     self.view.alive
                 ));
+                if self.view.processes_ever > 0 {
+                    ui.label(format!(
+                        "{}: {}",
+                        i18n::PROCESSES_ALIVE.get(lang),
+                        self.view.processes_alive
+                    ));
+                }
                 if self.view.threads_ever > self.view.alive as u64 {
                     ui.label(
                         RichText::new(format!(

@@ -59,6 +59,27 @@ pub fn hatch(painter: &egui::Painter, rect: Rect) {
     }
 }
 
+/// Dots over a span of a thread waiting for the GIL: runnable, not
+/// running, told apart from running without colour.
+pub fn stipple(painter: &egui::Painter, rect: Rect) {
+    if rect.width() < 4.0 || rect.height() < 4.0 {
+        return;
+    }
+    let painter = painter.with_clip_rect(rect.intersect(painter.clip_rect()));
+    let color = Color32::from_black_alpha(150);
+    let mut x = rect.left() + 2.0;
+    let mut row = 0;
+    while x < rect.right() {
+        let mut y = rect.top() + if row % 2 == 0 { 3.0 } else { 6.0 };
+        while y < rect.bottom() - 1.0 {
+            painter.circle_filled(pos2(x, y), 0.9, color);
+            y += 6.0;
+        }
+        x += 3.0;
+        row += 1;
+    }
+}
+
 /// The order states stack in a group's lane, bottom up: the busy ones first.
 const STACK: [State; State::COUNT] = [
     State::Running,
@@ -85,6 +106,9 @@ pub fn legend(ui: &mut Ui, lang: Lang) {
                     .rect_filled(rect, CornerRadius::same(2), state_color(state));
                 if state == State::Blocked {
                     hatch(ui.painter(), rect);
+                }
+                if state == State::GilWait {
+                    stipple(ui.painter(), rect);
                 }
                 ui.small(i18n::state_name(state).get(lang));
             });
@@ -256,6 +280,29 @@ fn paint_rows(
                     color,
                 );
             }
+            Row::Process { id } => {
+                let Some(p) = record.process(*id) else {
+                    continue;
+                };
+                paint_process(&painter, p, window, view.now, track, y, &x_of);
+                let (color, state) = match p.end_state {
+                    Some(s) => (state_color(s), i18n::state_name(s).get(lang)),
+                    None => (visuals.strong_text_color(), i18n::STATE_RUNNING.get(lang)),
+                };
+                let text = format!(
+                    "{} · pid {}",
+                    p.name,
+                    p.pid.map_or("-".to_string(), |pid| pid.to_string())
+                );
+                painter.with_clip_rect(label_rect.intersect(clip)).text(
+                    pos2(lane_rect.left() + 4.0, lane_rect.center().y),
+                    Align2::LEFT_CENTER,
+                    text,
+                    FontId::proportional(12.5),
+                    color,
+                );
+                let _ = state;
+            }
             Row::Group {
                 role,
                 members,
@@ -324,6 +371,9 @@ fn paint_lane(
         if state == State::Blocked {
             hatch(painter, rect);
         }
+        if state == State::GilWait {
+            stipple(painter, rect);
+        }
         painted_to = x1;
     };
     for s in track_data.spans_from(window.start) {
@@ -350,6 +400,58 @@ fn paint_lane(
                 state_color(track_data.state),
             );
         }
+    }
+}
+
+/// A process's header strip: a thin bar over its life (from start to end),
+/// its CPU use written in it, and a cap in the colour of how it ended.
+fn paint_process(
+    painter: &egui::Painter,
+    p: &crate::lab::record::ProcessTrack,
+    window: TimeWindow,
+    now: f64,
+    track: Rect,
+    y: egui::Rangef,
+    x_of: &impl Fn(f64) -> f32,
+) {
+    let Some(start) = p.started else { return };
+    let end = p.ended.unwrap_or(now);
+    if end < window.start || start > window.end {
+        return;
+    }
+    let x0 = x_of(start.max(window.start)).max(track.left());
+    let x1 = x_of(end.min(window.end)).min(track.right()).max(x0 + 1.0);
+    let mid = y.center();
+    let bar = Rect::from_x_y_ranges(x0..=x1, (mid - 2.5)..=(mid + 2.5));
+    painter.rect_filled(bar, CornerRadius::same(2), Color32::from_gray(150));
+    // CPU use over its life: taller where it used more.
+    let px = (window.width() / f64::from(track.width().max(1.0))).max(1e-6);
+    for point in p
+        .cpu
+        .steps(start.max(window.start), end.min(window.end), now, px * 3.0)
+    {
+        let x = x_of(point[0]);
+        if x < x0 || x > x1 {
+            continue;
+        }
+        let h = (point[1] / 100.0).clamp(0.0, 1.0) as f32 * y.span();
+        painter.rect_filled(
+            Rect::from_x_y_ranges(x..=(x + 3.0).min(x1), (y.max - h)..=y.max),
+            CornerRadius::ZERO,
+            Color32::from_rgba_unmultiplied(0, 158, 115, 140),
+        );
+    }
+    if let Some(state) = p.end_state
+        && let Some(ended) = p.ended
+        && ended >= window.start
+        && ended <= window.end
+    {
+        let xe = x_of(ended).min(track.right());
+        painter.rect_filled(
+            Rect::from_x_y_ranges((xe - END_CAP).max(track.left())..=xe, y),
+            CornerRadius::ZERO,
+            state_color(state),
+        );
     }
 }
 
@@ -416,6 +518,11 @@ fn hover_details(
         Row::Thread { id, .. } => {
             if let Some(track) = record.thread(*id) {
                 thread_details(ui, view, record, track, t, lang);
+            }
+        }
+        Row::Process { id } => {
+            if let Some(p) = record.process(*id) {
+                process_details(ui, record, p, lang);
             }
         }
         Row::Group {
@@ -488,6 +595,9 @@ fn thread_details(
         ));
     }
     ui.label(RichText::new(line).color(state_color(state)));
+    if state == State::GilWait {
+        ui.label(RichText::new(i18n::GIL_WAIT_HINT.get(lang)).italics());
+    }
     if let Some(s) = span {
         let still = if s.end >= view.now && s.start == track.since && !track.state.is_final() {
             format!(" {}", i18n::STILL.get(lang))
@@ -512,6 +622,39 @@ fn thread_details(
     for (key, value) in &track.notes {
         ui.label(RichText::new(format!("{key} = {value}")).monospace());
     }
+}
+
+fn process_details(ui: &mut Ui, record: &Record, p: &crate::lab::record::ProcessTrack, lang: Lang) {
+    ui.strong(format!(
+        "{} (pid {})",
+        p.name,
+        p.pid.map_or("-".to_string(), |pid| pid.to_string())
+    ));
+    match (p.end_state, p.exitcode) {
+        (Some(s), Some(code)) => {
+            ui.label(
+                RichText::new(format!(
+                    "{} · exitcode {code}",
+                    i18n::state_name(s).get(lang)
+                ))
+                .color(state_color(s)),
+            );
+        }
+        _ => {
+            ui.label(format!(
+                "{} · CPU {:.0}%",
+                i18n::STATE_RUNNING.get(lang),
+                p.cpu_now
+            ));
+        }
+    }
+    if let Some(f) = &p.failure {
+        ui.label(RichText::new(f).color(state_color(State::Failed)));
+    }
+    if let Some(holder) = super::process_view::gil_holder(record, p) {
+        ui.label(format!("{}: {holder}", i18n::GIL_HELD_BY.get(lang)));
+    }
+    ui.label(RichText::new(i18n::PROCESS_HINT.get(lang)).small().weak());
 }
 
 /// The span under time `t`: a closed one, or the open one from `since`.

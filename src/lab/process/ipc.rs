@@ -340,8 +340,8 @@ impl Queue {
         shm: Arc<SharedMemory>,
         depth_at: usize,
     ) -> Queue {
-        lab.0.processes.share_name(name);
         let base = ResourceBase::new(lab, name, ResourceKind::Queue, None);
+        lab.0.processes.share_name(name, base.id);
         Queue(Arc::new(QueueCore {
             base,
             handle,
@@ -479,8 +479,8 @@ pub fn pipe(lab: &LabHandle, name: &str) -> SyncResult<(Connection, Connection)>
 
 impl Connection {
     fn build(lab: &LabHandle, name: &str, handle: Handle, fd: OwnedFd) -> Connection {
-        lab.0.processes.share_name(name);
         let base = ResourceBase::new(lab, name, ResourceKind::Queue, None);
+        lab.0.processes.share_name(name, base.id);
         Connection(Arc::new(ConnCore {
             base,
             fd,
@@ -560,8 +560,8 @@ impl Lock {
     }
 
     fn build(lab: &LabHandle, name: &str, shm: Arc<SharedMemory>, at: usize) -> Lock {
-        lab.0.processes.share_name(name);
         let base = ResourceBase::new(lab, name, ResourceKind::Lock, Some(1));
+        lab.0.processes.share_name(name, base.id);
         Lock(Arc::new(LockCore {
             base,
             shm,
@@ -707,13 +707,14 @@ impl Value {
         float: bool,
         lock_at: Option<usize>,
     ) -> SyncResult<Value> {
-        lab.0.processes.share_name(name);
         let lock = match lock_at {
             Some(l) => Some(Lock::at_lock(lab, &format!("{name}.get_lock()"), l)?),
             None => None,
         };
+        let base = ResourceBase::new(lab, name, ResourceKind::Value, None);
+        lab.0.processes.share_name(name, base.id);
         Ok(Value {
-            base: Arc::new(ResourceBase::new(lab, name, ResourceKind::Value, None)),
+            base: Arc::new(base),
             shm,
             at,
             float,
@@ -803,13 +804,14 @@ impl Array {
         float: bool,
         lock_at: Option<usize>,
     ) -> SyncResult<Array> {
-        lab.0.processes.share_name(name);
         let lock = match lock_at {
             Some(l) => Some(Lock::at_lock(lab, &format!("{name}.get_lock()"), l)?),
             None => None,
         };
+        let base = ResourceBase::new(lab, name, ResourceKind::Value, None);
+        lab.0.processes.share_name(name, base.id);
         Ok(Array {
-            base: Arc::new(ResourceBase::new(lab, name, ResourceKind::Value, None)),
+            base: Arc::new(base),
             shm,
             at,
             len,

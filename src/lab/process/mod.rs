@@ -79,8 +79,11 @@ pub(crate) struct Processes {
 }
 
 impl Processes {
-    pub(crate) fn share_name(&self, name: &str) {
+    /// `name` is an object every process shares (a Queue, a Lock…), the
+    /// lab's resource `id` in this process: children's copies map to it.
+    pub(crate) fn share_name(&self, name: &str, id: u32) {
         self.shared_names.lock().insert(name.to_string());
+        self.shared_ids.lock().entry(name.to_string()).or_insert(id);
     }
 
     fn alive(&self) -> Vec<Arc<ProcInner>> {
