@@ -22,6 +22,8 @@ pub mod timer;
 #[cfg(target_os = "linux")]
 pub mod gil;
 #[cfg(target_os = "linux")]
+pub mod process_communication;
+#[cfg(target_os = "linux")]
 pub mod process_pool;
 
 use crate::lab::record::Record;
@@ -216,6 +218,8 @@ pub fn all() -> &'static [&'static Scenario] {
         &gil::SCENARIO,
         #[cfg(target_os = "linux")]
         &process_pool::SCENARIO,
+        #[cfg(target_os = "linux")]
+        &process_communication::SCENARIO,
     ];
     ALL
 }
@@ -232,6 +236,13 @@ pub fn child_target(name: &str) -> Option<crate::lab::process::child::ChildTarge
     Some(match name {
         "lab.panic" => panic_target,
         "gil.task" => gil::child_task,
+        "comm.producer" => process_communication::producer,
+        "comm.echo" => process_communication::echo,
+        "comm.greet" => process_communication::greet,
+        "comm.add" => process_communication::add,
+        "comm.negate" => process_communication::negate,
+        "comm.change" => process_communication::change,
+        crate::lab::process::manager::SERVER_TARGET => crate::lab::process::manager::server,
         crate::lab::process::pool::WORKER_TARGET => {
             |ctx, args| crate::lab::process::pool::worker(ctx, args, pool_function)
         }

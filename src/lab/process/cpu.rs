@@ -46,7 +46,15 @@ pub(super) fn sample(lab: &Weak<LabShared>) {
     let mut last_self = ticks("self");
     let mut last_child: std::collections::HashMap<u32, u64> = Default::default();
     loop {
-        std::thread::sleep(EVERY);
+        // In short naps, so Stop never waits for a whole period.
+        let nap_until = Instant::now() + EVERY;
+        while Instant::now() < nap_until {
+            std::thread::sleep(Duration::from_millis(10));
+            match lab.upgrade() {
+                Some(l) if !l.is_stopping() => {}
+                _ => return,
+            }
+        }
         let Some(lab) = lab.upgrade() else { return };
         if lab.is_stopping() {
             return;
