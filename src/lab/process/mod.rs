@@ -52,11 +52,29 @@ pub fn set_child_executable(path: impl Into<PathBuf>) {
     *CHILD_EXE.lock() = Some(path.into());
 }
 
+/// The binary children run: the one set with [`set_child_executable`],
+/// else `$HILOS_CHILD_EXE`, else this program if it is Hilos, else a
+/// `hilos` beside it or one folder up (a test harness in `target/*/deps`
+/// finds the binary cargo built next to it).
 fn child_exe() -> std::io::Result<PathBuf> {
     if let Some(p) = &*CHILD_EXE.lock() {
         return Ok(p.clone());
     }
-    std::env::current_exe()
+    if let Some(p) = std::env::var_os("HILOS_CHILD_EXE").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    let me = std::env::current_exe()?;
+    if me.file_stem().is_some_and(|s| s == "hilos") {
+        return Ok(me);
+    }
+    if let Some(dir) = me.parent() {
+        for candidate in [dir.join("hilos"), dir.join("../hilos")] {
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+        }
+    }
+    Ok(me)
 }
 
 /// Every child process of one lab, and what they share.
