@@ -204,6 +204,8 @@ pub struct HilosApp {
     files: Files,
     theme: Theme,
     help: bool,
+    /// Run in Python for a Parallelism lesson: the lab starts once CPython ends.
+    lab_after_python: bool,
 }
 
 impl HilosApp {
@@ -241,6 +243,7 @@ impl HilosApp {
             files: Files::default(),
             theme: Theme::default(),
             help: false,
+            lab_after_python: false,
         };
         if let Some(storage) = cc.storage {
             app.restore_from(storage);
@@ -437,6 +440,7 @@ impl HilosApp {
     /// Ask the run to stop; returns at once. What it recorded stays. A
     /// Python program running beside it is ended too.
     pub fn stop(&mut self) {
+        self.lab_after_python = false;
         self.controller.stop();
         self.python.stop();
     }
@@ -450,6 +454,15 @@ impl HilosApp {
         let scenario = self.scenario();
         let code = (scenario.python)(self.controller.knobs());
         self.reset();
+        // Parallelism lessons measure every core: CPython runs first and
+        // the lab once it has ended, or each would have half the machine.
+        if scenario.group == Group::Parallelism {
+            match self.python.start(scenario, &code) {
+                Ok(()) => self.lab_after_python = true,
+                Err(e) => self.message = Some(e),
+            }
+            return;
+        }
         // The lab's own model of the program (for frozen-ui, the simulated
         // UI loop), not the window's way of starting it: this run is for
         // comparing numbers with CPython.
@@ -462,6 +475,7 @@ impl HilosApp {
 
     /// Forget the run (stopped off this thread); clear the view.
     pub fn reset(&mut self) {
+        self.lab_after_python = false;
         self.controller.reset();
         self.python.clear();
         self.message = None;
@@ -1151,6 +1165,11 @@ impl eframe::App for HilosApp {
         let gap = self.last_frame_start.map(|t| started - t);
         self.last_frame_start = Some(started);
 
+        if self.lab_after_python && self.python.exit().is_some() {
+            self.lab_after_python = false;
+            self.controller.start();
+            self.axis.apply(AxisAction::Follow(true), 0.0);
+        }
         self.controller.poll();
         self.refresh();
         let fitted = self.fitted;
@@ -1237,6 +1256,7 @@ impl eframe::App for HilosApp {
         let phase = self.controller.phase();
         self.animating = matches!(phase, Phase::Running | Phase::Stopping)
             || self.python.is_running()
+            || self.lab_after_python
             || self.files.waiting.is_some()
             || self.files.status.is_some()
             || self.extra.as_ref().is_some_and(|e| e.animating());
