@@ -280,6 +280,8 @@ pub fn negate(ctx: &Ctx, args: &ChildArgs) -> SyncResult<()> {
     let lab = ctx.lab();
     let num = ipc::Value::from_handle(&lab, args.handle("num")?)?;
     let arr = Array::from_handle(&lab, args.handle("arr")?)?;
+    // The seed's number, as the program writes it (not math.pi).
+    #[allow(clippy::approx_constant)]
     num.set(3.1415927);
     for i in 0..arr.len() {
         arr.set(i, -arr.get(i)?);

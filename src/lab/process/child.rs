@@ -151,7 +151,9 @@ pub fn main(find: fn(&str) -> Option<ChildTarget>) -> ! {
             pid: std::process::id(),
         },
     );
-    let outcome: Arc<Mutex<Option<Result<SyncResult<()>, String>>>> = Arc::default();
+    // How the target ended: its result, or the text of its panic.
+    type Outcome = Option<Result<SyncResult<()>, String>>;
+    let outcome: Arc<Mutex<Outcome>> = Arc::default();
     let args = ChildArgs {
         name: spec.name.clone(),
         args: spec.args.clone(),

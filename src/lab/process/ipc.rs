@@ -102,7 +102,7 @@ impl SharedMemory {
 
     fn slot(&self, at: usize) -> &AtomicU64 {
         assert!(
-            at % 8 == 0 && at + 8 <= SHM_SIZE,
+            at.is_multiple_of(8) && at + 8 <= SHM_SIZE,
             "shared slot out of range"
         );
         // SAFETY: in range and 8-aligned (the map is page-aligned); the
@@ -112,7 +112,7 @@ impl SharedMemory {
 
     fn word(&self, at: usize) -> &AtomicU32 {
         assert!(
-            at % 8 == 0 && at + 8 <= SHM_SIZE,
+            at.is_multiple_of(8) && at + 8 <= SHM_SIZE,
             "shared slot out of range"
         );
         // SAFETY: as for `slot`.
@@ -121,7 +121,7 @@ impl SharedMemory {
 
     fn signed(&self, at: usize) -> &AtomicI64 {
         assert!(
-            at % 8 == 0 && at + 8 <= SHM_SIZE,
+            at.is_multiple_of(8) && at + 8 <= SHM_SIZE,
             "shared slot out of range"
         );
         // SAFETY: as for `slot`.
@@ -414,10 +414,7 @@ impl Queue {
         let fd = self.0.get_fd.as_fd();
         // A message already there: no wait to show.
         let quick =
-            match rustix::net::recv(fd, &mut [0u8; 0], RecvFlags::PEEK | RecvFlags::DONTWAIT) {
-                Ok(_) => true,
-                Err(_) => false,
-            };
+            rustix::net::recv(fd, &mut [0u8; 0], RecvFlags::PEEK | RecvFlags::DONTWAIT).is_ok();
         let bytes = if quick {
             recv_packet(lab, fd, deadline)?
         } else {

@@ -33,8 +33,10 @@ pub type PoolFunction = fn(&Ctx, &Value) -> SyncResult<Value>;
 /// The name of the child target a `Pool`'s workers run.
 pub const WORKER_TARGET: &str = "multiprocessing.pool.worker";
 
-/// Results that came back, per call (job), each chunk's by its index.
-type Chunks = HashMap<u64, Vec<(usize, Result<Vec<Value>, String>)>>;
+/// One chunk's results (or its task's exception), by the chunk's index.
+type Chunk = (usize, Result<Vec<Value>, String>);
+/// Results that came back, per call (job).
+type Chunks = HashMap<u64, Vec<Chunk>>;
 
 struct Results {
     m: Arc<Monitor<Chunks>>,
@@ -73,12 +75,7 @@ impl Results {
 
     /// Wait (shown waiting) until `job` has at least `n` chunks back, then
     /// take those beyond the first `seen`.
-    fn wait(
-        &self,
-        job: u64,
-        n: usize,
-        seen: usize,
-    ) -> SyncResult<Vec<(usize, Result<Vec<Value>, String>)>> {
+    fn wait(&self, job: u64, n: usize, seen: usize) -> SyncResult<Vec<Chunk>> {
         let me = current();
         let guard = self.m.lock();
         let ready = |c: &mut Chunks| c.get(&job).map_or(0, Vec::len) >= n;
