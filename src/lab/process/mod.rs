@@ -477,6 +477,12 @@ impl Process {
         let _ = inner.spawned_at.set(Instant::now());
         let pid = child.id();
         inner.m.lock().pid = Some(pid);
+        // A Stop that came while it was being spawned found no pid to
+        // kill: it is killed here (Stop raises its flag before killing, so
+        // one of the two sees the other).
+        if lab.is_stopping() {
+            inner.kill_now(true);
+        }
         lab.probe
             .emit(EventKind::ProcessStarted { id: inner.id, pid });
         inner.base.report(1, 0, Some(1), None);
