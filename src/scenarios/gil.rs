@@ -4,7 +4,6 @@
 //! interpreter and GIL: every core, plus the cost of starting them); then
 //! the speed-up of each against the number of workers (seeds 000, 001, 004).
 
-use std::sync::OnceLock;
 use std::time::Instant;
 
 use serde_json::json;
@@ -80,8 +79,7 @@ const KNOBS: &[KnobSpec] = &[
 /// Each task is done in this many pieces: compute, then sleep its I/O share.
 const CHUNKS: u64 = 10;
 /// The sweep goes up to this many workers at most.
-const SWEEP_MAX: usize = 16;
-const STRATEGIES: [&str; 3] = ["threads", "free_threaded", "processes"];
+pub const SWEEP_MAX: usize = 16;
 
 pub static SCENARIO: Scenario = Scenario {
     id: ID,
@@ -318,14 +316,20 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
     ));
 
     if ctx.knob_bool("sweep") {
-        let one = seq / n as f64;
+        let mut one = seq / n as f64;
         for k in 1..=(2 * cores).min(SWEEP_MAX) {
             ctx.attach(&cpython)?;
             let t = run_threads(ctx, k, steps, work, "task")?;
             lab.counter(&format!("sweep.threads.{k}")).set(ms(t));
             ctx.attach(&free)?;
-            let t = run_threads(ctx, k, steps, work, "task, no GIL")?;
-            lab.counter(&format!("sweep.free_threaded.{k}")).set(ms(t));
+            let f = run_threads(ctx, k, steps, work, "task, no GIL")?;
+            lab.counter(&format!("sweep.free_threaded.{k}")).set(ms(f));
+            if k == 1 {
+                // One task alone, at its quickest: the baseline every
+                // speed-up of the sweep is against (k tasks take k times it).
+                one = one.min(t).min(f);
+                lab.counter("one_task_ms").set(ms(one));
+            }
             ctx.attach(&cpython)?;
             let (t, _) = run_processes(ctx, k, steps, work)?;
             lab.counter(&format!("sweep.processes.{k}")).set(ms(t));
@@ -347,18 +351,6 @@ fn seconds(record: &Record, counter: &str) -> f64 {
 
 fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
-}
-
-/// Names of the sweep's metrics ("speedup_threads_3"…), made once.
-fn sweep_names() -> &'static [[&'static str; SWEEP_MAX]; 3] {
-    static NAMES: OnceLock<[[&'static str; SWEEP_MAX]; 3]> = OnceLock::new();
-    NAMES.get_or_init(|| {
-        std::array::from_fn(|s| {
-            std::array::from_fn(|k| {
-                &*Box::leak(format!("speedup_{}_{}", STRATEGIES[s], k + 1).into_boxed_str())
-            })
-        })
-    })
 }
 
 /// The most threads of one role running at the same moment, from the
@@ -399,7 +391,7 @@ fn metrics(record: &Record) -> Vec<Metric> {
         }
     };
     let cores = record.counter_value("cores").unwrap_or(0) as f64;
-    let mut m = vec![
+    vec![
         Metric {
             name: "cores",
             label: t!("cores", "núcleos"),
@@ -463,29 +455,7 @@ fn metrics(record: &Record) -> Vec<Metric> {
             label: t!("most running at once without it", "máximo a la vez sin él"),
             value: max_running_at_once(record, "Thread (task, no GIL)") as f64,
         },
-    ];
-    // The sweep: each strategy's speed-up for k workers against k tasks
-    // one after another.
-    let one = record
-        .counter_value("one_task_ms")
-        .map(|v| v as f64 / 1000.0);
-    for (s, strategy) in STRATEGIES.iter().enumerate() {
-        for k in 1..=SWEEP_MAX {
-            let Some(t) = record.counter_value(&format!("sweep.{strategy}.{k}")) else {
-                continue;
-            };
-            let t = t as f64 / 1000.0;
-            let Some(one) = one else { continue };
-            if t > 0.0 {
-                m.push(Metric {
-                    name: sweep_names()[s][k - 1],
-                    label: t!("speed-up", "aceleración"),
-                    value: round2(one * k as f64 / t),
-                });
-            }
-        }
-    }
-    m
+    ]
 }
 
 fn python(knobs: &Knobs) -> String {

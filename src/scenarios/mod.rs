@@ -118,7 +118,8 @@ pub enum Extra {
     /// The child processes (pid, state, exit code, CPU %, GIL holder) and
     /// the CPU use of each and of the machine; with `strategies`, also a
     /// plot of each strategy's speed-up against the number of workers
-    /// (metrics `speedup_{strategy}_{k}`) with the machine's cores drawn.
+    /// (counters `sweep.{strategy}.{k}`: ms for k tasks; `one_task_ms`:
+    /// one task alone; `cores`) with the machine's cores drawn.
     Processes {
         strategies: &'static [(&'static str, Text)],
     },

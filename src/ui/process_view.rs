@@ -45,7 +45,7 @@ const IDEAL: Text = t!("one per core (ideal)", "uno por núcleo (ideal)");
 const MORE: Text = t!("more processes", "procesos más");
 
 /// The most processes the table lists and the CPU plot draws.
-const MAX_ROWS: usize = 12;
+const MAX_ROWS: usize = 6;
 const MAX_LINES: usize = 8;
 
 const LINE_COLORS: [Color32; 6] = [
@@ -87,11 +87,21 @@ impl ScenarioExtra for ProcessesExtra {
             ui.label(RichText::new(NONE_YET.get(lang)).weak());
             return;
         };
-        if !self.strategies.is_empty() {
-            self.speedup(ui, cx);
-        }
-        ui.label(RichText::new(PROCESSES.get(lang)).strong());
         let procs: Vec<&ProcessTrack> = record.processes().collect();
+        ui.columns(2, |cols| {
+            self.table(&mut cols[0], cx, record, &procs);
+            self.cpu_plot(&mut cols[1], cx, record, &procs);
+        });
+        if !self.strategies.is_empty() {
+            self.speedup(ui, cx, record);
+        }
+    }
+}
+
+impl ProcessesExtra {
+    fn table(&self, ui: &mut Ui, cx: &ExtraCx, record: &Record, procs: &[&ProcessTrack]) {
+        let lang = cx.lang;
+        ui.label(RichText::new(PROCESSES.get(lang)).strong());
         if procs.is_empty() {
             ui.label(RichText::new(NONE_YET.get(lang)).weak());
         } else {
@@ -127,11 +137,8 @@ impl ScenarioExtra for ProcessesExtra {
                 ui.label(RichText::new(format!("+{skip} {}", MORE.get(lang))).weak());
             }
         }
-        self.cpu_plot(ui, cx, record, &procs);
     }
-}
 
-impl ProcessesExtra {
     fn cpu_plot(&self, ui: &mut Ui, cx: &ExtraCx, record: &Record, procs: &[&ProcessTrack]) {
         let lang = cx.lang;
         let Some(window) = cx.view.window else {
@@ -155,12 +162,11 @@ impl ProcessesExtra {
             })
             .collect();
         Plot::new("cpu_plot")
-            .height(120.0)
+            .height(130.0)
             .legend(Legend::default())
             .allow_zoom(false)
             .allow_drag(false)
             .allow_scroll(false)
-            .y_axis_min_width(super::timeline::LABEL_WIDTH)
             .show(ui, |plot| {
                 plot.set_plot_bounds_x(window.start..=window.end);
                 plot.set_plot_bounds_y(0.0..=110.0);
@@ -189,22 +195,19 @@ impl ProcessesExtra {
             });
     }
 
-    fn speedup(&self, ui: &mut Ui, cx: &ExtraCx) {
+    fn speedup(&self, ui: &mut Ui, cx: &ExtraCx, record: &Record) {
         let lang = cx.lang;
-        let value = |name: &str| {
-            cx.view
-                .metrics
-                .iter()
-                .find(|m| m.name == name)
-                .map(|m| m.value)
-        };
-        let cores = value("cores").unwrap_or(0.0);
+        let cores = record.counter_value("cores").unwrap_or(0) as f64;
+        let one = record.counter_value("one_task_ms").unwrap_or(0) as f64;
         let series: Vec<(&str, Vec<[f64; 2]>)> = self
             .strategies
             .iter()
             .map(|(key, label)| {
                 let points = (1..=16)
-                    .filter_map(|k| value(&format!("speedup_{key}_{k}")).map(|v| [k as f64, v]))
+                    .filter_map(|k| {
+                        let t = record.counter_value(&format!("sweep.{key}.{k}"))? as f64;
+                        (t > 0.0 && one > 0.0).then(|| [k as f64, one * k as f64 / t])
+                    })
                     .collect();
                 (label.get(lang), points)
             })
@@ -218,7 +221,7 @@ impl ProcessesExtra {
             .fold(2.0_f64, f64::max);
         ui.label(RichText::new(SPEEDUP_TITLE.get(lang)).strong());
         Plot::new("speedup_plot")
-            .height(150.0)
+            .height(140.0)
             .legend(Legend::default())
             .allow_zoom(false)
             .allow_drag(false)

@@ -114,6 +114,11 @@ pub fn main(find: fn(&str) -> Option<ChildTarget>) -> ! {
         LabOptions {
             speed: spec.speed,
             forward: Some(forward),
+            priority: if spec.below_ui {
+                crate::lab::WorkerPriority::BelowUi
+            } else {
+                crate::lab::WorkerPriority::Normal
+            },
             ..LabOptions::default()
         },
         knobs,

@@ -453,6 +453,7 @@ impl Process {
             shm: shm.as_ref().map(|s| (s.raw_fd(), ipc::SHM_SIZE)),
             gil: inner.gil,
             switch_interval: inner.switch_interval,
+            below_ui: lab.priority() == super::WorkerPriority::BelowUi,
         };
         let mut fds: Vec<i32> = inner.handles.iter().flat_map(Handle::fds).collect();
         if let Some(s) = &shm {

@@ -79,6 +79,10 @@ pub struct Spec {
     /// The child's interpreter: with a GIL (CPython) or free-threaded.
     pub gil: bool,
     pub switch_interval: f64,
+    /// Its threads run below a window's priority, as the lab's workers
+    /// do (so threads and processes compete on equal terms).
+    #[serde(default)]
+    pub below_ui: bool,
 }
 
 /// The parent's orders after the job.
