@@ -464,7 +464,7 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
         ctx.log(format!("Main    : manager list first: {first}"));
         Ok(())
     })();
-    manager.shutdown();
+    manager.shutdown(&lab);
     result
 }
 

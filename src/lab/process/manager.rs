@@ -28,6 +28,8 @@ pub const SERVER_TARGET: &str = "multiprocessing.manager.server";
 struct Objects {
     dict: Vec<(String, Value)>,
     list: Vec<Value>,
+    /// `shutdown()` asked: the server's MainThread returns (exit code 0).
+    shutdown: bool,
 }
 
 impl Objects {
@@ -55,6 +57,10 @@ impl Objects {
                 Value::Null
             }
             "list.items" => Value::Array(self.list.clone()),
+            "shutdown" => {
+                self.shutdown = true;
+                Value::Null
+            }
             _ => json!({ "error": format!("AttributeError: no method {method}") }),
         }
     }
@@ -75,6 +81,10 @@ pub fn server(ctx: &Ctx, args: &ChildArgs) -> SyncResult<()> {
             let _wait = StateScope::enter(me.as_deref(), State::Waiting, None);
             loop {
                 ctx.check()?;
+                if objects.lock().shutdown {
+                    ctx.log(format!("{}: shutting down", args.name));
+                    return Ok(());
+                }
                 match listener.accept() {
                     Ok((s, _)) => break s,
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -209,10 +219,16 @@ impl Manager {
         Proxy::connect(lab, &self.path)
     }
 
-    /// Leaving `with Manager() as manager:`: the server is shut down.
-    pub fn shutdown(&self) {
-        self.process.terminate();
-        let _ = self.process.join(Some(5.0));
+    /// Leaving `with Manager() as manager:`: the server is asked to shut
+    /// down (and terminated if it does not within a second).
+    pub fn shutdown(&self, lab: &LabHandle) {
+        if let Ok(proxy) = Proxy::connect(lab, &self.path) {
+            let _ = proxy.call(json!({ "method": "shutdown" }));
+        }
+        if !matches!(self.process.join(Some(1.0)), Ok(true)) {
+            self.process.terminate();
+            let _ = self.process.join(Some(5.0));
+        }
         let _ = std::fs::remove_file(&self.path);
     }
 }
