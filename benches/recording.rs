@@ -52,6 +52,7 @@ fn probe_emit_x1000(bencher: divan::Bencher) {
                     id: 3,
                     state: State::Running,
                     target: None,
+                    timed: false,
                 }));
             }
             (probe, rx)

@@ -593,6 +593,15 @@ struct KnobJson {
     live: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     not_live_because: Option<&'static str>,
+    /// A choice knob's options, by index: what `--set NAME=…` accepts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    choices: Vec<ChoiceJson>,
+}
+
+#[derive(Serialize)]
+struct ChoiceJson {
+    name: &'static str,
+    label: &'static str,
 }
 
 #[derive(Serialize)]
@@ -626,6 +635,14 @@ pub fn list(json: bool, lang: Lang) -> String {
                     default: k.default,
                     live: k.not_live.is_none(),
                     not_live_because: k.not_live.map(|t| t.get(lang)),
+                    choices: k
+                        .choices
+                        .iter()
+                        .map(|c| ChoiceJson {
+                            name: c.name,
+                            label: c.label.get(lang),
+                        })
+                        .collect(),
                 })
                 .collect(),
         })
@@ -648,15 +665,27 @@ pub fn list(json: bool, lang: Lang) -> String {
             } else {
                 ""
             };
-            let _ = writeln!(
-                out,
-                "    --set {}=…  {} to {}{unit}, default {}  ({}){live}",
-                k.name,
-                k.format(k.min),
-                k.format(k.max),
-                k.format(k.default),
-                k.label.get(lang),
-            );
+            if k.choices.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "    --set {}=…  {} to {}{unit}, default {}  ({}){live}",
+                    k.name,
+                    k.format(k.min),
+                    k.format(k.max),
+                    k.format(k.default),
+                    k.label.get(lang),
+                );
+            } else {
+                let names: Vec<&str> = k.choices.iter().map(|c| c.name).collect();
+                let _ = writeln!(
+                    out,
+                    "    --set {}=…  {}, default {}  ({}){live}",
+                    k.name,
+                    names.join(" | "),
+                    k.format(k.default),
+                    k.label.get(lang),
+                );
+            }
         }
         out.push('\n');
     }
@@ -806,7 +835,9 @@ pub struct RunReport {
     pub threads_ever: u64,
     /// Older finished threads, folded into exact totals.
     pub folded_threads: FoldedJson,
-    /// Cycles of threads each blocked on a lock the next one holds.
+    /// Every deadlock that formed during the run: a cycle of threads, each
+    /// blocked (without a timeout) on a lock the next one holds. A thread
+    /// blocked on a lock it holds itself is a cycle of one.
     pub deadlocks: Vec<Vec<String>>,
     /// Every future kept, in submission order (older finished ones beyond
     /// the record's limit are forgotten).
@@ -927,10 +958,12 @@ pub fn report(
                     .collect(),
             }
         },
+        // The run is over: its threads were killed and their locks let go,
+        // so what counts is every deadlock that formed on the way.
         deadlocks: record
-            .deadlocks()
-            .into_iter()
-            .map(|c| c.into_iter().map(thread_name).collect())
+            .deadlocks_seen()
+            .iter()
+            .map(|c| c.iter().map(|&w| thread_name(w)).collect())
             .collect(),
         futures: record
             .futures()
@@ -1166,7 +1199,14 @@ fn readable_check(r: &CheckReport, lang: Lang) -> String {
         },
         r.python.seconds
     );
-    let _ = writeln!(out, "  {:<34} {:>10} {:>10}", "", "lab", "CPython");
+    let width = r
+        .outcomes
+        .iter()
+        .map(|c| c.label.get(lang).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(34);
+    let _ = writeln!(out, "  {:<width$} {:>10} {:>10}", "", "lab", "CPython");
     let num = |v: Option<f64>| v.map_or("-".to_string(), format_number);
     for c in &r.outcomes {
         let verdict = match c.verdict {
@@ -1176,7 +1216,7 @@ fn readable_check(r: &CheckReport, lang: Lang) -> String {
         };
         let _ = writeln!(
             out,
-            "  {:<34} {:>10} {:>10}   {verdict}",
+            "  {:<width$} {:>10} {:>10}   {verdict}",
             c.label.get(lang),
             num(c.lab),
             num(c.python)
@@ -1301,7 +1341,11 @@ fn readable(r: &RunReport, record: &Record, lang: Lang) -> String {
         );
     }
     for cycle in &r.deadlocks {
-        let _ = writeln!(out, "\nDEADLOCK: {} wait for each other", cycle.join(" → "));
+        let text = match cycle.as_slice() {
+            [one] => format!("{one} waited for a lock it held itself"),
+            _ => format!("{} waited for each other", cycle.join(" → ")),
+        };
+        let _ = writeln!(out, "\nDEADLOCK: {text}");
     }
     let _ = writeln!(
         out,

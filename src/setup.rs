@@ -96,6 +96,8 @@ pub fn to_json(scenario: &Scenario, knobs: &Knobs, speed: f64, lang: Lang) -> St
                     crate::lab::KnobKind::Bool => serde_json::json!(v >= 0.5),
                     crate::lab::KnobKind::Int => serde_json::json!(v.round() as i64),
                     crate::lab::KnobKind::Float => serde_json::json!(v),
+                    // By name, as `--set strategy=ordered` takes it.
+                    crate::lab::KnobKind::Choice => serde_json::json!(spec.format(v)),
                 };
                 (name.to_string(), value)
             })
@@ -194,6 +196,23 @@ mod tests {
         assert_eq!(setup.speed, 2.5);
         assert_eq!(setup.lang, Some(Lang::Es));
         assert_eq!(setup.knobs().values(), knobs.values());
+    }
+
+    #[test]
+    fn a_strategy_is_saved_by_name_and_read_back() {
+        let scenario = scenarios::find("deadlock").unwrap();
+        let knobs = scenario.knobs();
+        knobs.set_from_arg("strategy=timeout").unwrap();
+        let text = to_json(scenario, &knobs, 1.0, Lang::En);
+        assert!(text.contains(r#""strategy": "timeout""#), "{text}");
+        let setup = parse(&text, "test").unwrap();
+        assert_eq!(setup.knobs().get("strategy"), 2.0);
+        let e = parse(
+            r#"{"hilos_setup": 1, "scenario": "deadlock", "speed": 1, "knobs": {"strategy": "polite"}}"#,
+            "f",
+        )
+        .unwrap_err();
+        assert!(e.contains("naive, ordered, timeout"), "{e}");
     }
 
     #[test]

@@ -45,7 +45,9 @@ fn random_knobs(scenario: &Scenario, rng: &mut Rng) -> Vec<(&'static str, f64)> 
             let u = rng.unit();
             let v = match k.kind {
                 KnobKind::Bool => (u < 0.5) as u8 as f64,
-                KnobKind::Int => (k.min + u * (k.max - k.min + 1.0)).floor().min(k.max),
+                KnobKind::Int | KnobKind::Choice => {
+                    (k.min + u * (k.max - k.min + 1.0)).floor().min(k.max)
+                }
                 KnobKind::Float if k.logarithmic && k.min > 0.0 => {
                     (k.min.ln() + u * (k.max.ln() - k.min.ln())).exp()
                 }

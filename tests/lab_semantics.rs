@@ -1300,3 +1300,141 @@ fn knob_errors_name_the_valid_choices() {
     assert_eq!(race.get("lock"), 1.0);
     assert!(race.set_from_arg("lock=maybe").is_err());
 }
+
+/// Two threads each holding one lock and asking for the other's.
+fn crossed(lab: &Lab, timeout: Option<f64>) -> (Thread, Thread) {
+    let a = lab.handle().lock("lock_a");
+    let b = lab.handle().lock("lock_b");
+    let mut threads = Vec::new();
+    for (name, first, second) in [("T1", a.clone(), b.clone()), ("T2", b, a)] {
+        threads.push(start(lab, name, move |c| {
+            let _first = first.hold()?;
+            c.sleep(0.05)?; // the other takes its first lock meanwhile
+            match timeout {
+                Some(t) => {
+                    second.acquire_timeout(t)?;
+                }
+                None => second.acquire()?,
+            }
+            Ok(())
+        }));
+    }
+    let t2 = threads.pop().unwrap();
+    (threads.pop().unwrap(), t2)
+}
+
+#[test]
+fn a_cycle_of_timed_waits_is_no_deadlock_and_an_untimed_one_is_remembered() {
+    // With acquire(timeout=…) both block on each other for a while, then
+    // give up: the graph has a cycle, but not a deadlock.
+    let lab = lab();
+    let (t1, t2) = crossed(&lab, Some(0.4));
+    eventually("both blocked with a timeout", || {
+        t1.state() == State::Blocked && t2.state() == State::Blocked
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(lab.record().lock().deadlocks().is_empty());
+    assert!(lab.wait(Duration::from_secs(5)), "the timeouts end it");
+    lab.stop();
+    let rec = lab.record().lock();
+    assert!(
+        rec.deadlocks_seen().is_empty(),
+        "{:?}",
+        rec.deadlocks_seen()
+    );
+    assert_eq!(rec.deadlocks_formed(), 0);
+    drop(rec);
+
+    // Without a timeout: a deadlock, named while it lasts and remembered
+    // once Stop has killed both threads and no thread is blocked any more.
+    let lab = self::lab();
+    let (t1, t2) = crossed(&lab, None);
+    eventually("the deadlock is named", || {
+        lab.record().lock().deadlocks() == vec![vec![t1.id(), t2.id()]]
+    });
+    lab.stop();
+    let rec = lab.record().lock();
+    assert!(rec.deadlocks().is_empty(), "nobody is blocked after Stop");
+    assert_eq!(rec.deadlocks_seen(), [vec![t1.id(), t2.id()]]);
+    assert_eq!(rec.deadlocks_formed(), 1);
+}
+
+#[test]
+fn a_contended_lock_is_never_taken_for_a_deadlock_of_one() {
+    // Between a waiter getting the lock (the lock reports its new holder)
+    // and its "running" arriving, the record sees a thread blocked on a lock
+    // it holds. Thousands of hand-overs must not be called a deadlock.
+    let lab = lab();
+    let lock = lab.handle().lock("lock");
+    let threads: Vec<Thread> = (0..4)
+        .map(|i| {
+            let lock = lock.clone();
+            start(&lab, &format!("T{i}"), move |c| {
+                for _ in 0..300 {
+                    let _held = lock.hold()?;
+                    c.sleep(0.0002)?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    assert!(lab.wait(Duration::from_secs(20)));
+    lab.stop();
+    let rec = lab.record().lock();
+    let blocked: f64 = threads
+        .iter()
+        .map(|t| rec.thread(t.id()).unwrap().time_in(rec.now())[State::Blocked.index()])
+        .sum();
+    assert!(blocked > 0.0, "the lock was never contended");
+    assert!(
+        rec.deadlocks_seen().is_empty(),
+        "{:?}",
+        rec.deadlocks_seen()
+    );
+}
+
+#[test]
+fn a_daemon_cut_off_at_exit_keeps_the_locks_it_held() {
+    // CPython stops daemon threads where they stand at shutdown: their
+    // `with` blocks never release. The lab's do the same, so a thread
+    // deadlocked with a daemon never gets through while the daemons are cut off.
+    let lab = lab();
+    let lock = lab.handle().lock("lock");
+    let held = lock.clone();
+    lab.start_main(move |ctx| {
+        let holder = ctx.thread("Holder", true, move |c| {
+            let _held = held.hold()?;
+            c.sleep(3600.0)
+        });
+        holder.start()?;
+        ctx.sleep(0.05)?;
+        Ok(()) // exit: the daemon is cut off inside its `with`
+    })
+    .unwrap();
+    assert!(lab.wait(Duration::from_secs(5)));
+    assert!(lock.locked(), "the cut-off daemon released its lock");
+    lab.stop();
+    assert!(lock.locked());
+}
+
+#[test]
+fn choice_knobs_take_a_name_or_an_index() {
+    let knobs = hilos::scenarios::find("deadlock").unwrap().knobs();
+    knobs.set_from_arg("strategy=ordered").unwrap();
+    assert_eq!(knobs.get("strategy"), 1.0);
+    knobs.set_from_arg("strategy=TIMEOUT").unwrap();
+    assert_eq!(knobs.get("strategy"), 2.0);
+    knobs.set_from_arg("strategy=0").unwrap();
+    assert_eq!(knobs.get("strategy"), 0.0);
+    let e = knobs
+        .set_from_arg("strategy=polite")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("strategy") && e.contains("naive, ordered, timeout"),
+        "{e}"
+    );
+    assert!(knobs.set_from_arg("strategy=3").is_err());
+    let spec = knobs.spec("strategy").unwrap();
+    assert_eq!(spec.format(1.0), "ordered");
+}

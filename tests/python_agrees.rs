@@ -155,6 +155,22 @@ fn the_variants_that_change_the_lesson_agree_too() {
         "payment-pipeline",
         &["sequential=off", "students=7", "workers=3"],
     );
+    // The RLock goes all the way down; the intruder's release raises.
+    let r = with("lock-rlock", &["rlock=on"]);
+    assert_eq!(r["outcomes"][0]["python"], 3.0, "deepest level");
+    assert_eq!(r["outcomes"][2]["python"], 1.0, "RuntimeError");
+    // Both fixes of the deadlock finish every round.
+    for fix in ["strategy=ordered", "strategy=timeout"] {
+        let r = with("deadlock", &[fix]);
+        assert_eq!(r["outcomes"][0]["python"], 4.0, "{fix}: rounds");
+        assert_eq!(r["outcomes"][1]["python"], 0.0, "{fix}: stuck");
+    }
+    // Both fixes of the philosophers feed everyone.
+    for fix in ["strategy=ordered", "strategy=waiter"] {
+        let r = with("dining-philosophers", &[fix]);
+        assert_eq!(r["outcomes"][0]["python"], 10.0, "{fix}: meals");
+        assert_eq!(r["outcomes"][2]["python"], 0.0, "{fix}: stuck");
+    }
 }
 
 #[test]

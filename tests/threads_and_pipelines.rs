@@ -386,12 +386,14 @@ fn the_two_lock_pipeline_delivers_everything_but_the_queue_is_faster() {
 
 #[test]
 fn payment_totals_match_the_arithmetic_of_the_steps() {
-    let v = run_json(&["payment-pipeline", "--speed", "20"]);
+    let v = run_json(&["payment-pipeline", "--speed", "10"]);
     assert_eq!(v["finished"], true);
+    // Sleeps only ever overshoot, by more on a loaded machine: never below
+    // the arithmetic, and well short of the next strategy's total above it.
     let close = |name: &str, want: f64| {
         let got = metric(&v, name);
         assert!(
-            (got - want).abs() <= 0.1 * want + 0.2,
+            got >= 0.95 * want && got <= 1.6 * want + 0.5,
             "{name}: {got} s, the steps say {want} s"
         );
     };

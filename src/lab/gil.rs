@@ -458,8 +458,8 @@ impl WorkerInner {
     }
 
     /// A wait begins: show the new state, then let go of the GIL.
-    pub(crate) fn gil_wait_begins(&self, state: State, target: Option<Target>) {
-        self.set_state(state, target);
+    pub(crate) fn gil_wait_begins(&self, state: State, target: Option<Target>, timed: bool) {
+        self.set_state_timed(state, target, timed);
         if let Some(core) = self.gil_core()
             && let Some(g) = &core.gil
         {

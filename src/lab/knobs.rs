@@ -17,6 +17,17 @@ pub enum KnobKind {
     Float,
     /// On or off (a lock on/off). Stored as 0 or 1.
     Bool,
+    /// One of a few named options (a strategy). Stored as the option's
+    /// index, 0 to n − 1; see [`KnobSpec::choices`].
+    Choice,
+}
+
+/// One option of a [`KnobKind::Choice`] knob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Choice {
+    /// Typed on the command line: `--set strategy=ordered`.
+    pub name: &'static str,
+    pub label: Text,
 }
 
 /// One declared parameter of a scenario.
@@ -36,6 +47,8 @@ pub struct KnobSpec {
     pub not_live: Option<Text>,
     /// Whether a slider should use a logarithmic scale (sleeps spanning decades).
     pub logarithmic: bool,
+    /// The options of a [`KnobKind::Choice`] knob, in index order; empty otherwise.
+    pub choices: &'static [Choice],
 }
 
 impl KnobSpec {
@@ -57,6 +70,7 @@ impl KnobSpec {
             default: default as f64,
             not_live: None,
             logarithmic: false,
+            choices: &[],
         }
     }
 
@@ -77,6 +91,7 @@ impl KnobSpec {
             default,
             not_live: None,
             logarithmic: true,
+            choices: &[],
         }
     }
 
@@ -91,7 +106,38 @@ impl KnobSpec {
             default: if default { 1.0 } else { 0.0 },
             not_live: None,
             logarithmic: false,
+            choices: &[],
         }
+    }
+
+    /// One of `choices`, `default` being an index into them.
+    pub const fn choice(
+        name: &'static str,
+        label: Text,
+        choices: &'static [Choice],
+        default: usize,
+    ) -> Self {
+        KnobSpec {
+            name,
+            label,
+            unit: "",
+            kind: KnobKind::Choice,
+            min: 0.0,
+            max: choices.len().saturating_sub(1) as f64,
+            default: default as f64,
+            not_live: None,
+            logarithmic: false,
+            choices,
+        }
+    }
+
+    /// The option a value of a choice knob stands for.
+    pub fn choice_at(&self, value: f64) -> Option<&'static Choice> {
+        let i = value.round();
+        if i < 0.0 {
+            return None;
+        }
+        self.choices.get(i as usize)
     }
 
     pub const fn not_live(mut self, why: Text) -> Self {
@@ -114,6 +160,33 @@ impl KnobSpec {
                     });
                 }
             },
+            KnobKind::Choice => {
+                let names = || {
+                    self.choices
+                        .iter()
+                        .map(|c| c.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                match self
+                    .choices
+                    .iter()
+                    .position(|c| c.name.eq_ignore_ascii_case(raw))
+                {
+                    Some(i) => i as f64,
+                    // Its index works too, as `hilos run --json` prints it.
+                    None => match raw.parse::<usize>() {
+                        Ok(i) if i < self.choices.len() => i as f64,
+                        _ => {
+                            return Err(KnobError::BadValue {
+                                knob: self.name,
+                                value: raw.to_string(),
+                                expected: format!("one of {}", names()),
+                            });
+                        }
+                    },
+                }
+            }
             KnobKind::Int => {
                 let v: i64 = raw.parse().map_err(|_| KnobError::BadValue {
                     knob: self.name,
@@ -161,6 +234,10 @@ impl KnobSpec {
             KnobKind::Bool => if value >= 0.5 { "on" } else { "off" }.to_string(),
             KnobKind::Int => format!("{}", value.round() as i64),
             KnobKind::Float => format_number(value),
+            KnobKind::Choice => self.choice_at(value).map_or_else(
+                || format!("{}", value.round() as i64),
+                |c| c.name.to_string(),
+            ),
         }
     }
 }

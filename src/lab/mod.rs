@@ -30,7 +30,7 @@ use parking_lot::Mutex;
 pub use error::{SyncError, SyncResult};
 pub use futures::{Future, FutureState, ThreadPoolExecutor};
 pub use gil::Interpreter;
-pub use knobs::{KnobKind, KnobSpec, Knobs};
+pub use knobs::{Choice, KnobKind, KnobSpec, Knobs};
 pub use local::Local;
 pub use probe::{ResourceKind, Target};
 pub use record::Record;

@@ -76,7 +76,9 @@ impl ResourceKind {
     /// What the resource's level series measures, e.g. the depth of a queue.
     pub fn level_meaning(self) -> &'static str {
         match self {
-            ResourceKind::Lock | ResourceKind::RLock | ResourceKind::Condition => "holders",
+            ResourceKind::Lock | ResourceKind::Condition => "holders",
+            // How many times its owner holds it.
+            ResourceKind::RLock => "count",
             ResourceKind::Semaphore | ResourceKind::BoundedSemaphore => "free_permits",
             ResourceKind::Queue => "depth",
             ResourceKind::Event => "is_set",
@@ -185,6 +187,9 @@ pub enum EventKind {
         id: WorkerId,
         state: State,
         target: Option<Target>,
+        /// The wait gives up by itself (`acquire(timeout=…)`), so a cycle
+        /// through it is not a deadlock.
+        timed: bool,
     },
     /// The body raised: a Python exception (a `SyncError`), or a Rust panic,
     /// which in a scenario is a bug in Hilos rather than a lesson.

@@ -138,8 +138,13 @@ pub struct ThreadTrack {
     pub process: Option<ProcessId>,
     pub state: State,
     pub target: Option<Target>,
+    /// The current wait gives up by itself (`acquire(timeout=…)`).
+    pub timed: bool,
     /// When the current state began.
     pub since: f64,
+    /// The record's revision when the current state began: orders it
+    /// against a lock's change of holder (see [`Record::deadlocks`]).
+    state_rev: u64,
     pub spans: VecDeque<Span>,
     pub spans_trimmed: u64,
     time_in: [f64; State::COUNT],
@@ -164,7 +169,9 @@ impl ThreadTrack {
             process: None,
             state: State::Created,
             target: None,
+            timed: false,
             since: 0.0,
+            state_rev: 0,
             spans: VecDeque::new(),
             spans_trimmed: 0,
             time_in: [0.0; State::COUNT],
@@ -224,7 +231,9 @@ impl ThreadTrack {
         self.process = src.process;
         self.state = src.state;
         self.target = src.target;
+        self.timed = src.timed;
         self.since = src.since;
+        self.state_rev = src.state_rev;
         self.time_in = src.time_in;
         if self.failure != src.failure {
             self.failure.clone_from(&src.failure);
@@ -304,6 +313,9 @@ impl RoleMix {
     }
 }
 
+/// Deadlocks a record keeps (it counts them all).
+pub const MAX_DEADLOCKS_KEPT: usize = 64;
+
 /// Past this many roles, threads of new roles are mixed under [`OTHER_ROLE`].
 const MAX_ROLES: usize = 256;
 
@@ -347,6 +359,8 @@ pub struct ResourceTrack {
     pub level: i64,
     pub waiters: u32,
     pub holder: Option<WorkerId>,
+    /// The record's revision when the holder last changed.
+    holder_rev: u64,
     pub level_series: Series,
     pub waiters_series: Series,
     pub capacity_series: Series,
@@ -363,6 +377,7 @@ impl ResourceTrack {
         self.level = src.level;
         self.waiters = src.waiters;
         self.holder = src.holder;
+        self.holder_rev = src.holder_rev;
         self.level_series.sync_from(&src.level_series);
         self.waiters_series.sync_from(&src.waiters_series);
         self.capacity_series.sync_from(&src.capacity_series);
@@ -512,6 +527,9 @@ pub struct Record {
     pub futures_forgotten: u64,
     pub log: VecDeque<LogLine>,
     pub log_trimmed: u64,
+    /// Distinct deadlocks that formed, oldest first; see [`Record::deadlocks_seen`].
+    deadlocks_seen: Vec<Vec<WorkerId>>,
+    deadlocks_formed: u64,
     pub events_recorded: u64,
     pub events_dropped: u64,
     /// Threads that ended in a Rust panic (a bug, never a lesson).
@@ -562,6 +580,8 @@ impl Record {
             futures_forgotten: 0,
             log: VecDeque::new(),
             log_trimmed: 0,
+            deadlocks_seen: Vec::new(),
+            deadlocks_formed: 0,
             events_recorded: 0,
             events_dropped: 0,
             panics: 0,
@@ -666,20 +686,62 @@ impl Record {
         self.alive_processes
     }
 
-    /// Cycles in the wait-for graph: each is a list of threads, every one
-    /// blocked on a lock held by the next (a thread waiting on a lock it holds
-    /// is a cycle of one).
-    pub fn deadlocks(&self) -> Vec<Vec<WorkerId>> {
-        let waits_for = |w: WorkerId| -> Option<WorkerId> {
-            let t = self.thread(w)?;
-            if t.state != State::Blocked {
+    /// The thread that `w` waits for: the holder of the lock it is blocked
+    /// on without a timeout. A timed wait ends by itself, so it is no edge
+    /// of a deadlock (see [`Record::lock_wait`]).
+    pub fn waits_for(&self, w: WorkerId) -> Option<WorkerId> {
+        self.lock_wait(w)
+            .and_then(|(holder, timed)| (!timed).then_some(holder))
+    }
+
+    /// The holder of the lock `w` is blocked on, and whether `w` waits with
+    /// a timeout. A lock whose holder became `w` after `w` blocked is no
+    /// wait: `w` has just got it, and its "running" is on its way.
+    pub fn lock_wait(&self, w: WorkerId) -> Option<(WorkerId, bool)> {
+        let t = self.thread(w)?;
+        if t.state != State::Blocked {
+            return None;
+        }
+        let Target::Resource(r) = t.target? else {
+            return None;
+        };
+        let r = self.resource(r)?;
+        let holder = r.holder?;
+        if holder == w && r.holder_rev > t.state_rev {
+            return None;
+        }
+        Some((holder, t.timed))
+    }
+
+    /// The cycle of the wait-for graph that following `start`'s waits runs
+    /// into, if any, beginning at its lowest thread id.
+    fn cycle_from(&self, start: WorkerId) -> Option<Vec<WorkerId>> {
+        let mut path = vec![start];
+        let mut cur = start;
+        while let Some(next) = self.waits_for(cur) {
+            if let Some(pos) = path.iter().position(|&p| p == next) {
+                let mut cycle = path[pos..].to_vec();
+                let min_pos = cycle
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, w)| **w)
+                    .map_or(0, |(i, _)| i);
+                cycle.rotate_left(min_pos);
+                return Some(cycle);
+            }
+            if path.len() > self.threads.len() {
                 return None;
             }
-            match t.target? {
-                Target::Resource(r) => self.resource(r)?.holder,
-                Target::Thread(_) => None,
-            }
-        };
+            path.push(next);
+            cur = next;
+        }
+        None
+    }
+
+    /// Cycles in the wait-for graph now: each is a list of threads, every
+    /// one blocked (without a timeout) on a lock held by the next; a thread
+    /// waiting on a lock it holds is a cycle of one.
+    pub fn deadlocks(&self) -> Vec<Vec<WorkerId>> {
         let mut cycles: Vec<Vec<WorkerId>> = Vec::new();
         let blocked = self
             .threads
@@ -687,30 +749,35 @@ impl Record {
             .filter(|t| t.state == State::Blocked)
             .map(|t| t.id);
         for start in blocked {
-            let mut path = vec![start];
-            let mut cur = start;
-            while let Some(next) = waits_for(cur) {
-                if let Some(pos) = path.iter().position(|&p| p == next) {
-                    let mut cycle = path[pos..].to_vec();
-                    let min_pos = cycle
-                        .iter()
-                        .enumerate()
-                        .min_by_key(|(_, w)| **w)
-                        .map_or(0, |(i, _)| i);
-                    cycle.rotate_left(min_pos);
-                    if !cycles.contains(&cycle) {
-                        cycles.push(cycle);
-                    }
-                    break;
-                }
-                if path.len() > self.threads.len() {
-                    break;
-                }
-                path.push(next);
-                cur = next;
+            if let Some(cycle) = self.cycle_from(start)
+                && !cycles.contains(&cycle)
+            {
+                cycles.push(cycle);
             }
         }
         cycles
+    }
+
+    /// Every deadlock that formed during the run, in the order they formed
+    /// (the first [`MAX_DEADLOCKS_KEPT`] distinct cycles): what a run that
+    /// ended (its threads killed, its locks released) still reports.
+    pub fn deadlocks_seen(&self) -> &[Vec<WorkerId>] {
+        &self.deadlocks_seen
+    }
+
+    /// How many distinct deadlocks formed, kept or not.
+    pub fn deadlocks_formed(&self) -> u64 {
+        self.deadlocks_formed
+    }
+
+    fn note_deadlock(&mut self, cycle: Vec<WorkerId>) {
+        if self.deadlocks_seen.contains(&cycle) {
+            return;
+        }
+        self.deadlocks_formed += 1;
+        if self.deadlocks_seen.len() < MAX_DEADLOCKS_KEPT {
+            self.deadlocks_seen.push(cycle);
+        }
     }
 
     /// The track for `id`, made on first sight; None for a folded thread.
@@ -829,7 +896,22 @@ impl Record {
             },
             EventKind::MachineCpu { percent } => self.cpu_machine.push(t, percent),
             EventKind::ChildDropped { count } => self.child_events_dropped += count,
-            EventKind::State { id, state, target } => self.change_state(id, t, state, target),
+            EventKind::State {
+                id,
+                state,
+                target,
+                timed,
+            } => {
+                self.change_state(id, t, state, target, timed);
+                // A deadlock forms when its last thread blocks: look once,
+                // from that thread, and remember what is found.
+                if state == State::Blocked
+                    && !timed
+                    && let Some(cycle) = self.cycle_from(id)
+                {
+                    self.note_deadlock(cycle);
+                }
+            }
             EventKind::Failed { id, message, panic } => {
                 if panic {
                     self.panics += 1;
@@ -859,6 +941,7 @@ impl Record {
                         level: 0,
                         waiters: 0,
                         holder: None,
+                        holder_rev: 0,
                         level_series: Series::new(cap),
                         waiters_series: Series::new(cap),
                         capacity_series,
@@ -878,6 +961,9 @@ impl Record {
                     r.rev = self.rev;
                     r.level = level;
                     r.waiters = waiters;
+                    if r.holder != holder {
+                        r.holder_rev = self.rev;
+                    }
                     r.holder = holder;
                     r.level_series.push(t, level as f64);
                     r.waiters_series.push(t, f64::from(waiters));
@@ -1007,7 +1093,15 @@ impl Record {
         }
     }
 
-    fn change_state(&mut self, id: WorkerId, t: f64, state: State, target: Option<Target>) {
+    fn change_state(
+        &mut self,
+        id: WorkerId,
+        t: f64,
+        state: State,
+        target: Option<Target>,
+        timed: bool,
+    ) {
+        let rev = self.rev;
         let cap = self.limits.spans_per_thread;
         let Some(track) = self.thread_mut(id) else {
             return;
@@ -1036,7 +1130,9 @@ impl Record {
         let was_counted = track.counted;
         track.state = state;
         track.target = target;
+        track.timed = timed;
         track.since = t;
+        track.state_rev = rev;
         track.counted = !state.is_final();
         let role = track.role.clone();
         let is_alive = track.is_alive();
@@ -1293,6 +1389,10 @@ impl Record {
             }
         }
         self.log_trimmed = src.log_trimmed;
+        if self.deadlocks_formed != src.deadlocks_formed {
+            self.deadlocks_seen.clone_from(&src.deadlocks_seen);
+            self.deadlocks_formed = src.deadlocks_formed;
+        }
         self.ended_at = src.ended_at;
         self.last_event_at = src.last_event_at;
         self.next_thread = src.next_thread;

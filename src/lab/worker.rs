@@ -57,11 +57,17 @@ impl WorkerInner {
     }
 
     pub(crate) fn set_state(&self, state: State, target: Option<Target>) {
+        self.set_state_timed(state, target, false);
+    }
+
+    /// Like [`WorkerInner::set_state`], saying whether the wait has a timeout.
+    pub(crate) fn set_state_timed(&self, state: State, target: Option<Target>, timed: bool) {
         self.state.store(state.index() as u8, Ordering::Release);
         self.lab.probe.emit(EventKind::State {
             id: self.id,
             state,
             target,
+            timed,
         });
     }
 
@@ -103,8 +109,18 @@ impl<'a> StateScope<'a> {
     /// A thread that belongs to an interpreter with a GIL lets go of it
     /// here, as CPython releases it around every blocking call.
     pub fn enter(worker: Option<&'a WorkerInner>, state: State, target: Option<Target>) -> Self {
+        Self::enter_timed(worker, state, target, false)
+    }
+
+    /// Enter a wait that gives up by itself after a timeout when `timed`.
+    pub fn enter_timed(
+        worker: Option<&'a WorkerInner>,
+        state: State,
+        target: Option<Target>,
+        timed: bool,
+    ) -> Self {
         if let Some(w) = worker {
-            w.gil_wait_begins(state, target);
+            w.gil_wait_begins(state, target, timed);
         }
         StateScope { worker }
     }

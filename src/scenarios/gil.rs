@@ -61,6 +61,7 @@ const KNOBS: &[KnobSpec] = &[
         default: 0.0,
         not_live: None,
         logarithmic: false,
+        choices: &[],
     },
     KnobSpec::flag(
         "sweep",

@@ -2,15 +2,17 @@
 //! threads as "MainThread"), its metrics, its explanation and its Python
 //! program. Adding one is adding a file and a line in [`all`].
 
-pub mod frozen_ui;
-pub mod producer_consumer;
-pub mod race_condition;
-
 pub mod barrier;
 pub mod condition;
 pub mod daemon_threads;
+pub mod deadlock;
+pub mod dining_philosophers;
 pub mod event;
+pub mod frozen_ui;
+pub mod lock_rlock;
 pub mod payment_pipeline;
+pub mod producer_consumer;
+pub mod race_condition;
 pub mod semaphore;
 pub mod single_slot_pipeline;
 pub mod thread_lifecycle;
@@ -26,9 +28,11 @@ pub mod process_communication;
 #[cfg(target_os = "linux")]
 pub mod process_pool;
 
+use std::time::Instant;
+
 use crate::lab::record::Record;
 use crate::lab::text::Text;
-use crate::lab::{Ctx, KnobSpec, Knobs, SyncResult};
+use crate::lab::{Ctx, KnobSpec, Knobs, State, SyncResult, Thread};
 use crate::t;
 
 /// Groups as the tutorials group them; the window's left panel follows this order.
@@ -123,6 +127,12 @@ pub enum Extra {
     Processes {
         strategies: &'static [(&'static str, Text)],
     },
+    /// The wait-for graph, live: threads and locks, who holds what and who
+    /// waits for what, deadlock cycles highlighted.
+    WaitForGraph,
+    /// The dining philosophers' table: forks between philosophers, who holds
+    /// which, and the meals each has eaten.
+    Philosophers,
 }
 
 /// One bar chart of [`Extra::Bars`]: a bar per metric.
@@ -201,6 +211,10 @@ pub fn all() -> &'static [&'static Scenario] {
         &frozen_ui::SCENARIO,
         &race_condition::SCENARIO,
         &producer_consumer::SCENARIO,
+        // Synchronisation, after race-condition: the locks, then the others.
+        &lock_rlock::SCENARIO,
+        &deadlock::SCENARIO,
+        &dining_philosophers::SCENARIO,
         // Threads, pools and pipelines.
         &thread_lifecycle::SCENARIO,
         &daemon_threads::SCENARIO,
@@ -297,6 +311,54 @@ impl Dice {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         (self.0 % 100) as u32 + 1
+    }
+}
+
+/// What the Python programs' main does with threads that may be stuck for
+/// good: `t.join(timeout=…)` on each against one deadline, `give_up` scenario
+/// seconds from now (the knob is read once, as the program reads its
+/// constant), then look at who is still alive. Returns the threads still
+/// alive when it gave up (none if all ended).
+pub(crate) fn join_or_give_up(
+    ctx: &Ctx,
+    threads: &[Thread],
+    give_up: &str,
+) -> SyncResult<Vec<Thread>> {
+    let lab = ctx.lab();
+    let give_up = ctx.knob(give_up);
+    let started = Instant::now();
+    for t in threads {
+        // What is left of the deadline, in scenario seconds at this speed.
+        let left = give_up - started.elapsed().as_secs_f64() * lab.speed();
+        t.join(Some(left.max(0.0)))?;
+    }
+    Ok(threads.iter().filter(|t| t.is_alive()).cloned().collect())
+}
+
+/// Why a `give_up` knob applies at the next Start.
+pub(crate) const GIVE_UP_NOT_LIVE: Text = t!(
+    "applies at the next Start: Main reads it once, when it starts waiting",
+    "se aplica al próximo Inicio: Main lo lee una vez, al empezar a esperar"
+);
+
+/// Threads that ended with an exception (kept and folded alike).
+pub(crate) fn failed_threads(record: &Record) -> usize {
+    let kept = record
+        .threads()
+        .filter(|t| t.state == State::Failed)
+        .count();
+    kept + record.folded.all.ended[State::Failed.index()] as usize
+}
+
+/// How many deadlocks formed during the run (see [`Record::deadlocks_seen`]).
+pub(crate) fn deadlocks_metric(record: &Record) -> Metric {
+    Metric {
+        name: "deadlocks",
+        label: t!(
+            "deadlocks the lab saw form",
+            "interbloqueos que el laboratorio vio formarse"
+        ),
+        value: record.deadlocks_formed() as f64,
     }
 }
 

@@ -7,8 +7,10 @@ use eframe::egui::Ui;
 use super::Action;
 use super::frames::FrameTimes;
 use super::frozen::FrozenExtra;
+use super::philosophers::PhilosophersExtra;
 use super::pool_view::{BarsExtra, FuturesExtra, ThreadNotesExtra};
 use super::view::View;
+use super::waitfor::WaitForExtra;
 use crate::lab::Knobs;
 use crate::lab::controller::Controller;
 use crate::lab::record::Record;
@@ -23,7 +25,7 @@ pub struct ExtraCx<'a> {
     pub knobs: &'a Knobs,
     pub speed: f64,
     pub running: bool,
-    /// The window's copy of the run's record, if there is a run.
+    /// The window's own copy of the record (no lock held), once a run started.
     pub record: Option<&'a Record>,
 }
 
@@ -92,5 +94,7 @@ pub fn for_scenario(extra: Extra) -> Option<Box<dyn ScenarioExtra>> {
         Extra::Processes { strategies } => {
             Some(Box::new(super::process_view::ProcessesExtra { strategies }))
         }
+        Extra::WaitForGraph => Some(Box::new(WaitForExtra)),
+        Extra::Philosophers => Some(Box::new(PhilosophersExtra)),
     }
 }

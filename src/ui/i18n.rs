@@ -219,6 +219,71 @@ pub const FREEZE_NOTE: Text = t!(
 pub const FREEZE_AT_MOST: Text = t!("(Hilos stops it at 10 s)", "(Hilos lo corta a los 10 s)");
 pub const FREEZE_CAPPED: Text = t!("stopped at the 10 s limit", "cortado en el límite de 10 s");
 
+// The wait-for graph (deadlock, lock-rlock).
+pub const WAIT_FOR_GRAPH: Text = t!("Wait-for graph", "Grafo de esperas");
+pub const WAIT_FOR_HINT: Text = t!(
+    "Drawn from what each thread is blocked on and who holds each lock. A closed loop of waits without a timeout is a deadlock: nothing inside the program can break it.",
+    "Dibujado a partir de lo que espera cada hilo y de quién tiene cada lock. Un ciclo cerrado de esperas sin timeout es un interbloqueo: nada dentro del programa puede romperlo."
+);
+pub const LEGEND_WAITS: Text = t!("waits for", "espera");
+pub const LEGEND_WAITS_TIMED: Text = t!("waits, with a timeout", "espera, con timeout");
+pub const LEGEND_HELD_BY: Text = t!("held by", "en manos de");
+pub const LEGEND_DEADLOCK: Text = t!("deadlock loop", "ciclo de interbloqueo");
+pub const EDGE_WAITS: Text = t!("waits for", "espera");
+pub const EDGE_HELD_BY: Text = t!("held by", "en manos de");
+pub const NO_LOCKS: Text = t!("No locks yet.", "Aún no hay locks.");
+pub const GRAPH_BEFORE_START: Text = t!(
+    "Press Start: the threads and the locks appear here, with who holds and who waits for what.",
+    "Pulsa Iniciar: aquí aparecen los hilos y los locks, con quién tiene y quién espera qué."
+);
+pub const TIMED_CYCLE: Text = t!("Loop a timeout will break", "Ciclo que romperá un timeout");
+pub const DEADLOCK_FORMED: Text = t!(
+    "A deadlock formed in this run",
+    "En esta ejecución se formó un interbloqueo"
+);
+pub const FOR_NOW: Text = t!("for", "desde hace");
+pub const WAITS_FOR: Text = t!("waits for", "espera");
+pub const HELD_BY: Text = t!("held by", "en manos de");
+pub const HELD_BY_ITSELF: Text = t!("which it holds itself", "que tiene él mismo");
+pub const WITH_TIMEOUT: Text = t!(
+    "with a timeout: it gives up by itself",
+    "con timeout: se rinde solo"
+);
+pub const HOLDS: Text = t!("holds", "tiene");
+pub const NEVER_RELEASED: Text = t!(
+    "cut off while holding it: it is never released",
+    "cortado con él en la mano: nunca se libera"
+);
+pub const FREE: Text = t!("free", "libre");
+pub const RLOCK_COUNT: Text = t!("times its owner holds it", "veces que lo tiene su dueño");
+pub const WAITING_FOR_IT: Text = t!("waiting for it", "esperándolo");
+
+// The dining philosophers' table.
+pub const THE_TABLE: Text = t!("The table", "La mesa");
+pub const TABLE_HINT: Text = t!(
+    "Each philosopher is a thread and each fork a Lock shared by two neighbours. A fork drawn beside a philosopher is in that philosopher's hand; a dashed arrow points to the fork a hungry philosopher waits for.",
+    "Cada filósofo es un hilo y cada tenedor un Lock que comparten dos vecinos. Un tenedor dibujado junto a un filósofo está en su mano; una flecha discontinua apunta al tenedor que espera un filósofo hambriento."
+);
+pub const TABLE_BEFORE_START: Text = t!(
+    "Press Start: the philosophers sit down here, with their forks and their meals.",
+    "Pulsa Iniciar: aquí se sientan los filósofos, con sus tenedores y sus comidas."
+);
+pub const THINKING: Text = t!("thinking", "pensando");
+pub const ONE_FORK: Text = t!("holds one fork", "con un tenedor");
+pub const EATING: Text = t!("eating", "comiendo");
+pub const HUNGRY: Text = t!("hungry, waiting", "hambriento, esperando");
+pub const MEALS_EATEN: Text = t!("meals eaten", "comidas");
+pub const MEALS_WORD: Text = t!("meals", "comidas");
+pub const FEWEST_SO_FAR: Text = t!(
+    "the fewest so far: the others eat while this one waits",
+    "las menos hasta ahora: los demás comen mientras este espera"
+);
+pub const MEALS_PER_PHILOSOPHER: Text = t!("Meals per philosopher", "Comidas por filósofo");
+pub const TABLE_DEADLOCKED: Text = t!(
+    "philosophers each hold one fork and wait for their neighbour's, round the table",
+    "filósofos tienen cada uno un tenedor y esperan el del vecino, alrededor de la mesa"
+);
+
 // Run it in Python.
 pub const RUN_IN_PYTHON: Text = t!("Run in Python", "Ejecutar en Python");
 pub const RUN_IN_PYTHON_HINT: Text = t!(
@@ -291,6 +356,13 @@ pub fn unit(unit: &'static str, lang: Lang, value: f64) -> &'static str {
         "clients" => (t!("clients", "clientes"), t!("client", "cliente")),
         "processes" => (t!("processes", "procesos"), t!("process", "proceso")),
         "students" => (t!("students", "estudiantes"), t!("student", "estudiante")),
+        "levels" => (t!("levels", "niveles"), t!("level", "nivel")),
+        "rounds" => (t!("rounds", "rondas"), t!("round", "ronda")),
+        "meals" => (t!("meals", "comidas"), t!("meal", "comida")),
+        "philosophers" => (
+            t!("philosophers", "filósofos"),
+            t!("philosopher", "filósofo"),
+        ),
         "calls" => (t!("calls", "llamadas"), t!("call", "llamada")),
         "generations" => (
             t!("generations", "generaciones"),

@@ -11,6 +11,7 @@ mod frames;
 mod frozen;
 pub mod i18n;
 mod log;
+pub mod philosophers;
 mod plots;
 mod pool_view;
 mod process_view;
@@ -18,6 +19,7 @@ pub mod python_panel;
 mod side;
 pub mod timeline;
 pub mod view;
+pub mod waitfor;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -921,7 +923,9 @@ impl HilosApp {
             Phase::Stopped => (i18n::STATUS_STOPPED, Color32::from_rgb(245, 170, 35)),
             Phase::Finished => (i18n::STATUS_FINISHED, Color32::from_rgb(150, 205, 255)),
         };
-        ui.horizontal(|ui| {
+        // Wrapped: a long title in Spanish beside the thread counts must not
+        // widen the centre under the knobs.
+        ui.horizontal_wrapped(|ui| {
             ui.heading(self.scenario().title.get(lang));
             ui.label(RichText::new(text.get(lang)).color(color).strong());
             if let Some(since) = self.controller.stopping_for() {
@@ -1007,7 +1011,10 @@ impl HilosApp {
     fn timeline_header(&self, ui: &mut Ui, actions: &mut Vec<Action>) {
         let lang = self.lang;
         let now = self.view.now;
-        ui.horizontal(|ui| {
+        // Wrapped, never wider than the panel: the centre's scroll area
+        // widens to its widest row, and a row wider than the panel would
+        // push everything under the right panel.
+        ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new(i18n::TIMELINE.get(lang)).strong());
             ui.add_space(8.0);
             let (label, hint, follow) = if self.axis.follow {
@@ -1051,22 +1058,29 @@ impl HilosApp {
             {
                 actions.push(Action::Axis(AxisAction::Fit));
             }
-            ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-                let mut width = self.axis.follow_width;
-                let response = ui
-                    .add(
-                        egui::Slider::new(&mut width, 1.0..=120.0)
-                            .logarithmic(true)
-                            .max_decimals(0)
-                            .suffix(" s"),
-                    )
-                    .on_hover_text(i18n::WINDOW_HINT.get(lang));
-                let label = ui.label(i18n::WINDOW.get(lang));
-                let response = response.labelled_by(label.id);
-                if response.changed() {
-                    actions.push(Action::Axis(AxisAction::FollowWidth(width)));
-                }
-            });
+            // The label, the slider and its value stay together: a slider
+            // is several widgets, which a wrapped row cannot move as one.
+            // (In a wrapped row available_width() is the whole row's.)
+            let left_in_row = ui.max_rect().right() - ui.cursor().left();
+            if left_in_row < ui.spacing().slider_width + 190.0 {
+                ui.end_row();
+            } else {
+                ui.add_space(12.0);
+            }
+            let label = ui.label(i18n::WINDOW.get(lang));
+            let mut width = self.axis.follow_width;
+            let response = ui
+                .add(
+                    egui::Slider::new(&mut width, 1.0..=120.0)
+                        .logarithmic(true)
+                        .max_decimals(0)
+                        .suffix(" s"),
+                )
+                .on_hover_text(i18n::WINDOW_HINT.get(lang))
+                .labelled_by(label.id);
+            if response.changed() {
+                actions.push(Action::Axis(AxisAction::FollowWidth(width)));
+            }
         });
         // The window's range, then the legend, on their own row so they
         // never run into the buttons above in a longer language.
@@ -1082,7 +1096,7 @@ impl HilosApp {
                 .weak(),
             );
             ui.add_space(8.0);
-            timeline::legend(ui, lang);
+            timeline::legend_items(ui, lang);
         });
     }
 

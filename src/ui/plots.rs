@@ -22,46 +22,42 @@ const COUNTER_COLORS: [Color32; 4] = [
     Color32::from_rgb(120, 210, 230),
 ];
 
-/// Levels after the first in one plot (two locks side by side) get these.
-const MORE_LEVEL_COLORS: [Color32; 3] = [
-    Color32::from_rgb(255, 130, 200),
-    Color32::from_rgb(120, 210, 230),
-    Color32::from_rgb(255, 200, 90),
+/// A second level or waiters line in the same plot gets the second shade,
+/// so two locks' lines can be told apart.
+const LEVEL_COLORS: [Color32; 2] = [
+    Color32::from_rgb(90, 170, 255),
+    Color32::from_rgb(80, 215, 200),
+];
+const WAITERS_COLORS: [Color32; 2] = [
+    Color32::from_rgb(245, 170, 35),
+    Color32::from_rgb(235, 110, 190),
 ];
 
-fn line_color(series: SeriesRef, index: usize) -> Color32 {
+fn line_color(series: SeriesRef, same_kind_before: usize) -> Color32 {
     match series {
-        SeriesRef::Level(_) if index > 0 => {
-            MORE_LEVEL_COLORS[(index - 1) % MORE_LEVEL_COLORS.len()]
-        }
-        SeriesRef::Level(_) => Color32::from_rgb(90, 170, 255),
+        SeriesRef::Level(_) => LEVEL_COLORS[same_kind_before % LEVEL_COLORS.len()],
         SeriesRef::Capacity(_) => Color32::from_rgb(240, 90, 80),
-        SeriesRef::Waiters(_) => Color32::from_rgb(245, 170, 35),
-        SeriesRef::Counter(_) => COUNTER_COLORS[index % COUNTER_COLORS.len()],
-        SeriesRef::AliveThreads => Color32::from_rgb(225, 225, 210),
+        SeriesRef::Waiters(_) => WAITERS_COLORS[same_kind_before % WAITERS_COLORS.len()],
+        SeriesRef::Counter(_) => COUNTER_COLORS[same_kind_before % COUNTER_COLORS.len()],
+        SeriesRef::AliveThreads => Color32::from_rgb(150, 150, 175),
         SeriesRef::Processes => Color32::from_rgb(204, 121, 167),
     }
 }
 
-/// Counts the counters and the levels of a plot so far, so each gets its
-/// own colour.
-#[derive(Default)]
-struct Seen {
-    counters: usize,
-    levels: usize,
-}
-
-impl Seen {
-    /// This series' index among the plot's series of its kind.
-    fn index(&mut self, series: SeriesRef) -> usize {
-        let slot = match series {
-            SeriesRef::Counter(_) => &mut self.counters,
-            SeriesRef::Level(_) => &mut self.levels,
-            _ => return 0,
-        };
-        *slot += 1;
-        *slot - 1
-    }
+/// The colour of each line of a plot, in order.
+fn line_colors(plot: &PlotData) -> Vec<Color32> {
+    let kind = |s: SeriesRef| std::mem::discriminant(&s);
+    plot.lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let before = plot.lines[..i]
+                .iter()
+                .filter(|l| kind(l.series) == kind(line.series))
+                .count();
+            line_color(line.series, before)
+        })
+        .collect()
 }
 
 /// Every plot the scenario declares, stacked. Returns what the user did to
@@ -72,13 +68,13 @@ pub fn scenario_plots(ui: &mut Ui, view: &View, lang: Lang, height: f32) -> Vec<
         return axis;
     };
     for (i, plot) in view.plots.iter().enumerate() {
-        // Title and legend on one row, so the legend never hides the data.
-        ui.horizontal(|ui| {
+        // Title and legend above the plot, so the legend never hides the
+        // data; wrapped, so a long legend (Spanish labels are longer) takes
+        // a second row instead of widening the whole centre under the knobs.
+        ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new(plot.title.get(lang)).strong());
             ui.add_space(12.0);
-            let mut seen = Seen::default();
-            for line in &plot.lines {
-                let color = line_color(line.series, seen.index(line.series));
+            for (line, color) in plot.lines.iter().zip(line_colors(plot)) {
                 legend_entry(ui, color, line.label.get(lang));
             }
         });
@@ -97,9 +93,12 @@ pub fn scenario_plots(ui: &mut Ui, view: &View, lang: Lang, height: f32) -> Vec<
 /// One legend entry drawn in a row beside a plot's title: a colour swatch
 /// and its label. Kept out of the plot so it never hides the data.
 fn legend_entry(ui: &mut Ui, color: Color32, label: &str) {
-    let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 3.0), egui::Sense::hover());
-    ui.painter().rect_filled(rect, 1.0, color);
-    ui.label(RichText::new(label).small());
+    // One unit, so a wrap never parts a swatch from its label.
+    ui.horizontal(|ui| {
+        let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 3.0), egui::Sense::hover());
+        ui.painter().rect_filled(rect, 1.0, color);
+        ui.label(RichText::new(label).small());
+    });
     ui.add_space(6.0);
 }
 
@@ -151,9 +150,7 @@ fn one_plot(
             let lo = data.y_min.min(0.0);
             let span = (y_max - lo).max(1e-9);
             plot_ui.set_plot_bounds_y(lo - 0.04 * span..=y_max + 0.18 * span);
-            let mut seen = Seen::default();
-            for line in &data.lines {
-                let color = line_color(line.series, seen.index(line.series));
+            for (line, color) in data.lines.iter().zip(line_colors(data)) {
                 let mut l = Line::new(
                     line.label.get(lang),
                     PlotPoints::from_iter(line.points.iter().copied()),

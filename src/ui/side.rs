@@ -53,6 +53,27 @@ impl HilosApp {
                         .changed()
                         .then_some(if on { 1.0 } else { 0.0 })
                 }
+                KnobKind::Choice => {
+                    // Every option in view at once, as radio buttons.
+                    ui.label(label);
+                    let mut picked = None;
+                    for (k, choice) in spec.choices.iter().enumerate() {
+                        let on = value.round() as usize == k;
+                        // As the sliders' hints: the name to set it by, the default.
+                        let hint = format!(
+                            "{}={} ({} {})",
+                            spec.name,
+                            choice.name,
+                            i18n::DEFAULT.get(lang),
+                            spec.format(spec.default)
+                        );
+                        let response = ui.radio(on, choice.label.get(lang)).on_hover_text(hint);
+                        if response.clicked() && !on {
+                            picked = Some(k as f64);
+                        }
+                    }
+                    picked
+                }
                 KnobKind::Int | KnobKind::Float => {
                     let name = ui.label(label);
                     let mut v = value;

@@ -94,26 +94,25 @@ const STACK: [State; State::COUNT] = [
     State::Done,
 ];
 
-/// The 9 states with their colours.
-pub fn legend(ui: &mut Ui, lang: Lang) {
-    ui.horizontal_wrapped(|ui| {
-        ui.spacing_mut().item_spacing.x = 10.0;
-        for state in State::ALL {
-            ui.horizontal(|ui| {
-                ui.spacing_mut().item_spacing.x = 4.0;
-                let (rect, _) = ui.allocate_exact_size(vec2(12.0, 12.0), Sense::hover());
-                ui.painter()
-                    .rect_filled(rect, CornerRadius::same(2), state_color(state));
-                if state == State::Blocked {
-                    hatch(ui.painter(), rect);
-                }
-                if state == State::GilWait {
-                    stipple(ui.painter(), rect);
-                }
-                ui.small(i18n::state_name(state).get(lang));
-            });
-        }
-    });
+/// The states with their colours, added to the caller's (wrapped) row: a
+/// wrapped row inside a wrapped row would not wrap.
+pub fn legend_items(ui: &mut Ui, lang: Lang) {
+    for state in State::ALL {
+        ui.scope(|ui| {
+            ui.spacing_mut().item_spacing.x = 4.0;
+            let (rect, _) = ui.allocate_exact_size(vec2(12.0, 12.0), Sense::hover());
+            ui.painter()
+                .rect_filled(rect, CornerRadius::same(2), state_color(state));
+            if state == State::Blocked {
+                hatch(ui.painter(), rect);
+            }
+            if state == State::GilWait {
+                stipple(ui.painter(), rect);
+            }
+            ui.small(i18n::state_name(state).get(lang));
+        });
+        ui.add_space(6.0);
+    }
 }
 
 /// What the user did on the timeline this frame.
@@ -595,6 +594,19 @@ fn thread_details(
         ));
     }
     ui.label(RichText::new(line).color(state_color(state)));
+    // Who holds the lock it is blocked on now (the record keeps only the
+    // current holder, so only for the span under way).
+    let current = span.is_none_or(|s| s.start == track.since && !track.state.is_final());
+    if let (true, State::Blocked, Some(crate::lab::Target::Resource(r))) = (current, state, target)
+        && let Some(holder) = record.resource(r).and_then(|r| r.holder)
+    {
+        let by = if holder == track.id {
+            i18n::HELD_BY_ITSELF.get(lang).to_string()
+        } else {
+            format!("{} {}", i18n::HELD_BY.get(lang), record.thread_name(holder))
+        };
+        ui.label(RichText::new(by).color(state_color(State::Blocked)));
+    }
     if state == State::GilWait {
         ui.label(RichText::new(i18n::GIL_WAIT_HINT.get(lang)).italics());
     }

@@ -682,6 +682,7 @@ fn read_events(p: &Arc<ProcInner>, out: std::process::ChildStdout, raised: &Mute
                 id,
                 state: State::Killed,
                 target: None,
+                timed: false,
             }),
         });
     }
@@ -701,7 +702,12 @@ fn translate(p: &ProcInner, remap: &mut Remap, ev: WireEvent) -> Option<EventKin
                 process: Some(p.id),
             }
         }
-        WireEvent::State { id, state, target } => {
+        WireEvent::State {
+            id,
+            state,
+            target,
+            timed,
+        } => {
             let id = remap.worker(lab, id);
             if state.is_final() {
                 remap.alive.remove(&id);
@@ -712,6 +718,7 @@ fn translate(p: &ProcInner, remap: &mut Remap, ev: WireEvent) -> Option<EventKin
                 id,
                 state,
                 target: target.map(|t| remap.target(lab, t)),
+                timed,
             }
         }
         WireEvent::Failed { id, message, panic } => EventKind::Failed {

@@ -119,6 +119,9 @@ pub enum WireEvent {
         id: u32,
         state: State,
         target: Option<Target>,
+        /// The wait gives up by itself (`acquire(timeout=…)`).
+        #[serde(default)]
+        timed: bool,
     },
     Failed {
         id: u32,
@@ -171,7 +174,17 @@ impl WireEvent {
                 name: name.to_string(),
                 daemon,
             },
-            EventKind::State { id, state, target } => WireEvent::State { id, state, target },
+            EventKind::State {
+                id,
+                state,
+                target,
+                timed,
+            } => WireEvent::State {
+                id,
+                state,
+                target,
+                timed,
+            },
             EventKind::Failed { id, message, panic } => WireEvent::Failed { id, message, panic },
             EventKind::ResourceCreated {
                 id,

@@ -54,9 +54,15 @@ impl LockCore {
         core
     }
 
+    /// A Lock's level is whether it is held; an RLock's is its count, how
+    /// many times its owner holds it (what a recursion makes climb).
     fn report(&self, s: &Owned) {
-        self.base
-            .report(i64::from(s.count > 0), s.waiters, Some(1), s.holder);
+        let level = if self.reentrant {
+            i64::from(s.count)
+        } else {
+            i64::from(s.count > 0)
+        };
+        self.base.report(level, s.waiters, Some(1), s.holder);
     }
 
     /// Python's `acquire(blocking, timeout)`: `Ok(false)` when non-blocking or
@@ -88,7 +94,14 @@ impl LockCore {
         let deadline = self.base.deadline_after(timeout);
         s.waiters += 1;
         self.report(&s);
-        let scope = StateScope::enter(me.as_deref(), State::Blocked, self.base.target());
+        // A timed wait ends by itself: the recorder does not call a cycle
+        // through it a deadlock.
+        let scope = StateScope::enter_timed(
+            me.as_deref(),
+            State::Blocked,
+            self.base.target(),
+            deadline.is_some(),
+        );
         let (mut s, end) = self
             .m
             .wait_until(s, &self.base.lab, me.as_deref(), deadline, |s| s.count == 0);
@@ -222,6 +235,14 @@ pub struct LockGuard<'a> {
 
 impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
+        // A thread cut off (a daemon at exit, every thread on Stop) ends
+        // where it stands, as CPython's daemon threads do at shutdown: its
+        // `with` blocks never run their exits, so what it held stays held.
+        // Releasing here would let a thread it deadlocked with go on.
+        let cut_off = current().is_some_and(|w| w.is_killed());
+        if cut_off || self.core.base.lab.is_stopping() {
+            return;
+        }
         let _ = self.core.release();
     }
 }
