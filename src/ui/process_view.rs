@@ -107,31 +107,38 @@ impl ProcessesExtra {
         } else {
             // The newest ones (the oldest have ended).
             let skip = procs.len().saturating_sub(MAX_ROWS);
-            egui::Grid::new("processes_grid")
-                .striped(true)
-                .spacing(egui::vec2(16.0, 2.0))
+            // Scrolled sideways when its column is narrower than the table
+            // (Spanish headers, long names): a grid wider than its column
+            // would widen the whole centre under the knobs.
+            egui::ScrollArea::horizontal()
+                .id_salt("processes_table")
                 .show(ui, |ui| {
-                    for h in [NAME, PID, STATE, EXITCODE, CPU, GIL_HOLDER] {
-                        ui.label(RichText::new(h.get(lang)).strong());
-                    }
-                    ui.end_row();
-                    for p in procs.iter().skip(skip) {
-                        let (state, color) = state_text(p, lang);
-                        ui.label(RichText::new(&*p.name).monospace());
-                        ui.label(p.pid.map_or("-".into(), |pid| pid.to_string()));
-                        let state = ui.label(RichText::new(state).color(color));
-                        if let Some(f) = &p.failure {
-                            state.on_hover_text(f);
-                        }
-                        ui.label(p.exitcode.map_or("None".into(), |c| c.to_string()));
-                        ui.label(if p.is_alive() {
-                            format!("{:.0}", p.cpu_now)
-                        } else {
-                            "-".into()
+                    egui::Grid::new("processes_grid")
+                        .striped(true)
+                        .spacing(egui::vec2(16.0, 2.0))
+                        .show(ui, |ui| {
+                            for h in [NAME, PID, STATE, EXITCODE, CPU, GIL_HOLDER] {
+                                ui.label(RichText::new(h.get(lang)).strong());
+                            }
+                            ui.end_row();
+                            for p in procs.iter().skip(skip) {
+                                let (state, color) = state_text(p, lang);
+                                ui.label(RichText::new(&*p.name).monospace());
+                                ui.label(p.pid.map_or("-".into(), |pid| pid.to_string()));
+                                let state = ui.label(RichText::new(state).color(color));
+                                if let Some(f) = &p.failure {
+                                    state.on_hover_text(f);
+                                }
+                                ui.label(p.exitcode.map_or("None".into(), |c| c.to_string()));
+                                ui.label(if p.is_alive() {
+                                    format!("{:.0}", p.cpu_now)
+                                } else {
+                                    "-".into()
+                                });
+                                ui.label(gil_holder(record, p).unwrap_or_else(|| "-".into()));
+                                ui.end_row();
+                            }
                         });
-                        ui.label(gil_holder(record, p).unwrap_or_else(|| "-".into()));
-                        ui.end_row();
-                    }
                 });
             if skip > 0 {
                 ui.label(RichText::new(format!("+{skip} {}", MORE.get(lang))).weak());

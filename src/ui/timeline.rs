@@ -94,23 +94,39 @@ const STACK: [State; State::COUNT] = [
     State::Done,
 ];
 
-/// The states with their colours, added to the caller's (wrapped) row: a
-/// wrapped row inside a wrapped row would not wrap.
+/// The states with their colours, added to the caller's (wrapped) row. Each
+/// entry is one allocation (swatch and name together), so the row wraps
+/// between entries and never inside one: a name squeezed at the row's end
+/// would otherwise break into a column of letters and widen the centre.
 pub fn legend_items(ui: &mut Ui, lang: Lang) {
+    let font = egui::TextStyle::Small.resolve(ui.style());
+    let text_color = ui.visuals().text_color();
     for state in State::ALL {
-        ui.scope(|ui| {
-            ui.spacing_mut().item_spacing.x = 4.0;
-            let (rect, _) = ui.allocate_exact_size(vec2(12.0, 12.0), Sense::hover());
-            ui.painter()
-                .rect_filled(rect, CornerRadius::same(2), state_color(state));
-            if state == State::Blocked {
-                hatch(ui.painter(), rect);
-            }
-            if state == State::GilWait {
-                stipple(ui.painter(), rect);
-            }
-            ui.small(i18n::state_name(state).get(lang));
-        });
+        let name = i18n::state_name(state).get(lang);
+        let galley = ui
+            .painter()
+            .layout_no_wrap(name.to_string(), font.clone(), text_color);
+        let text = galley.size();
+        let size = vec2(12.0 + 4.0 + text.x, text.y.max(12.0));
+        let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
+        response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, name));
+        let swatch = egui::Rect::from_min_size(
+            egui::pos2(rect.left(), rect.center().y - 6.0),
+            vec2(12.0, 12.0),
+        );
+        ui.painter()
+            .rect_filled(swatch, CornerRadius::same(2), state_color(state));
+        if state == State::Blocked {
+            hatch(ui.painter(), swatch);
+        }
+        if state == State::GilWait {
+            stipple(ui.painter(), swatch);
+        }
+        ui.painter().galley(
+            egui::pos2(swatch.right() + 4.0, rect.center().y - text.y / 2.0),
+            galley,
+            text_color,
+        );
         ui.add_space(6.0);
     }
 }
