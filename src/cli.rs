@@ -713,6 +713,9 @@ pub struct ResourceJson {
 #[derive(Serialize)]
 pub struct ThreadJson {
     pub name: String,
+    /// The child process it ran in (absent: the lab's own process).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<String>,
     pub daemon: bool,
     pub state: State,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -722,6 +725,25 @@ pub struct ThreadJson {
     /// Values the scenario noted beside the thread (`threading.local`…).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub notes: BTreeMap<String, String>,
+}
+
+/// One child process of the run.
+#[derive(Serialize)]
+pub struct ProcessJson {
+    pub name: String,
+    pub pid: Option<u32>,
+    pub daemon: bool,
+    /// created, running, done, failed or killed.
+    pub state: &'static str,
+    /// `Process.exitcode` (negative: the signal that ended it).
+    pub exitcode: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// Seconds after the lab's start.
+    pub started: Option<f64>,
+    pub ended: Option<f64>,
+    /// Its highest sampled CPU use (% of one core).
+    pub cpu_max: f64,
 }
 
 /// One `concurrent.futures.Future` of the run.
@@ -843,6 +865,9 @@ pub struct RunReport {
     /// the record's limit are forgotten).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub futures: Vec<FutureJson>,
+    /// Every child process (`multiprocessing`): pid, how it ended, CPU.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub processes: Vec<ProcessJson>,
     pub events: EventsJson,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<Vec<LogJson>>,
@@ -902,7 +927,7 @@ pub fn report(
     lang: Lang,
 ) -> RunReport {
     let now = record.now();
-    let seconds_of = |times: [f64; 9]| -> BTreeMap<&'static str, f64> {
+    let seconds_of = |times: [f64; State::COUNT]| -> BTreeMap<&'static str, f64> {
         State::ALL
             .iter()
             .filter(|s| times[s.index()] > 0.0)
@@ -926,6 +951,10 @@ pub fn report(
             let times = t.time_in(now);
             ThreadJson {
                 name: t.name.to_string(),
+                process: t
+                    .process
+                    .and_then(|p| record.process(p))
+                    .map(|p| p.name.to_string()),
                 daemon: t.daemon,
                 state: t.state,
                 failure: t.failure.clone(),
@@ -992,9 +1021,27 @@ pub fn report(
                 finished_rank: f.finished_rank,
             })
             .collect(),
+        processes: record
+            .processes()
+            .map(|p| ProcessJson {
+                name: p.name.to_string(),
+                pid: p.pid,
+                daemon: p.daemon,
+                state: match (p.started, p.end_state) {
+                    (_, Some(s)) => s.name(),
+                    (Some(_), None) => "running",
+                    (None, None) => "created",
+                },
+                exitcode: p.exitcode,
+                failure: p.failure.clone(),
+                started: p.started.map(round3),
+                ended: p.ended.map(round3),
+                cpu_max: round3(if p.cpu.is_empty() { 0.0 } else { p.cpu.max }),
+            })
+            .collect(),
         events: EventsJson {
             recorded: record.events_recorded,
-            dropped: record.events_dropped,
+            dropped: record.events_dropped + record.child_events_dropped,
             log_trimmed: record.log_trimmed,
         },
         log: with_log.then(|| {
@@ -1116,14 +1163,21 @@ fn check(plan: &RunPlan) -> Result<Printed, UsageError> {
             interpreter.path.display()
         ))
     })?;
+    let limit = Duration::from_secs_f64(plan.seconds);
+    // Parallelism lessons measure what every core can do: run at once,
+    // each would have half the machine, so CPython goes first.
+    let one_after_the_other = scenario.group == crate::scenarios::Group::Parallelism;
+    if one_after_the_other && !py.wait(limit) {
+        py.stop();
+        py.wait(Duration::from_secs(2));
+    }
     let lab = Lab::new(LabOptions::default(), plan.knobs.clone());
     lab.start_main(scenario.body)
         .map_err(|e| UsageError(format!("could not start the scenario: {e}")))?;
-    let limit = Duration::from_secs_f64(plan.seconds);
     let finished = lab.wait(limit);
     lab.stop();
     // Both had the same --seconds, counted from when both started.
-    if !py.wait(limit.saturating_sub(t0.elapsed())) {
+    if !one_after_the_other && !py.wait(limit.saturating_sub(t0.elapsed())) {
         py.stop();
         py.wait(Duration::from_secs(2));
     }

@@ -59,14 +59,28 @@ pub fn trace(record: &Record, scenario: &Scenario) -> Value {
         "ph": "M", "pid": PID, "tid": 0, "name": "process_name",
         "args": { "name": format!("hilos: {}", scenario.id) },
     }));
+    // A child process's threads go under its own pid, named after it.
+    for p in record.processes() {
+        if let Some(pid) = p.pid {
+            events.push(json!({
+                "ph": "M", "pid": pid, "tid": 0, "name": "process_name",
+                "args": { "name": format!("{} (pid {pid})", p.name) },
+            }));
+        }
+    }
     for (order, t) in record.threads().enumerate() {
         let tid = t.id + 1;
+        let pid = t
+            .process
+            .and_then(|p| record.process(p))
+            .and_then(|p| p.pid)
+            .unwrap_or(PID);
         events.push(json!({
-            "ph": "M", "pid": PID, "tid": tid, "name": "thread_name",
+            "ph": "M", "pid": pid, "tid": tid, "name": "thread_name",
             "args": { "name": &*t.name },
         }));
         events.push(json!({
-            "ph": "M", "pid": PID, "tid": tid, "name": "thread_sort_index",
+            "ph": "M", "pid": pid, "tid": tid, "name": "thread_sort_index",
             "args": { "sort_index": order },
         }));
         let open = (!t.state.is_final()).then_some(crate::lab::record::Span {
@@ -84,7 +98,7 @@ pub fn trace(record: &Record, scenario: &Scenario) -> Value {
                 None => s.state.name().to_string(),
             };
             events.push(json!({
-                "ph": "X", "pid": PID, "tid": tid, "cat": "state",
+                "ph": "X", "pid": pid, "tid": tid, "cat": "state",
                 "name": name,
                 "ts": micros(s.start),
                 "dur": micros(s.end) - micros(s.start),
@@ -97,7 +111,7 @@ pub fn trace(record: &Record, scenario: &Scenario) -> Value {
                 args["failure"] = json!(f);
             }
             events.push(json!({
-                "ph": "i", "s": "t", "pid": PID, "tid": tid, "cat": "end",
+                "ph": "i", "s": "t", "pid": pid, "tid": tid, "cat": "end",
                 "name": t.state.name(), "ts": micros(t.since), "args": args,
             }));
         }

@@ -8,6 +8,14 @@ use std::process::ExitCode;
 use hilos::cli::{GuiPlan, Plan, Printed};
 
 fn main() -> ExitCode {
+    // A child process of the lab (multiprocessing): before anything else.
+    #[cfg(target_os = "linux")]
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == hilos::lab::process::CHILD_ARG)
+    {
+        hilos::lab::process::child::main(hilos::scenarios::child_target);
+    }
     let plan = match hilos::cli::parse(std::env::args_os().skip(1)) {
         Ok(plan) => plan,
         Err(e) => return usage_error(&e),

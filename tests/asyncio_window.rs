@@ -221,7 +221,7 @@ fn a_hundred_thousand_tasks_are_one_group_lane_and_frames_stay_short() {
             assert!(*collapsed);
             assert_eq!(members.len() as u64 + summarised, 100_001);
         }
-        Row::Thread { .. } => unreachable!(),
+        _ => unreachable!("filtered to groups"),
     }
     assert!(rows.len() < 10, "{} rows", rows.len());
     assert!(

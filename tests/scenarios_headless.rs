@@ -277,9 +277,14 @@ fn every_scenario_runs_headless_and_prints_python() {
         let (code, py, err) = hilos(&["run", s.id, "--python"]);
         assert_eq!(code, 0, "{err}");
         assert!(
-            py.contains("import threading")
-                || py.contains("import concurrent")
-                || py.contains("import asyncio"),
+            [
+                "import threading",
+                "import concurrent",
+                "multiprocessing",
+                "import asyncio"
+            ]
+            .iter()
+            .any(|m| py.contains(m)),
             "{}: {py}",
             s.id
         );

@@ -86,6 +86,13 @@ fn every_scenario_starts_follows_a_live_knob_and_stops() {
             "daemon-threads" => harness.state().knobs().set("main", 30.0).unwrap(),
             "thread-pool" => harness.state().knobs().set("duration", 5.0).unwrap(),
             "single-slot-pipeline" => harness.state().knobs().set("messages", 500.0).unwrap(),
+            // Child processes: long enough to move a knob while they run.
+            "gil" => harness.state().knobs().set("work", 1.0).unwrap(),
+            "process-pool" => {
+                harness.state().knobs().set("tasks", 64.0).unwrap();
+                harness.state().knobs().set("work", 0.3).unwrap();
+            }
+            "process-communication" => harness.state().knobs().set("messages", 200.0).unwrap(),
             _ => {}
         }
 
@@ -170,6 +177,12 @@ fn every_scenario_starts_follows_a_live_knob_and_stops() {
             lab.handle().active_count(),
             0,
             "{}: threads alive after Stop",
+            scenario.id
+        );
+        #[cfg(target_os = "linux")]
+        assert!(
+            lab.handle().active_children().is_empty(),
+            "{}: child processes alive after Stop",
             scenario.id
         );
     }

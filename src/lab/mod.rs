@@ -6,10 +6,13 @@ pub mod aio;
 pub mod controller;
 pub mod error;
 pub mod futures;
+pub mod gil;
 pub mod knobs;
 pub mod local;
 pub(crate) mod monitor;
 pub mod probe;
+#[cfg(target_os = "linux")]
+pub mod process;
 pub mod record;
 pub mod series;
 pub mod state;
@@ -27,6 +30,7 @@ use parking_lot::Mutex;
 
 pub use error::{SyncError, SyncResult};
 pub use futures::{Future, FutureState, ThreadPoolExecutor};
+pub use gil::Interpreter;
 pub use knobs::{Choice, KnobKind, KnobSpec, Knobs};
 pub use local::Local;
 pub use probe::{ResourceKind, Target};
@@ -39,7 +43,7 @@ use probe::{EventKind, Probe, WorkerId};
 use worker::{Body, StateScope, WorkerInner};
 
 /// How a lab is set up.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct LabOptions {
     /// Every scenario sleep is divided by this: 10 runs a 1 s sleep in 100 ms.
     pub speed: f64,
@@ -50,6 +54,9 @@ pub struct LabOptions {
     pub limits: record::Limits,
     /// The OS priority of the workers' threads.
     pub priority: WorkerPriority,
+    /// Send the events elsewhere instead of recording them (a child
+    /// process's lab sends them to its parent).
+    pub forward: Option<record::Forward>,
 }
 
 impl Default for LabOptions {
@@ -59,6 +66,7 @@ impl Default for LabOptions {
             channel_capacity: 1 << 16,
             limits: record::Limits::default(),
             priority: WorkerPriority::Normal,
+            forward: None,
         }
     }
 }
@@ -114,6 +122,9 @@ pub struct LabShared {
     pub(crate) futures: futures::Globals,
     /// `atexit.register`ed calls, run at MainThread's exit (last first).
     atexit: Mutex<Vec<AtExit>>,
+    /// The lab's child processes (`multiprocessing`).
+    #[cfg(target_os = "linux")]
+    pub(crate) processes: process::Processes,
 }
 
 /// A call `atexit.register` keeps: it runs on MainThread at exit.
@@ -427,6 +438,9 @@ pub struct StopReport {
     pub stop_seconds: f64,
     /// Workers whose OS thread had not ended by the deadline (should be 0).
     pub threads_left: usize,
+    /// Child processes not yet reaped by the deadline (should be 0).
+    #[serde(default)]
+    pub processes_left: usize,
 }
 
 /// One running lab: its workers, its recorder, its knobs. Dropping it stops it.
@@ -474,6 +488,8 @@ impl Lab {
             excepthook: Mutex::new(None),
             futures: futures::Globals::default(),
             atexit: Mutex::new(Vec::new()),
+            #[cfg(target_os = "linux")]
+            processes: process::Processes::default(),
         });
         shared.register_waker(sleeper);
         let recorder = record::RecorderThread::spawn(
@@ -482,6 +498,7 @@ impl Lab {
             options.limits.clone(),
             speed,
             format!("hr{serial}"),
+            options.forward.clone(),
         );
         Lab {
             handle: LabHandle(shared),
@@ -546,6 +563,11 @@ impl Lab {
             name: "speed",
             value: speed,
         });
+        #[cfg(target_os = "linux")]
+        self.handle
+            .0
+            .processes
+            .broadcast(&process::wire::Down::Speed { speed });
     }
 
     /// Write a knob and note the change in the log.
@@ -556,6 +578,14 @@ impl Lab {
             name: spec.name,
             value: self.knobs().get(name),
         });
+        #[cfg(target_os = "linux")]
+        self.handle
+            .0
+            .processes
+            .broadcast(&process::wire::Down::Knob {
+                name: spec.name.to_string(),
+                value: self.knobs().get(name),
+            });
         Ok(())
     }
 
@@ -624,6 +654,12 @@ impl Lab {
         shared.stopping.store(true, Ordering::Release);
         shared.wake_everything();
         let deadline = t0 + STOP_DEADLINE;
+        // Children first: SIGKILL ends them wherever they are (blocked on
+        // a pipe, deadlocked, computing), and their pipes' ends close.
+        #[cfg(target_os = "linux")]
+        let processes_left = process::stop_all(shared, deadline);
+        #[cfg(not(target_os = "linux"))]
+        let processes_left = 0;
         let mut threads_left;
         loop {
             let handles: Vec<JoinHandle<()>> = {
@@ -651,6 +687,7 @@ impl Lab {
         let report = StopReport {
             stop_seconds: t0.elapsed().as_secs_f64(),
             threads_left,
+            processes_left,
         };
         self.recorder.lock().finish();
         let _ = self.stop_report.set(report.clone());
@@ -688,6 +725,9 @@ impl LabHandle {
                 t.join(None)?;
             }
         }
+        // multiprocessing's exit: daemonic children terminated, the others joined.
+        #[cfg(target_os = "linux")]
+        process::python_exit(self)?;
         loop {
             let next = self.0.atexit.lock().pop();
             match next {

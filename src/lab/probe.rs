@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::state::State;
 
 /// What a worker waits or blocks on, for the timeline's "blocked on …".
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Target {
     Resource(ResourceId),
     Thread(WorkerId),
@@ -22,9 +22,11 @@ pub type ResourceId = u32;
 pub type CounterId = u32;
 /// Index of a `concurrent.futures.Future` within one lab, in creation order.
 pub type FutureId = u32;
+/// Index of a child process (`multiprocessing.Process`) within one lab.
+pub type ProcessId = u32;
 
 /// What kind of primitive a resource is; shown in the window and in `--json`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResourceKind {
     Lock,
@@ -44,6 +46,14 @@ pub enum ResourceKind {
     /// `concurrent.futures.ThreadPoolExecutor`: level = busy workers,
     /// capacity = max_workers, waiters = work items not yet picked up.
     ThreadPoolExecutor,
+    /// A Python interpreter's GIL: level = held (0 or 1), holder = the
+    /// thread running Python code, waiters = threads runnable and waiting
+    /// for it.
+    Gil,
+    /// `multiprocessing.Value`/`Array`: level = the value (Array: 0).
+    Value,
+    /// `multiprocessing.Process`: level = alive (0 or 1).
+    Process,
 }
 
 impl ResourceKind {
@@ -63,6 +73,9 @@ impl ResourceKind {
             ResourceKind::Future => "Future",
             ResourceKind::EventLoop => "EventLoop",
             ResourceKind::ThreadPoolExecutor => "ThreadPoolExecutor",
+            ResourceKind::Gil => "GIL",
+            ResourceKind::Value => "Value",
+            ResourceKind::Process => "Process",
         }
     }
 
@@ -81,6 +94,9 @@ impl ResourceKind {
             ResourceKind::Future => "done",
             ResourceKind::EventLoop => "ready",
             ResourceKind::ThreadPoolExecutor => "busy_workers",
+            ResourceKind::Gil => "held",
+            ResourceKind::Value => "value",
+            ResourceKind::Process => "alive",
         }
     }
 }
@@ -101,13 +117,42 @@ pub struct Event {
 pub struct LabClock {
     clock: quanta::Clock,
     epoch_raw: u64,
+    /// The OS's monotonic clock at the epoch, in ns: what child processes
+    /// stamp their events against, so they share the lab's time axis.
+    epoch_mono: u64,
+}
+
+/// The OS's monotonic clock in ns (CLOCK_MONOTONIC: the same in every
+/// process of the machine).
+pub fn monotonic_ns() -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        let ts = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        (ts.tv_sec as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(ts.tv_nsec as u64)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        0
+    }
 }
 
 impl LabClock {
     pub fn new() -> LabClock {
         let clock = quanta::Clock::new();
         let epoch_raw = clock.raw();
-        LabClock { clock, epoch_raw }
+        let epoch_mono = monotonic_ns();
+        LabClock {
+            clock,
+            epoch_raw,
+            epoch_mono,
+        }
+    }
+
+    /// The OS monotonic clock's reading at the lab's start, in ns.
+    pub fn epoch_mono(&self) -> u64 {
+        self.epoch_mono
     }
 
     #[inline]
@@ -143,6 +188,8 @@ pub enum EventKind {
         id: WorkerId,
         name: Arc<str>,
         daemon: bool,
+        /// The child process it runs in; None for the lab's own process.
+        process: Option<ProcessId>,
     },
     State {
         id: WorkerId,
@@ -216,6 +263,45 @@ pub enum EventKind {
     FutureRead {
         id: FutureId,
     },
+    /// An event that happened in a child process, stamped there: `t_ns`
+    /// after the lab's epoch (both read the OS monotonic clock).
+    At {
+        t_ns: u64,
+        event: Box<EventKind>,
+    },
+    /// `multiprocessing.Process(...)` made (not started).
+    ProcessCreated {
+        id: ProcessId,
+        name: Arc<str>,
+        daemon: bool,
+    },
+    /// Its OS process exists.
+    ProcessStarted {
+        id: ProcessId,
+        pid: u32,
+    },
+    /// It ended: its `exitcode` (negative: killed by that signal), and how
+    /// the lab shows it (done, failed, killed) with the reason.
+    ProcessExited {
+        id: ProcessId,
+        exitcode: i32,
+        state: State,
+        message: Option<String>,
+    },
+    /// CPU use over the last sample: of a child (`Some`), or of the lab's
+    /// own process (`None`), in % of one core.
+    ProcessCpu {
+        id: Option<ProcessId>,
+        percent: f64,
+    },
+    /// The whole machine's CPU use, in % of all its cores.
+    MachineCpu {
+        percent: f64,
+    },
+    /// Events a child process dropped because its channel was full.
+    ChildDropped {
+        count: u64,
+    },
     /// An asyncio task with a lane of its own: a track like a thread's, in
     /// the threads' id space, marked as a task. It is ready from now on
     /// (`create_task` schedules its first step at once); later changes come
@@ -236,13 +322,13 @@ pub struct TaskCounts {
     /// The role their names give them ("Task" for "Task-12").
     pub role: Arc<str>,
     /// How many entered (+) and left (−) each state, by [`State::index`].
-    pub delta: [i32; 9],
+    pub delta: [i32; State::COUNT],
     /// Tasks created.
     pub created: u32,
     /// Tasks that ended, by final state.
-    pub ended: [u32; 9],
+    pub ended: [u32; State::COUNT],
     /// Seconds the tasks that ended spent in each state, summed.
-    pub time_in: [f64; 9],
+    pub time_in: [f64; State::COUNT],
 }
 
 /// The sending side of the stream. Sending never blocks: when the recorder falls

@@ -21,8 +21,8 @@ pub use super::series::{Bucket, Series};
 
 use super::futures::FutureState;
 use super::probe::{
-    CounterId, Event, EventKind, FutureId, LabClock, Probe, ResourceId, ResourceKind, Target,
-    TaskCounts, WorkerId,
+    CounterId, Event, EventKind, FutureId, LabClock, Probe, ProcessId, ResourceId, ResourceKind,
+    Target, TaskCounts, WorkerId,
 };
 use super::state::State;
 
@@ -141,6 +141,8 @@ pub struct ThreadTrack {
     pub daemon: bool,
     /// An asyncio task's lane rather than a thread's (see [`EventKind::TaskCreated`]).
     pub task: bool,
+    /// The child process it runs in (None: the lab's own process).
+    pub process: Option<ProcessId>,
     pub state: State,
     pub target: Option<Target>,
     /// The current wait gives up by itself (`acquire(timeout=…)`).
@@ -152,7 +154,7 @@ pub struct ThreadTrack {
     state_rev: u64,
     pub spans: VecDeque<Span>,
     pub spans_trimmed: u64,
-    time_in: [f64; 9],
+    time_in: [f64; State::COUNT],
     pub failure: Option<String>,
     /// Values shown beside the thread, by key, in the order keys first came
     /// (see `Ctx::note` and `threading.local`).
@@ -172,6 +174,7 @@ impl ThreadTrack {
             name,
             daemon: false,
             task: false,
+            process: None,
             state: State::Created,
             target: None,
             timed: false,
@@ -179,7 +182,7 @@ impl ThreadTrack {
             state_rev: 0,
             spans: VecDeque::new(),
             spans_trimmed: 0,
-            time_in: [0.0; 9],
+            time_in: [0.0; State::COUNT],
             failure: None,
             notes: Vec::new(),
             rev: 0,
@@ -196,7 +199,7 @@ impl ThreadTrack {
     }
 
     /// Seconds spent in each state up to `now`, the current state included.
-    pub fn time_in(&self, now: f64) -> [f64; 9] {
+    pub fn time_in(&self, now: f64) -> [f64; State::COUNT] {
         let mut t = self.time_in;
         if !self.state.is_final() {
             t[self.state.index()] += (now - self.since).max(0.0);
@@ -234,6 +237,7 @@ impl ThreadTrack {
         }
         self.daemon = src.daemon;
         self.task = src.task;
+        self.process = src.process;
         self.state = src.state;
         self.target = src.target;
         self.timed = src.timed;
@@ -256,7 +260,7 @@ impl ThreadTrack {
 /// over the window however many threads the role has.
 #[derive(Clone, Debug)]
 pub struct RoleMix {
-    counts: [i64; 9],
+    counts: [i64; State::COUNT],
     /// One series per state (by [`State::index`]); final states stay empty.
     pub series: Vec<Series>,
     rev: u64,
@@ -265,8 +269,8 @@ pub struct RoleMix {
 impl RoleMix {
     fn new(cap: usize) -> RoleMix {
         RoleMix {
-            counts: [0; 9],
-            series: (0..9).map(|_| Series::new(cap)).collect(),
+            counts: [0; State::COUNT],
+            series: (0..State::COUNT).map(|_| Series::new(cap)).collect(),
             rev: 0,
         }
     }
@@ -278,15 +282,21 @@ impl RoleMix {
     }
 
     /// Threads of the role in each state now.
-    pub fn counts(&self) -> [i64; 9] {
+    pub fn counts(&self) -> [i64; State::COUNT] {
         self.counts
     }
 
     /// For each of `columns` equal slices of `[start, end]`, the share of the
     /// role's threads in each state (by [`State::index`]), time-weighted;
     /// all zero where none of them lived.
-    pub fn shares(&self, start: f64, end: f64, now: f64, columns: usize) -> Vec<[f32; 9]> {
-        let mut out = vec![[0.0f32; 9]; columns.max(1)];
+    pub fn shares(
+        &self,
+        start: f64,
+        end: f64,
+        now: f64,
+        columns: usize,
+    ) -> Vec<[f32; State::COUNT]> {
+        let mut out = vec![[0.0f32; State::COUNT]; columns.max(1)];
         for state in State::ALL {
             if state.is_final() {
                 continue;
@@ -323,14 +333,14 @@ const MAX_ROLES: usize = 256;
 pub struct FoldedThreads {
     pub threads: u64,
     /// How many ended in each state (done, failed, killed).
-    pub ended: [u64; 9],
+    pub ended: [u64; State::COUNT],
     /// Seconds they spent in each state, summed.
-    pub time_in: [f64; 9],
+    pub time_in: [f64; State::COUNT],
 }
 
 impl FoldedThreads {
     /// Tasks an event loop summarised, ended in these states after these times.
-    fn add_counts(&mut self, ended: &[u32; 9], time_in: &[f64; 9]) {
+    fn add_counts(&mut self, ended: &[u32; State::COUNT], time_in: &[f64; State::COUNT]) {
         for (k, n) in ended.iter().enumerate() {
             self.threads += u64::from(*n);
             self.ended[k] += u64::from(*n);
@@ -437,6 +447,56 @@ impl FutureTrack {
     }
 }
 
+/// One child process (`multiprocessing.Process`): its pid, how it ended,
+/// and its CPU use over time.
+#[derive(Clone, Debug)]
+pub struct ProcessTrack {
+    pub id: ProcessId,
+    pub name: Arc<str>,
+    pub daemon: bool,
+    /// None until it has started.
+    pub pid: Option<u32>,
+    pub created: f64,
+    pub started: Option<f64>,
+    pub ended: Option<f64>,
+    /// `Process.exitcode`: None while it runs; negative: the signal that ended it.
+    pub exitcode: Option<i32>,
+    /// How it ended, as a thread's state: done, failed or killed.
+    pub end_state: Option<State>,
+    /// Why it failed (its exception, or its exit code).
+    pub failure: Option<String>,
+    /// % of one core, sampled.
+    pub cpu: Series,
+    pub cpu_now: f64,
+    rev: u64,
+}
+
+impl ProcessTrack {
+    /// A copy with an empty CPU series (the window copies that one's new
+    /// buckets only).
+    fn clone_without_series(&self) -> ProcessTrack {
+        ProcessTrack {
+            id: self.id,
+            name: self.name.clone(),
+            daemon: self.daemon,
+            pid: self.pid,
+            created: self.created,
+            started: self.started,
+            ended: self.ended,
+            exitcode: self.exitcode,
+            end_state: self.end_state,
+            failure: self.failure.clone(),
+            cpu: Series::new(1),
+            cpu_now: self.cpu_now,
+            rev: self.rev,
+        }
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.started.is_some() && self.ended.is_none()
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct LogLine {
     pub t: f64,
@@ -482,6 +542,16 @@ pub struct Record {
     /// `threading.active_count()` says at each moment.
     pub alive_series: Series,
     futures: BTreeMap<FutureId, FutureTrack>,
+    processes: BTreeMap<ProcessId, ProcessTrack>,
+    alive_processes: usize,
+    /// Child processes alive over time (`len(multiprocessing.active_children())`).
+    pub processes_series: Series,
+    /// The machine's CPU use, in % of all its cores.
+    pub cpu_machine: Series,
+    /// The lab's own process's CPU use, in % of one core.
+    pub cpu_main: Series,
+    /// Events child processes dropped (their channel was full).
+    pub child_events_dropped: u64,
     /// Futures finished so far (the next one's rank is this + 1).
     futures_finished: u64,
     /// Old finished futures dropped past [`Limits::futures`].
@@ -532,6 +602,16 @@ impl Record {
                 s
             },
             futures: BTreeMap::new(),
+            processes: BTreeMap::new(),
+            alive_processes: 0,
+            processes_series: {
+                let mut s = Series::new(limits.points_per_series);
+                s.push(0.0, 0.0);
+                s
+            },
+            cpu_machine: Series::new(limits.points_per_series),
+            cpu_main: Series::new(limits.points_per_series),
+            child_events_dropped: 0,
             futures_finished: 0,
             futures_forgotten: 0,
             log: VecDeque::new(),
@@ -664,6 +744,20 @@ impl Record {
         self.futures.get(&id)
     }
 
+    /// Every child process of the run, in creation order.
+    pub fn processes(&self) -> impl DoubleEndedIterator<Item = &ProcessTrack> + ExactSizeIterator {
+        self.processes.values()
+    }
+
+    pub fn process(&self, id: ProcessId) -> Option<&ProcessTrack> {
+        self.processes.get(&id)
+    }
+
+    /// Child processes started and not yet ended.
+    pub fn alive_processes(&self) -> usize {
+        self.alive_processes
+    }
+
     /// The thread that `w` waits for: the holder of the lock it is blocked
     /// on without a timeout. A timed wait ends by itself, so it is no edge
     /// of a deadlock (see [`Record::lock_wait`]).
@@ -777,16 +871,103 @@ impl Record {
         self.events_recorded += 1;
         self.rev += 1;
         let t = self.clock.to_ns(ev.t_raw) as f64 * 1e-9;
+        self.apply_at(t, ev.kind);
+    }
+
+    fn apply_at(&mut self, t: f64, kind: EventKind) {
         self.last_event_at = self.last_event_at.max(t);
-        match ev.kind {
-            EventKind::WorkerCreated { id, name, daemon } => {
+        match kind {
+            EventKind::At { t_ns, event } => self.apply_at(t_ns as f64 * 1e-9, *event),
+            EventKind::WorkerCreated {
+                id,
+                name,
+                daemon,
+                process,
+            } => {
+                // A child's threads group under their process.
+                let role = match process.and_then(|p| self.processes.get(&p)) {
+                    Some(p) => Arc::from(format!("{}: {}", p.name, role_name(&name))),
+                    None => role_name(&name),
+                };
                 if let Some(track) = self.thread_mut(id) {
-                    track.role = role_name(&name);
+                    track.role = role;
                     track.name = name;
                     track.daemon = daemon;
+                    track.process = process;
                     track.since = t;
                 }
             }
+            EventKind::ProcessCreated { id, name, daemon } => {
+                let cap = self.limits.points_per_series;
+                let rev = self.rev;
+                self.processes.insert(
+                    id,
+                    ProcessTrack {
+                        id,
+                        name,
+                        daemon,
+                        pid: None,
+                        created: t,
+                        started: None,
+                        ended: None,
+                        exitcode: None,
+                        end_state: None,
+                        failure: None,
+                        cpu: Series::new(cap),
+                        cpu_now: 0.0,
+                        rev,
+                    },
+                );
+            }
+            EventKind::ProcessStarted { id, pid } => {
+                let rev = self.rev;
+                if let Some(p) = self.processes.get_mut(&id) {
+                    p.pid = Some(pid);
+                    p.started = Some(t);
+                    p.rev = rev;
+                    self.alive_processes += 1;
+                    self.processes_series.push(t, self.alive_processes as f64);
+                }
+            }
+            EventKind::ProcessExited {
+                id,
+                exitcode,
+                state,
+                message,
+            } => {
+                let rev = self.rev;
+                if let Some(p) = self.processes.get_mut(&id)
+                    && p.ended.is_none()
+                {
+                    let was_alive = p.started.is_some();
+                    p.ended = Some(t);
+                    p.exitcode = Some(exitcode);
+                    p.end_state = Some(state);
+                    p.failure = message;
+                    p.cpu_now = 0.0;
+                    p.cpu.push(t, 0.0);
+                    p.rev = rev;
+                    if was_alive {
+                        self.alive_processes = self.alive_processes.saturating_sub(1);
+                        self.processes_series.push(t, self.alive_processes as f64);
+                    }
+                }
+            }
+            EventKind::ProcessCpu { id, percent } => match id {
+                Some(id) => {
+                    let rev = self.rev;
+                    if let Some(p) = self.processes.get_mut(&id)
+                        && p.ended.is_none()
+                    {
+                        p.cpu.push(t, percent);
+                        p.cpu_now = percent;
+                        p.rev = rev;
+                    }
+                }
+                None => self.cpu_main.push(t, percent),
+            },
+            EventKind::MachineCpu { percent } => self.cpu_machine.push(t, percent),
+            EventKind::ChildDropped { count } => self.child_events_dropped += count,
             EventKind::State {
                 id,
                 state,
@@ -1316,6 +1497,29 @@ impl Record {
             self.futures.insert(*id, f.clone());
         }
         self.alive_series.sync_from(&src.alive_series);
+        for (id, p) in &src.processes {
+            if p.rev <= since && self.processes.contains_key(id) {
+                continue;
+            }
+            match self.processes.get_mut(id) {
+                Some(mine) => {
+                    let cpu = std::mem::replace(&mut mine.cpu, Series::new(1));
+                    *mine = ProcessTrack {
+                        cpu,
+                        ..p.clone_without_series()
+                    };
+                    mine.cpu.sync_from(&p.cpu);
+                }
+                None => {
+                    self.processes.insert(*id, p.clone());
+                }
+            }
+        }
+        self.alive_processes = src.alive_processes;
+        self.processes_series.sync_from(&src.processes_series);
+        self.cpu_machine.sync_from(&src.cpu_machine);
+        self.cpu_main.sync_from(&src.cpu_main);
+        self.child_events_dropped = src.child_events_dropped;
         self.futures_finished = src.futures_finished;
         self.futures_forgotten = src.futures_forgotten;
         if self.removals != src.removals {
@@ -1380,6 +1584,10 @@ pub(crate) struct RecorderThread {
 /// UI never waits long for it.
 const BATCH: usize = 1024;
 
+/// Where a child process's lab sends its events instead of recording
+/// them: to its parent (see `lab::process`). Called with each batch.
+pub type Forward = Arc<dyn Fn(Vec<Event>, u64) + Send + Sync>;
+
 impl RecorderThread {
     pub fn spawn(
         rx: Receiver<Event>,
@@ -1387,6 +1595,7 @@ impl RecorderThread {
         limits: Limits,
         speed: f64,
         os_name: String,
+        forward: Option<Forward>,
     ) -> RecorderThread {
         let record = Arc::new(Mutex::new(Record::new(
             probe.clock().clone(),
@@ -1401,7 +1610,10 @@ impl RecorderThread {
             let probe = probe.clone();
             std::thread::Builder::new()
                 .name(os_name)
-                .spawn(move || drain_loop(&rx, &record, &shutdown, &probe))
+                .spawn(move || match forward {
+                    Some(f) => forward_loop(&rx, &f, &shutdown, &probe),
+                    None => drain_loop(&rx, &record, &shutdown, &probe),
+                })
                 .ok()
         };
         RecorderThread {
@@ -1440,6 +1652,31 @@ impl RecorderThread {
 /// than blocking in `recv`, so a worker's send never has to wake it: a send
 /// stays a plain enqueue (a blocked receiver would cost every send a futex wake).
 const POLL: Duration = Duration::from_millis(1);
+
+/// A child's recorder: every batch goes to the parent, with the count of
+/// events dropped so far.
+fn forward_loop(rx: &Receiver<Event>, forward: &Forward, shutdown: &AtomicBool, probe: &Probe) {
+    loop {
+        let stopping = shutdown.load(Ordering::Acquire);
+        let mut batch = Vec::new();
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(ev) => batch.push(ev),
+                Err(_) => break,
+            }
+        }
+        let full = batch.len() == BATCH;
+        if !batch.is_empty() {
+            forward(batch, probe.counts().dropped.load(Ordering::Relaxed));
+        }
+        if stopping && !full {
+            return;
+        }
+        if !full {
+            std::thread::sleep(POLL);
+        }
+    }
+}
 
 fn drain_loop(rx: &Receiver<Event>, record: &Mutex<Record>, shutdown: &AtomicBool, probe: &Probe) {
     loop {

@@ -1,14 +1,17 @@
 //! The states a worker can be in. Every worker is in exactly one at any time.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     /// The Thread object exists; `start()` has not been called.
     Created,
     /// Started: the OS thread exists but has not begun the body yet.
     Ready,
+    /// Runnable but not running: it wants to run Python code and waits for
+    /// its process's GIL (the interpreter lock) to be handed to it.
+    GilWait,
     /// Executing its own code.
     Running,
     /// In `time.sleep`.
@@ -26,9 +29,13 @@ pub enum State {
 }
 
 impl State {
-    pub const ALL: [State; 9] = [
+    /// How many states there are.
+    pub const COUNT: usize = 10;
+
+    pub const ALL: [State; State::COUNT] = [
         State::Created,
         State::Ready,
+        State::GilWait,
         State::Running,
         State::Sleeping,
         State::Blocked,
@@ -65,6 +72,7 @@ impl State {
         match self {
             State::Created => "created",
             State::Ready => "ready",
+            State::GilWait => "waiting_for_gil",
             State::Running => "running",
             State::Sleeping => "sleeping",
             State::Blocked => "blocked",

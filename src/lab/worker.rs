@@ -39,6 +39,12 @@ pub(crate) struct WorkerInner {
     ident: OnceLock<u64>,
     /// `Thread.native_id`: the OS thread id, set by the thread itself.
     native_id: OnceLock<u64>,
+    /// The Python interpreter this thread belongs to (see `lab::gil`), and
+    /// whether it has one at all (read without the lock on every wait).
+    pub(crate) interp: parking_lot::Mutex<Option<Arc<super::gil::InterpCore>>>,
+    pub(crate) has_interp: AtomicBool,
+    /// Whether it holds its interpreter's GIL: `gil::NOT_HELD`, `HELD`, `WANTED`.
+    pub(crate) gil: AtomicU8,
 }
 
 impl WorkerInner {
@@ -100,6 +106,8 @@ pub(crate) struct StateScope<'a> {
 }
 
 impl<'a> StateScope<'a> {
+    /// A thread that belongs to an interpreter with a GIL lets go of it
+    /// here, as CPython releases it around every blocking call.
     pub fn enter(worker: Option<&'a WorkerInner>, state: State, target: Option<Target>) -> Self {
         Self::enter_timed(worker, state, target, false)
     }
@@ -112,16 +120,19 @@ impl<'a> StateScope<'a> {
         timed: bool,
     ) -> Self {
         if let Some(w) = worker {
-            w.set_state_timed(state, target, timed);
+            w.gil_wait_begins(state, target, timed);
         }
         StateScope { worker }
     }
 }
 
 impl Drop for StateScope<'_> {
+    /// Back to running; or, under a GIL held by another thread, queued for
+    /// it (taken at the thread's next Python line: the caller may still
+    /// hold a primitive's lock here, so this never blocks).
     fn drop(&mut self) {
         if let Some(w) = self.worker {
-            w.set_state(State::Running, None);
+            w.gil_wait_ends();
         }
     }
 }
@@ -153,11 +164,22 @@ impl Thread {
             body: Mutex::new(Some(body)),
             ident: OnceLock::new(),
             native_id: OnceLock::new(),
+            interp: parking_lot::Mutex::new(None),
+            has_interp: AtomicBool::new(false),
+            gil: AtomicU8::new(super::gil::NOT_HELD),
         });
+        // A thread belongs to the interpreter of the thread that made it.
+        if let Some(creator) = current().filter(|c| Arc::ptr_eq(&c.lab, lab))
+            && let Some(core) = creator.interp.lock().clone()
+        {
+            *inner.interp.lock() = Some(core);
+            inner.has_interp.store(true, Ordering::Release);
+        }
         lab.probe.emit(EventKind::WorkerCreated {
             id,
             name: inner.name.clone(),
             daemon,
+            process: None,
         });
         inner.set_state(State::Created, None);
         Thread { inner }
@@ -407,10 +429,24 @@ fn run_worker(inner: Arc<WorkerInner>) {
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .take();
-    inner.set_state(State::Running, None);
-    let outcome = match body {
-        Some(body) => catch_unwind(AssertUnwindSafe(|| body(&ctx))),
-        None => Ok(Ok(())),
+    let outcome = if inner.has_interp.load(Ordering::Acquire) {
+        // A Python thread starts by taking its interpreter's GIL.
+        match inner.ensure_gil(true) {
+            Ok(()) => {
+                inner.set_state(State::Running, None);
+                match body {
+                    Some(body) => catch_unwind(AssertUnwindSafe(|| body(&ctx))),
+                    None => Ok(Ok(())),
+                }
+            }
+            Err(e) => Ok(Err(e)),
+        }
+    } else {
+        inner.set_state(State::Running, None);
+        match body {
+            Some(body) => catch_unwind(AssertUnwindSafe(|| body(&ctx))),
+            None => Ok(Ok(())),
+        }
     };
     let failure = match outcome {
         Ok(Ok(())) => None,
@@ -464,6 +500,7 @@ fn run_worker(inner: Arc<WorkerInner>) {
             inner.set_state(State::Failed, None);
         }
     }
+    inner.gil_leave();
     inner.mark_finished();
     CURRENT.with(|c| *c.borrow_mut() = None);
 }
@@ -525,11 +562,13 @@ impl Ctx {
 
     /// `Stopped` if the lab is stopping or this worker was cut off; call it in
     /// loops that otherwise never block.
+    /// In a thread of an interpreter with a GIL, it also takes the GIL
+    /// back if a wait let go of it: the next line is Python code.
     pub fn check(&self) -> SyncResult<()> {
         if self.me.lab.is_stopping() || self.me.is_killed() {
             Err(SyncError::Stopped)
         } else {
-            Ok(())
+            self.me.ensure_gil(false)
         }
     }
 
@@ -552,6 +591,8 @@ impl Ctx {
 
     /// One line of the event log, like `logging.info`.
     pub fn log(&self, text: impl Into<String>) {
+        // Python code: under a GIL, it runs once the thread has it back.
+        let _ = self.me.ensure_gil(false);
         self.me.lab.probe.emit(EventKind::Log {
             worker: Some(self.me.id),
             text: text.into(),

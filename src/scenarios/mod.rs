@@ -23,6 +23,13 @@ pub mod timer;
 pub mod asyncio_basics;
 pub mod asyncio_blocking;
 pub mod asyncio_vs_threads;
+// Parallelism: the GIL and real child processes (Linux).
+#[cfg(target_os = "linux")]
+pub mod gil;
+#[cfg(target_os = "linux")]
+pub mod process_communication;
+#[cfg(target_os = "linux")]
+pub mod process_pool;
 
 use std::time::Instant;
 
@@ -74,6 +81,8 @@ pub enum SeriesRef {
     Counter(&'static str),
     /// Threads alive (started, not finished): `threading.active_count()`.
     AliveThreads,
+    /// Child processes alive: `len(multiprocessing.active_children())`.
+    Processes,
 }
 
 /// One plot under the timeline.
@@ -113,6 +122,14 @@ pub enum Extra {
     Futures,
     /// Bar charts of metrics side by side (one chart per group).
     Bars(&'static [BarGroup]),
+    /// The child processes (pid, state, exit code, CPU %, GIL holder) and
+    /// the CPU use of each and of the machine; with `strategies`, also a
+    /// plot of each strategy's speed-up against the number of workers
+    /// (counters `sweep.{strategy}.{k}`: ms for k tasks; `one_task_ms`:
+    /// one task alone; `cores`) with the machine's cores drawn.
+    Processes {
+        strategies: &'static [(&'static str, Text)],
+    },
     /// The wait-for graph, live: threads and locks, who holds what and who
     /// waits for what, deadlock cycles highlighted.
     WaitForGraph,
@@ -207,7 +224,7 @@ impl Scenario {
 
 /// Every scenario, in the order of the window's list.
 pub fn all() -> &'static [&'static Scenario] {
-    static ALL: [&Scenario; 20] = [
+    static ALL: &[&Scenario] = &[
         &frozen_ui::SCENARIO,
         &race_condition::SCENARIO,
         &producer_consumer::SCENARIO,
@@ -228,12 +245,54 @@ pub fn all() -> &'static [&'static Scenario] {
         &barrier::SCENARIO,
         &event::SCENARIO,
         &condition::SCENARIO,
+        // Parallelism: the GIL and child processes.
+        #[cfg(target_os = "linux")]
+        &gil::SCENARIO,
+        #[cfg(target_os = "linux")]
+        &process_pool::SCENARIO,
+        #[cfg(target_os = "linux")]
+        &process_communication::SCENARIO,
         // Async: asyncio on a real event loop.
         &asyncio_basics::SCENARIO,
         &asyncio_blocking::SCENARIO,
         &asyncio_vs_threads::SCENARIO,
     ];
-    &ALL
+    ALL
+}
+
+/// What a child process runs, by the name its job gives (see
+/// `lab::process`): the Parallelism scenarios' children, the pool's worker
+/// loop, and `lab.panic` (a child that crashes, for the tests).
+#[cfg(target_os = "linux")]
+pub fn child_target(name: &str) -> Option<crate::lab::process::child::ChildTarget> {
+    use crate::lab::process::child::ChildArgs;
+    fn panic_target(_: &Ctx, args: &ChildArgs) -> SyncResult<()> {
+        panic!("{} crashed on purpose", args.name)
+    }
+    Some(match name {
+        "lab.panic" => panic_target,
+        "gil.task" => gil::child_task,
+        "comm.producer" => process_communication::producer,
+        "comm.echo" => process_communication::echo,
+        "comm.greet" => process_communication::greet,
+        "comm.add" => process_communication::add,
+        "comm.negate" => process_communication::negate,
+        "comm.change" => process_communication::change,
+        crate::lab::process::manager::SERVER_TARGET => crate::lab::process::manager::server,
+        crate::lab::process::pool::WORKER_TARGET => {
+            |ctx, args| crate::lab::process::pool::worker(ctx, args, pool_function)
+        }
+        _ => return None,
+    })
+}
+
+/// What pool workers run, by name (`Pool.map("task", …)`).
+#[cfg(target_os = "linux")]
+pub fn pool_function(name: &str) -> Option<crate::lab::process::pool::PoolFunction> {
+    Some(match name {
+        "task" => process_pool::task,
+        _ => return None,
+    })
 }
 
 pub fn find(id: &str) -> Option<&'static Scenario> {

@@ -93,6 +93,9 @@ pub fn for_scenario(extra: Extra) -> Option<Box<dyn ScenarioExtra>> {
         }
         Extra::Futures => Some(Box::new(FuturesExtra)),
         Extra::Bars(groups) => Some(Box::new(BarsExtra { groups })),
+        Extra::Processes { strategies } => {
+            Some(Box::new(super::process_view::ProcessesExtra { strategies }))
+        }
         Extra::WaitForGraph => Some(Box::new(WaitForExtra)),
         Extra::Philosophers => Some(Box::new(PhilosophersExtra)),
     }

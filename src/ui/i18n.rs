@@ -338,6 +338,7 @@ pub fn state_name(state: State) -> Text {
     match state {
         State::Created => t!("created", "creado"),
         State::Ready => t!("ready", "listo"),
+        State::GilWait => t!("waiting for the GIL", "esperando el GIL"),
         State::Running => t!("running", "en ejecución"),
         State::Sleeping => t!("sleeping", "durmiendo"),
         State::Blocked => t!("blocked", "bloqueado"),
@@ -364,6 +365,9 @@ pub fn task_state_name(state: State) -> Text {
         ),
         State::Running => t!("running", "en ejecución"),
         State::Created => t!("created", "creada"),
+        // A task runs in its loop's thread, which is the one that waits for
+        // a GIL; a task itself never does.
+        State::GilWait => state_name(state),
     }
 }
 
@@ -411,3 +415,15 @@ pub fn lang_name(lang: Lang) -> &'static str {
         Lang::Es => "Español",
     }
 }
+
+pub const STATE_RUNNING: Text = t!("running", "en ejecución");
+pub const GIL_HELD_BY: Text = t!("GIL held by", "GIL en manos de");
+pub const PROCESS_HINT: Text = t!(
+    "A child process: its own pid, its own interpreter and GIL; its threads' lanes are below. The strip: its life, with its CPU use.",
+    "Un proceso hijo: su propio pid, su propio intérprete y GIL; los carriles de sus hilos están debajo. La franja: su vida, con su uso de CPU."
+);
+pub const GIL_WAIT_HINT: Text = t!(
+    "runnable, not running: it waits for its process's GIL",
+    "listo, pero no se ejecuta: espera el GIL de su proceso"
+);
+pub const PROCESSES_ALIVE: Text = t!("child processes alive", "procesos hijos vivos");

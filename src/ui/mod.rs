@@ -15,6 +15,7 @@ mod log;
 pub mod philosophers;
 mod plots;
 mod pool_view;
+mod process_view;
 pub mod python_panel;
 mod side;
 pub mod timeline;
@@ -206,6 +207,8 @@ pub struct HilosApp {
     files: Files,
     theme: Theme,
     help: bool,
+    /// Run in Python for a Parallelism lesson: the lab starts once CPython ends.
+    lab_after_python: bool,
 }
 
 impl HilosApp {
@@ -243,6 +246,7 @@ impl HilosApp {
             files: Files::default(),
             theme: Theme::default(),
             help: false,
+            lab_after_python: false,
         };
         if let Some(storage) = cc.storage {
             app.restore_from(storage);
@@ -439,6 +443,7 @@ impl HilosApp {
     /// Ask the run to stop; returns at once. What it recorded stays. A
     /// Python program running beside it is ended too.
     pub fn stop(&mut self) {
+        self.lab_after_python = false;
         self.controller.stop();
         self.python.stop();
     }
@@ -452,6 +457,15 @@ impl HilosApp {
         let scenario = self.scenario();
         let code = (scenario.python)(self.controller.knobs());
         self.reset();
+        // Parallelism lessons measure every core: CPython runs first and
+        // the lab once it has ended, or each would have half the machine.
+        if scenario.group == Group::Parallelism {
+            match self.python.start(scenario, &code) {
+                Ok(()) => self.lab_after_python = true,
+                Err(e) => self.message = Some(e),
+            }
+            return;
+        }
         // The lab's own model of the program (for frozen-ui, the simulated
         // UI loop), not the window's way of starting it: this run is for
         // comparing numbers with CPython.
@@ -464,6 +478,7 @@ impl HilosApp {
 
     /// Forget the run (stopped off this thread); clear the view.
     pub fn reset(&mut self) {
+        self.lab_after_python = false;
         self.controller.reset();
         self.python.clear();
         self.message = None;
@@ -553,6 +568,7 @@ impl HilosApp {
                     .unwrap_or(crate::lab::StopReport {
                         stop_seconds: 0.0,
                         threads_left: 0,
+                        processes_left: 0,
                     });
                 let finished = self.controller.phase() == Phase::Finished;
                 let report =
@@ -927,6 +943,13 @@ impl HilosApp {
                     i18n::ALIVE_THREADS.get(lang),
                     self.view.alive
                 ));
+                if self.view.processes_ever > 0 {
+                    ui.label(format!(
+                        "{}: {}",
+                        i18n::PROCESSES_ALIVE.get(lang),
+                        self.view.processes_alive
+                    ));
+                }
                 if self.view.threads_ever > self.view.alive as u64 {
                     ui.label(
                         RichText::new(format!(
@@ -1173,6 +1196,11 @@ impl eframe::App for HilosApp {
         let gap = self.last_frame_start.map(|t| started - t);
         self.last_frame_start = Some(started);
 
+        if self.lab_after_python && self.python.exit().is_some() {
+            self.lab_after_python = false;
+            self.controller.start();
+            self.axis.apply(AxisAction::Follow(true), 0.0);
+        }
         self.controller.poll();
         self.refresh();
         let fitted = self.fitted;
@@ -1259,6 +1287,7 @@ impl eframe::App for HilosApp {
         let phase = self.controller.phase();
         self.animating = matches!(phase, Phase::Running | Phase::Stopping)
             || self.python.is_running()
+            || self.lab_after_python
             || self.files.waiting.is_some()
             || self.files.status.is_some()
             || self.extra.as_ref().is_some_and(|e| e.animating());

@@ -40,6 +40,7 @@ fn line_color(series: SeriesRef, same_kind_before: usize) -> Color32 {
         SeriesRef::Waiters(_) => WAITERS_COLORS[same_kind_before % WAITERS_COLORS.len()],
         SeriesRef::Counter(_) => COUNTER_COLORS[same_kind_before % COUNTER_COLORS.len()],
         SeriesRef::AliveThreads => Color32::from_rgb(150, 150, 175),
+        SeriesRef::Processes => Color32::from_rgb(204, 121, 167),
     }
 }
 
@@ -163,7 +164,7 @@ fn one_plot(
                     SeriesRef::Capacity(_) => {
                         l = l.style(LineStyle::dashed_dense()).width(2.0);
                     }
-                    SeriesRef::Level(_) | SeriesRef::AliveThreads => {
+                    SeriesRef::Level(_) | SeriesRef::AliveThreads | SeriesRef::Processes => {
                         l = l.fill(0.0).fill_alpha(0.25);
                     }
                     _ => {}

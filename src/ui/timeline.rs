@@ -31,6 +31,9 @@ pub fn state_color(state: State) -> Color32 {
     match state {
         State::Created => Color32::from_rgb(153, 153, 153),
         State::Ready => Color32::from_rgb(86, 180, 233),
+        // Runnable, not running: Okabe-Ito's yellow, with dots (see
+        // `stipple`) so it reads apart from running without colour.
+        State::GilWait => Color32::from_rgb(240, 228, 66),
         State::Running => Color32::from_rgb(0, 158, 115),
         State::Sleeping => Color32::from_rgb(0, 114, 178),
         State::Blocked => Color32::from_rgb(213, 94, 0),
@@ -56,9 +59,31 @@ pub fn hatch(painter: &egui::Painter, rect: Rect) {
     }
 }
 
+/// Dots over a span of a thread waiting for the GIL: runnable, not
+/// running, told apart from running without colour.
+pub fn stipple(painter: &egui::Painter, rect: Rect) {
+    if rect.width() < 4.0 || rect.height() < 4.0 {
+        return;
+    }
+    let painter = painter.with_clip_rect(rect.intersect(painter.clip_rect()));
+    let color = Color32::from_black_alpha(150);
+    let mut x = rect.left() + 2.0;
+    let mut row = 0;
+    while x < rect.right() {
+        let mut y = rect.top() + if row % 2 == 0 { 3.0 } else { 6.0 };
+        while y < rect.bottom() - 1.0 {
+            painter.circle_filled(pos2(x, y), 0.9, color);
+            y += 6.0;
+        }
+        x += 3.0;
+        row += 1;
+    }
+}
+
 /// The order states stack in a group's lane, bottom up: the busy ones first.
-const STACK: [State; 9] = [
+const STACK: [State; State::COUNT] = [
     State::Running,
+    State::GilWait,
     State::Ready,
     State::Blocked,
     State::Waiting,
@@ -69,26 +94,45 @@ const STACK: [State; 9] = [
     State::Done,
 ];
 
-/// The 9 states with their colours, added to the caller's (wrapped) row: a
-/// wrapped row inside a wrapped row would not wrap. With asyncio tasks on
-/// the timeline, killed reads "killed / cancelled".
+/// The states with their colours, added to the caller's (wrapped) row. Each
+/// entry is one allocation (swatch and name together), so the row wraps
+/// between entries and never inside one: a name squeezed at the row's end
+/// would otherwise break into a column of letters and widen the centre.
+/// With asyncio tasks on the timeline, killed reads "killed / cancelled".
 pub fn legend_items(ui: &mut Ui, lang: Lang, tasks: bool) {
+    let font = egui::TextStyle::Small.resolve(ui.style());
+    let text_color = ui.visuals().text_color();
     for state in State::ALL {
-        ui.scope(|ui| {
-            ui.spacing_mut().item_spacing.x = 4.0;
-            let (rect, _) = ui.allocate_exact_size(vec2(12.0, 12.0), Sense::hover());
-            ui.painter()
-                .rect_filled(rect, CornerRadius::same(2), state_color(state));
-            if state == State::Blocked {
-                hatch(ui.painter(), rect);
-            }
-            let name = if tasks && state == State::Killed {
-                i18n::KILLED_OR_CANCELLED
-            } else {
-                i18n::state_name(state)
-            };
-            ui.small(name.get(lang));
-        });
+        let name = if tasks && state == State::Killed {
+            i18n::KILLED_OR_CANCELLED
+        } else {
+            i18n::state_name(state)
+        }
+        .get(lang);
+        let galley = ui
+            .painter()
+            .layout_no_wrap(name.to_string(), font.clone(), text_color);
+        let text = galley.size();
+        let size = vec2(12.0 + 4.0 + text.x, text.y.max(12.0));
+        let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
+        response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, name));
+        let swatch = egui::Rect::from_min_size(
+            egui::pos2(rect.left(), rect.center().y - 6.0),
+            vec2(12.0, 12.0),
+        );
+        ui.painter()
+            .rect_filled(swatch, CornerRadius::same(2), state_color(state));
+        if state == State::Blocked {
+            hatch(ui.painter(), swatch);
+        }
+        if state == State::GilWait {
+            stipple(ui.painter(), swatch);
+        }
+        ui.painter().galley(
+            egui::pos2(swatch.right() + 4.0, rect.center().y - text.y / 2.0),
+            galley,
+            text_color,
+        );
         ui.add_space(6.0);
     }
 }
@@ -268,6 +312,29 @@ fn paint_rows(
                     color,
                 );
             }
+            Row::Process { id } => {
+                let Some(p) = record.process(*id) else {
+                    continue;
+                };
+                paint_process(&painter, p, window, view.now, track, y, &x_of);
+                let (color, state) = match p.end_state {
+                    Some(s) => (state_color(s), i18n::state_name(s).get(lang)),
+                    None => (visuals.strong_text_color(), i18n::STATE_RUNNING.get(lang)),
+                };
+                let text = format!(
+                    "{} · pid {}",
+                    p.name,
+                    p.pid.map_or("-".to_string(), |pid| pid.to_string())
+                );
+                painter.with_clip_rect(label_rect.intersect(clip)).text(
+                    pos2(lane_rect.left() + 4.0, lane_rect.center().y),
+                    Align2::LEFT_CENTER,
+                    text,
+                    FontId::proportional(12.5),
+                    color,
+                );
+                let _ = state;
+            }
             Row::Group {
                 role,
                 members,
@@ -338,6 +405,9 @@ fn paint_lane(
         if state == State::Blocked {
             hatch(painter, rect);
         }
+        if state == State::GilWait {
+            stipple(painter, rect);
+        }
         painted_to = x1;
     };
     for s in track_data.spans_from(window.start) {
@@ -367,14 +437,71 @@ fn paint_lane(
     }
 }
 
+/// A process's header strip: a thin bar over its life (from start to end),
+/// its CPU use written in it, and a cap in the colour of how it ended.
+fn paint_process(
+    painter: &egui::Painter,
+    p: &crate::lab::record::ProcessTrack,
+    window: TimeWindow,
+    now: f64,
+    track: Rect,
+    y: egui::Rangef,
+    x_of: &impl Fn(f64) -> f32,
+) {
+    let Some(start) = p.started else { return };
+    let end = p.ended.unwrap_or(now);
+    if end < window.start || start > window.end {
+        return;
+    }
+    let x0 = x_of(start.max(window.start)).max(track.left());
+    let x1 = x_of(end.min(window.end)).min(track.right()).max(x0 + 1.0);
+    let mid = y.center();
+    let bar = Rect::from_x_y_ranges(x0..=x1, (mid - 2.5)..=(mid + 2.5));
+    painter.rect_filled(bar, CornerRadius::same(2), Color32::from_gray(150));
+    // CPU use over its life: taller where it used more.
+    let px = (window.width() / f64::from(track.width().max(1.0))).max(1e-6);
+    for point in p
+        .cpu
+        .steps(start.max(window.start), end.min(window.end), now, px * 3.0)
+    {
+        let x = x_of(point[0]);
+        if x < x0 || x > x1 {
+            continue;
+        }
+        let h = (point[1] / 100.0).clamp(0.0, 1.0) as f32 * y.span();
+        painter.rect_filled(
+            Rect::from_x_y_ranges(x..=(x + 3.0).min(x1), (y.max - h)..=y.max),
+            CornerRadius::ZERO,
+            Color32::from_rgba_unmultiplied(0, 158, 115, 140),
+        );
+    }
+    if let Some(state) = p.end_state
+        && let Some(ended) = p.ended
+        && ended >= window.start
+        && ended <= window.end
+    {
+        let xe = x_of(ended).min(track.right());
+        painter.rect_filled(
+            Rect::from_x_y_ranges((xe - END_CAP).max(track.left())..=xe, y),
+            CornerRadius::ZERO,
+            state_color(state),
+        );
+    }
+}
+
 /// Width in points of the cap that shows how a finished lane ended.
 const END_CAP: f32 = 5.0;
 
 /// Stack the shares per column, merging neighbouring columns that look alike.
-fn paint_shares(painter: &egui::Painter, shares: &[[f32; 9]], track: Rect, y: egui::Rangef) {
+fn paint_shares(
+    painter: &egui::Painter,
+    shares: &[[f32; State::COUNT]],
+    track: Rect,
+    y: egui::Rangef,
+) {
     let height = y.span();
-    let quantize = |s: &[f32; 9]| -> [u8; 9] {
-        let mut q = [0u8; 9];
+    let quantize = |s: &[f32; State::COUNT]| -> [u8; State::COUNT] {
+        let mut q = [0u8; State::COUNT];
         for (i, state) in STACK.iter().enumerate() {
             q[i] = (s[state.index()] * height).round().clamp(0.0, 255.0) as u8;
         }
@@ -425,6 +552,11 @@ fn hover_details(
         Row::Thread { id, .. } => {
             if let Some(track) = record.thread(*id) {
                 thread_details(ui, view, record, track, t, lang);
+            }
+        }
+        Row::Process { id } => {
+            if let Some(p) = record.process(*id) {
+                process_details(ui, record, p, lang);
             }
         }
         Row::Group {
@@ -531,6 +663,9 @@ fn thread_details(
         };
         ui.label(RichText::new(by).color(state_color(State::Blocked)));
     }
+    if state == State::GilWait {
+        ui.label(RichText::new(i18n::GIL_WAIT_HINT.get(lang)).italics());
+    }
     if let Some(s) = span {
         let still = if s.end >= view.now && s.start == track.since && !track.state.is_final() {
             format!(" {}", i18n::STILL.get(lang))
@@ -555,6 +690,39 @@ fn thread_details(
     for (key, value) in &track.notes {
         ui.label(RichText::new(format!("{key} = {value}")).monospace());
     }
+}
+
+fn process_details(ui: &mut Ui, record: &Record, p: &crate::lab::record::ProcessTrack, lang: Lang) {
+    ui.strong(format!(
+        "{} (pid {})",
+        p.name,
+        p.pid.map_or("-".to_string(), |pid| pid.to_string())
+    ));
+    match (p.end_state, p.exitcode) {
+        (Some(s), Some(code)) => {
+            ui.label(
+                RichText::new(format!(
+                    "{} · exitcode {code}",
+                    i18n::state_name(s).get(lang)
+                ))
+                .color(state_color(s)),
+            );
+        }
+        _ => {
+            ui.label(format!(
+                "{} · CPU {:.0}%",
+                i18n::STATE_RUNNING.get(lang),
+                p.cpu_now
+            ));
+        }
+    }
+    if let Some(f) = &p.failure {
+        ui.label(RichText::new(f).color(state_color(State::Failed)));
+    }
+    if let Some(holder) = super::process_view::gil_holder(record, p) {
+        ui.label(format!("{}: {holder}", i18n::GIL_HELD_BY.get(lang)));
+    }
+    ui.label(RichText::new(i18n::PROCESS_HINT.get(lang)).small().weak());
 }
 
 /// The span under time `t`: a closed one, or the open one from `since`.

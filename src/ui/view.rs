@@ -141,6 +141,9 @@ impl TimeAxis {
 pub enum Row {
     /// One thread's lane; `indent` under an expanded group.
     Thread { id: WorkerId, indent: bool },
+    /// A child process's header: its pid, state, CPU use and GIL holder,
+    /// and its life as a strip; its threads' rows follow.
+    Process { id: crate::lab::probe::ProcessId },
     /// A group of threads of one role ("Producer × 64"); collapsed, it is one
     /// lane showing the share of its threads in each state over time.
     Group {
@@ -199,8 +202,18 @@ impl Grouping {
             }
         }
         let mut rows = Vec::new();
+        let mut headed = std::collections::HashSet::new();
         for role in order {
             let members = by_role.remove(&role).unwrap_or_default();
+            // A child process's threads come under its header.
+            if let Some(p) = members
+                .first()
+                .and_then(|id| record.thread(*id))
+                .and_then(|t| t.process)
+                && headed.insert(p)
+            {
+                rows.push(Row::Process { id: p });
+            }
             let folded = record.folded.roles.get(&role).map_or(0, |f| f.threads)
                 + record
                     .folded_tasks
@@ -272,6 +285,9 @@ pub struct View {
     /// Each cycle of the wait-for graph, as thread names.
     pub deadlocks: Vec<Vec<Arc<str>>>,
     pub alive: usize,
+    /// Child processes alive now, and ever made.
+    pub processes_alive: usize,
+    pub processes_ever: usize,
     /// Threads kept plus threads folded into totals.
     pub threads_ever: u64,
     pub folded: u64,
@@ -314,6 +330,8 @@ impl View {
             .map(|cycle| cycle.into_iter().map(|w| record.thread_name(w)).collect())
             .collect();
         self.alive = record.alive_threads();
+        self.processes_alive = record.alive_processes();
+        self.processes_ever = record.processes().len();
         self.threads_ever = record.threads_ever();
         self.folded = record.folded.all.threads;
         self.tasks_alive = record.alive_tasks();
@@ -368,6 +386,7 @@ fn series_of(record: &Record, series: SeriesRef) -> Option<&crate::lab::record::
         SeriesRef::Capacity(name) => &record.resource_by_name(name)?.capacity_series,
         SeriesRef::Counter(name) => &record.counter(name)?.series,
         SeriesRef::AliveThreads => &record.alive_series,
+        SeriesRef::Processes => &record.processes_series,
     })
 }
 
