@@ -31,6 +31,11 @@ fn harness(title: &str) -> Harness<'static, HilosApp> {
         .with_size(egui::vec2(1400.0, 900.0))
         .build_eframe(|cc| HilosApp::new(cc, Lang::En));
     harness.run_steps(2);
+    // Scrolled into view first: the list is taller than the window.
+    harness
+        .get_by_role_and_label(Role::Button, title)
+        .scroll_to_me();
+    harness.run_steps(2);
     harness.get_by_role_and_label(Role::Button, title).click();
     harness.run_steps(2);
     harness

@@ -41,6 +41,18 @@ fn step_until(
     }
 }
 
+/// Click a scenario in the list, scrolled into view first as a user would:
+/// the list is taller than the window, and a click outside its visible part
+/// reaches nothing.
+fn pick(harness: &mut Harness<'static, HilosApp>, title: &str) {
+    harness
+        .get_by_role_and_label(Role::Button, title)
+        .scroll_to_me();
+    harness.run_steps(2);
+    harness.get_by_role_and_label(Role::Button, title).click();
+    harness.run_steps(2);
+}
+
 fn alive_workers(app: &HilosApp, prefix: &str) -> usize {
     app.lab().map_or(0, |lab| {
         lab.handle()
@@ -56,8 +68,7 @@ fn every_scenario_starts_follows_a_live_knob_and_stops() {
     let mut harness = harness(Lang::En);
     for scenario in scenarios::all() {
         let title = scenario.title.get(Lang::En);
-        harness.get_by_role_and_label(Role::Button, title).click();
-        harness.run_steps(2);
+        pick(&mut harness, title);
         assert_eq!(harness.state().selected(), scenario.id);
 
         // Make short scenarios last long enough to be changed while they run.
@@ -319,10 +330,8 @@ fn no_scenario_s_view_runs_under_the_right_panel_in_either_language() {
     for lang in Lang::ALL {
         let mut harness = harness(lang);
         for scenario in scenarios::all() {
-            harness
-                .get_by_role_and_label(Role::Button, scenario.title.get(lang))
-                .click();
-            harness.run_steps(2);
+            pick(&mut harness, scenario.title.get(lang));
+            assert_eq!(harness.state().selected(), scenario.id);
             let start = if lang == Lang::En { "Start" } else { "Iniciar" };
             harness.get_by_label(start).click();
             let deadline = Instant::now() + Duration::from_millis(700);
@@ -369,8 +378,7 @@ fn no_scenario_s_view_runs_under_the_right_panel_in_either_language() {
 
 /// Select a scenario by its English title and set knobs before Start.
 fn select(harness: &mut Harness<'static, HilosApp>, title: &str, sets: &[&str]) {
-    harness.get_by_role_and_label(Role::Button, title).click();
-    harness.run_steps(2);
+    pick(harness, title);
     for s in sets {
         harness.state().knobs().set_from_arg(s).unwrap();
     }
