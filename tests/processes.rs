@@ -110,15 +110,27 @@ fn trace_spans(path: &std::path::Path) -> Spans {
     spans
 }
 
-/// The most threads among `threads` in `state` at one instant.
+/// The most threads among `threads` in `state` at one instant. A thread's
+/// back-to-back spans in that state (the lab re-reports "running" when a
+/// thread that holds the GIL comes back from a wait) count once: their
+/// shared edge, recomputed from microseconds, may land a rounding error
+/// past the next span's start.
 fn most_at_once(threads: &[&Vec<(String, f64, f64)>], state: &str) -> usize {
     let mut edges: Vec<(f64, i32)> = Vec::new();
     for spans in threads {
+        let mut merged: Vec<(f64, f64)> = Vec::new();
         for (s, a, b) in spans.iter() {
-            if s == state && b > a {
-                edges.push((*a, 1));
-                edges.push((*b, -1));
+            if s != state || b <= a {
+                continue;
             }
+            match merged.last_mut() {
+                Some(last) if *a <= last.1 + 1e-9 => last.1 = last.1.max(*b),
+                _ => merged.push((*a, *b)),
+            }
+        }
+        for (a, b) in merged {
+            edges.push((a, 1));
+            edges.push((b, -1));
         }
     }
     edges.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
