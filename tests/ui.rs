@@ -48,7 +48,8 @@ fn pick(harness: &mut Harness<'static, HilosApp>, title: &str) {
     harness
         .get_by_role_and_label(Role::Button, title)
         .scroll_to_me();
-    harness.run_steps(2);
+    // Past the scroll's animation: a click mid-way lands on another row.
+    harness.run_steps(30);
     harness.get_by_role_and_label(Role::Button, title).click();
     harness.run_steps(2);
 }
