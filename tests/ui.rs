@@ -637,3 +637,33 @@ fn the_views_speak_spanish() {
     harness.run_steps(2);
     assert!(harness.query_by_label("La mesa").is_some());
 }
+
+/// A Parallelism lesson measures speed-ups on the machine's cores: while it
+/// runs, the window draws twice a second (so drawing does not take CPU time
+/// from the work) and says so; other lessons and a stopped run draw as usual.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_speed_up_measurement_draws_quietly_and_says_so() {
+    let mut harness = harness(Lang::En);
+    let note = "drawing twice a second while it measures";
+    select(
+        &mut harness,
+        "The GIL: threads vs processes",
+        &["work=0.5", "sweep=on"],
+    );
+    harness.get_by_label("Start").click();
+    let quiet = step_until(&mut harness, Duration::from_secs(5), |app| {
+        app.quiet_drawing()
+    });
+    assert!(quiet, "the gil run does not draw quietly");
+    harness.run_steps(2);
+    assert!(harness.query_by_label(note).is_some());
+    stop_leaves_nothing(&mut harness, "Thread");
+    assert!(!harness.state().quiet_drawing());
+    assert!(harness.query_by_label(note).is_none());
+    select(&mut harness, "Race condition", &[]);
+    harness.get_by_label("Start").click();
+    harness.run_steps(3);
+    assert!(!harness.state().quiet_drawing());
+    harness.state_mut().stop();
+}

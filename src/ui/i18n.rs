@@ -110,6 +110,14 @@ pub const LANG_HINT: Text = t!(
 pub const STATUS_IDLE: Text = t!("not started", "sin iniciar");
 pub const STATUS_RUNNING: Text = t!("running", "en marcha");
 pub const STATUS_STOPPING: Text = t!("stopping…", "deteniendo…");
+pub const QUIET_DRAWING: Text = t!(
+    "drawing twice a second while it measures",
+    "dibuja dos veces por segundo mientras mide"
+);
+pub const QUIET_DRAWING_HINT: Text = t!(
+    "This lesson measures how much faster the work runs on several cores. Redrawing the window 60 times a second takes CPU time too (all of a core where the window is drawn in software), which would be taken from the work and make the speed-ups smaller. The window redraws twice a second until the run ends, and at once when you use it.",
+    "Esta lección mide cuánto más rápido va el trabajo en varios núcleos. Redibujar la ventana 60 veces por segundo también gasta CPU (un núcleo entero donde la ventana se dibuja por software), que se le quitaría al trabajo y haría menores las aceleraciones. La ventana se redibuja dos veces por segundo hasta que acaba la ejecución, y al momento cuando la usas."
+);
 pub const STATUS_STOPPED: Text = t!("stopped", "detenido");
 pub const STATUS_FINISHED: Text = t!("finished", "finalizado");
 pub const ALIVE_THREADS: Text = t!("Alive threads", "Hilos vivos");

@@ -91,14 +91,29 @@ pub fn scenario_plots(ui: &mut Ui, view: &View, lang: Lang, height: f32) -> Vec<
 }
 
 /// One legend entry drawn in a row beside a plot's title: a colour swatch
-/// and its label. Kept out of the plot so it never hides the data.
-fn legend_entry(ui: &mut Ui, color: Color32, label: &str) {
-    // One unit, so a wrap never parts a swatch from its label.
-    ui.horizontal(|ui| {
-        let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 3.0), egui::Sense::hover());
-        ui.painter().rect_filled(rect, 1.0, color);
-        ui.label(RichText::new(label).small());
-    });
+/// and its label. Kept out of the plot so it never hides the data. One
+/// allocation, so a wrapped row wraps between entries and never parts a
+/// swatch from its label (a nested `ui.horizontal` would never wrap at all).
+pub(super) fn legend_entry(ui: &mut Ui, color: Color32, label: &str) {
+    let font = egui::TextStyle::Small.resolve(ui.style());
+    let text_color = ui.visuals().text_color();
+    let galley = ui
+        .painter()
+        .layout_no_wrap(label.to_string(), font, text_color);
+    let text = galley.size();
+    let size = egui::vec2(14.0 + 4.0 + text.x, text.y.max(8.0));
+    let (rect, response) = ui.allocate_exact_size(size, egui::Sense::hover());
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, label));
+    let swatch = egui::Rect::from_min_size(
+        egui::pos2(rect.left(), rect.center().y - 1.5),
+        egui::vec2(14.0, 3.0),
+    );
+    ui.painter().rect_filled(swatch, 1.0, color);
+    ui.painter().galley(
+        egui::pos2(swatch.right() + 4.0, rect.center().y - text.y / 2.0),
+        galley,
+        text_color,
+    );
     ui.add_space(6.0);
 }
 

@@ -6,7 +6,7 @@
 
 use eframe::egui;
 use egui::{Color32, RichText, Ui};
-use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints, VLine};
+use egui_plot::{Line, LineStyle, Plot, PlotPoints, VLine};
 
 use super::Action;
 use super::extras::{ExtraCx, ScenarioExtra};
@@ -168,9 +168,16 @@ impl ProcessesExtra {
                 )
             })
             .collect();
+        // The legend above the plot, never over its lines.
+        ui.horizontal_wrapped(|ui| {
+            super::plots::legend_entry(ui, Color32::from_gray(200), MACHINE.get(lang));
+            super::plots::legend_entry(ui, Color32::from_rgb(0, 114, 178), MAIN.get(lang));
+            for (i, (name, _)) in lines.iter().enumerate() {
+                super::plots::legend_entry(ui, LINE_COLORS[i % LINE_COLORS.len()], name);
+            }
+        });
         Plot::new("cpu_plot")
-            .height(130.0)
-            .legend(Legend::default())
+            .height(110.0)
             .allow_zoom(false)
             .allow_drag(false)
             .allow_scroll(false)
@@ -226,10 +233,26 @@ impl ProcessesExtra {
             .iter()
             .flat_map(|(_, p)| p.iter().map(|q| q[0]))
             .fold(2.0_f64, f64::max);
-        ui.label(RichText::new(SPEEDUP_TITLE.get(lang)).strong());
+        let ideal_color = Color32::from_gray(150);
+        let cores_color = Color32::from_rgb(213, 94, 0);
+        // Title and legend above the plot, never over its points.
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new(SPEEDUP_TITLE.get(lang)).strong());
+            ui.add_space(12.0);
+            for (i, (label, _)) in series.iter().enumerate() {
+                super::plots::legend_entry(ui, LINE_COLORS[i % LINE_COLORS.len()], label);
+            }
+            super::plots::legend_entry(ui, ideal_color, IDEAL.get(lang));
+            if cores > 0.0 {
+                super::plots::legend_entry(
+                    ui,
+                    cores_color,
+                    &format!("{} = {cores}", CORES.get(lang)),
+                );
+            }
+        });
         Plot::new("speedup_plot")
             .height(140.0)
-            .legend(Legend::default())
             .allow_zoom(false)
             .allow_drag(false)
             .allow_scroll(false)
@@ -242,14 +265,14 @@ impl ProcessesExtra {
                     .collect();
                 plot.line(
                     Line::new(IDEAL.get(lang), PlotPoints::new(ideal))
-                        .color(Color32::from_gray(150))
+                        .color(ideal_color)
                         .style(LineStyle::dotted_dense())
                         .allow_band(false),
                 );
                 if cores > 0.0 {
                     plot.vline(
                         VLine::new(format!("{} = {cores}", CORES.get(lang)), cores)
-                            .color(Color32::from_rgb(213, 94, 0))
+                            .color(cores_color)
                             .style(LineStyle::dashed_dense()),
                     );
                 }
