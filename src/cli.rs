@@ -221,6 +221,9 @@ impl std::fmt::Debug for RunPlan {
 #[derive(Debug, Default)]
 pub struct GuiPlan {
     pub lang: Lang,
+    /// The language was asked for (`--lang`, or a setup file's): it wins
+    /// over the one the window's saved settings bring back.
+    pub lang_chosen: bool,
     /// The scenario to select, by its id (which exists).
     pub scenario: Option<String>,
     pub start: bool,
@@ -263,6 +266,7 @@ where
     match cli.command {
         None => Ok(Plan::Gui(GuiPlan {
             lang: lang.unwrap_or_default(),
+            lang_chosen: lang.is_some(),
             ..GuiPlan::default()
         })),
         Some(Command::List { json }) => Ok(Plan::List {
@@ -371,6 +375,7 @@ fn gui_plan(args: GuiArgs, lang: Option<Lang>) -> Result<GuiPlan, UsageError> {
         if args.set.is_empty() && !args.start && !args.run_in_python {
             return Ok(GuiPlan {
                 lang: lang.unwrap_or_default(),
+                lang_chosen: lang.is_some(),
                 ..GuiPlan::default()
             });
         }
@@ -390,10 +395,10 @@ fn gui_plan(args: GuiArgs, lang: Option<Lang>) -> Result<GuiPlan, UsageError> {
     for arg in &set {
         apply_set(&knobs, arg)?;
     }
+    let chosen = lang.or(setup.as_ref().and_then(|s| s.lang));
     Ok(GuiPlan {
-        lang: lang
-            .or(setup.as_ref().and_then(|s| s.lang))
-            .unwrap_or_default(),
+        lang: chosen.unwrap_or_default(),
+        lang_chosen: chosen.is_some(),
         scenario: Some(scenario.id.to_string()),
         start: args.start,
         run_in_python: args.run_in_python,

@@ -54,6 +54,7 @@ fn usage_error(e: &hilos::cli::UsageError) -> ExitCode {
 /// The window, with what `hilos gui` asked for selected (and maybe started).
 fn open_window(gui: GuiPlan) -> ExitCode {
     let options = hilos::ui::GuiOptions {
+        lang: gui.lang_chosen.then_some(gui.lang),
         scenario: gui.scenario,
         start: gui.start,
         run_in_python: gui.run_in_python,

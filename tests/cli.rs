@@ -255,6 +255,16 @@ fn parse_returns_the_checked_plan() {
     assert_eq!(gui.scenario.as_deref(), Some("frozen-ui"));
     assert!(gui.start);
     assert_eq!(gui.set, ["steps=5"]);
+    // No --lang: the window's saved language comes back; with it, --lang wins.
+    assert!(!gui.lang_chosen);
+    let Ok(Plan::Gui(gui)) = cli::parse(["gui", "--lang", "es", "--scenario", "gil"]) else {
+        panic!("not the window");
+    };
+    assert!(gui.lang_chosen && gui.lang == Lang::Es);
+    let Ok(Plan::Gui(gui)) = cli::parse(["--lang", "es"]) else {
+        panic!("not the window");
+    };
+    assert!(gui.lang_chosen && gui.lang == Lang::Es);
     assert!(matches!(
         cli::parse(["list", "--json"]),
         Ok(Plan::List { json: true, .. })

@@ -42,6 +42,9 @@ use view::{AxisAction, Grouping, LogView, TimeAxis, View};
 /// What the command line can ask of the window at launch.
 #[derive(Clone, Debug, Default)]
 pub struct GuiOptions {
+    /// A language asked for on the command line or by a setup file: it
+    /// wins over the one the saved settings bring back.
+    pub lang: Option<Lang>,
     /// Select this scenario (an id as `hilos list` shows it).
     pub scenario: Option<String>,
     /// Start it at once.
@@ -86,6 +89,9 @@ pub fn run_with(lang: Lang, options: GuiOptions) -> Result<(), String> {
         native,
         Box::new(move |cc| {
             let mut app = HilosApp::new(cc, lang);
+            if let Some(chosen) = options.lang {
+                app.lang = chosen;
+            }
             if let Some(id) = &options.scenario {
                 app.select_id(id);
             }
