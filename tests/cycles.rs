@@ -69,12 +69,38 @@ fn lab_threads_left(_prefix: &str) -> usize {
     0
 }
 
+/// Child processes of this test process (alive or not yet reaped): the
+/// Parallelism scenarios' children must all be gone once Stop returns.
+#[cfg(target_os = "linux")]
+fn children_left() -> usize {
+    let me = std::process::id().to_string();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| {
+            // "pid (comm) state ppid ...": comm may hold spaces, so split
+            // after its closing parenthesis.
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                == Some(me.as_str())
+        })
+        .count()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn children_left() -> usize {
+    0
+}
+
 #[derive(Default)]
 struct Tally {
     cycles: usize,
     slowest_stop: Duration,
     panics: u64,
     threads_left: usize,
+    children_left: usize,
 }
 
 /// One cycle through the lab directly.
@@ -116,6 +142,9 @@ fn lab_cycle(scenario: &Scenario, rng: &mut Rng, tally: &mut Tally, what: &str) 
     let left = lab_threads_left(&prefix);
     tally.threads_left += left;
     assert_eq!(left, 0, "{what}: OS threads left");
+    let children = children_left();
+    tally.children_left += children;
+    assert_eq!(children, 0, "{what}: child processes left");
     let panics = lab.record().lock().panics;
     tally.panics += panics;
     assert_eq!(panics, 0, "{what}: a worker panicked");
@@ -163,6 +192,9 @@ fn controller_cycle(index: usize, rng: &mut Rng, tally: &mut Tally, what: &str) 
     let left = lab_threads_left(&prefix);
     tally.threads_left += left;
     assert_eq!(left, 0, "{what}: OS threads left");
+    let children = children_left();
+    tally.children_left += children;
+    assert_eq!(children, 0, "{what}: child processes left");
     let panics = c.mirror().map_or(0, |r| r.panics);
     tally.panics += panics;
     assert_eq!(panics, 0, "{what}: a worker panicked");
@@ -191,11 +223,12 @@ fn cycles(default: usize) -> Tally {
         tally.cycles += 1;
     }
     println!(
-        "cycles: {} start/stop cycles over {} scenarios: slowest stop {:.1} ms, {} OS threads left, {} panics",
+        "cycles: {} start/stop cycles over {} scenarios: slowest stop {:.1} ms, {} OS threads left, {} child processes left, {} panics",
         tally.cycles,
         all.len(),
         tally.slowest_stop.as_secs_f64() * 1000.0,
         tally.threads_left,
+        tally.children_left,
         tally.panics
     );
     tally
@@ -205,6 +238,7 @@ fn cycles(default: usize) -> Tally {
 fn start_stop_cycles_across_every_scenario() {
     let t = cycles(60);
     assert_eq!(t.threads_left, 0);
+    assert_eq!(t.children_left, 0);
     assert_eq!(t.panics, 0);
 }
 
@@ -213,6 +247,7 @@ fn start_stop_cycles_across_every_scenario() {
 fn a_thousand_start_stop_cycles() {
     let t = cycles(1000);
     assert_eq!(t.threads_left, 0);
+    assert_eq!(t.children_left, 0);
     assert_eq!(t.panics, 0);
 }
 
