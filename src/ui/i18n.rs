@@ -394,6 +394,7 @@ pub fn unit(unit: &'static str, lang: Lang, value: f64) -> &'static str {
         "tasks" => (t!("tasks", "tareas"), t!("task", "tarea")),
         "coroutines" => (t!("coroutines", "corrutinas"), t!("coroutine", "corrutina")),
         "rounds" => (t!("rounds", "rondas"), t!("round", "ronda")),
+        "times" => (t!("times", "veces"), t!("time", "vez")),
         "workers" => (t!("workers", "trabajadores"), t!("worker", "trabajador")),
         "permits" => (t!("permits", "permisos"), t!("permit", "permiso")),
         "clients" => (t!("clients", "clientes"), t!("client", "cliente")),
@@ -435,3 +436,31 @@ pub const GIL_WAIT_HINT: Text = t!(
     "listo, pero no se ejecuta: espera el GIL de su proceso"
 );
 pub const PROCESSES_ALIVE: Text = t!("child processes alive", "procesos hijos vivos");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A unit missing from [`unit`] shows in English in the Spanish window
+    /// ("20000 times" under "veces por proceso").
+    #[test]
+    fn every_knob_unit_speaks_spanish() {
+        for s in crate::scenarios::all() {
+            for k in s.knobs {
+                if k.unit.is_empty() || k.unit == "s" {
+                    continue;
+                }
+                for n in [1.0, 2.0] {
+                    assert_ne!(
+                        unit(k.unit, Lang::Es, n),
+                        unit(k.unit, Lang::En, n),
+                        "{}: knob {}'s unit '{}' has no Spanish",
+                        s.id,
+                        k.name,
+                        k.unit
+                    );
+                }
+            }
+        }
+    }
+}
