@@ -5,6 +5,7 @@
 //! wait(FIRST_COMPLETED) leaves the others pending; cancel() delivers
 //! CancelledError at the await.
 
+use super::{ms_counter_seconds, to_ms};
 use std::time::Instant;
 
 use super::{
@@ -391,13 +392,13 @@ async fn main(ctx: Ctx) -> PyResult<()> {
         } else {
             delays.iter().copied().fold(0.0, f64::max)
         };
-        sum_ms.set((sum * 1000.0).round() as i64);
-        longest_ms.set((longest * 1000.0).round() as i64);
+        sum_ms.set(to_ms(sum));
+        longest_ms.set(to_ms(longest));
         ctx.log(format!("round {round}: {}", STRATEGIES[strategy].label.en));
         let started = Instant::now();
         one_round(&ctx, &tally, strategy, (step, &delays), timeout).await?;
         let took = started.elapsed().as_secs_f64() * lab.speed();
-        round_ms.set((took * 1000.0).round() as i64);
+        round_ms.set(to_ms(took));
         ctx.log(format!(
             "round {round} took {took:.2} s (sum of delays {} s, longest {} s)",
             py_num(round3(sum)),
@@ -429,7 +430,7 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
 }
 
 fn metrics(record: &Record) -> Vec<Metric> {
-    let ms = |name: &str| record.counter_value(name).unwrap_or(0) as f64 / 1000.0;
+    let ms = |name: &str| ms_counter_seconds(record, name);
     vec![
         Metric {
             name: "round_seconds",

@@ -4,6 +4,7 @@
 //! asyncio.to_thread moves the call to the executor's thread and the loop
 //! keeps its beat. The event-loop twin of the frozen window.
 
+use super::to_ms;
 use std::time::Instant;
 
 use super::{
@@ -192,7 +193,7 @@ async fn heartbeat(ctx: Ctx, stop: aio::Event, lag: Counter, worst: Counter) -> 
         aio::sleep(TICK).await?;
         // How late the loop woke us, in scenario time.
         let late = Instant::now().saturating_duration_since(due).as_secs_f64() * lab.speed();
-        let ms = (late * 1000.0).round() as i64;
+        let ms = to_ms(late);
         lag.set(ms);
         if ms > worst.get() {
             worst.set(ms);
@@ -219,7 +220,7 @@ async fn report(ctx: Ctx, stop: aio::Event, reports: Counter, blocking: Counter)
             py_num(block),
             if fix { " in a thread" } else { "" }
         ));
-        blocking.set((block * 1000.0).round() as i64);
+        blocking.set(to_ms(block));
         if fix {
             aio::to_thread(move |c| Ok(blocking_work(c, block, cpu)?)).await?;
         } else {

@@ -7,6 +7,7 @@
 //! Linux. Elsewhere it is not measured: the memory numbers stay 0 and the
 //! log says so (the times and counts are measured everywhere).
 
+use super::to_ms;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -253,7 +254,7 @@ impl Measure {
 
     fn finished(&self, ctx: &Ctx, kind: &str, done: usize) {
         let took = self.t0.elapsed().as_secs_f64() * ctx.lab().speed();
-        self.total_ms.set((took * 1000.0).round() as i64);
+        self.total_ms.set(to_ms(took));
         self.done.set(done as i64);
         ctx.log(format!("{kind} finished: {done}"));
         ctx.log(format!("all the {kind} took {took:.2} s"));

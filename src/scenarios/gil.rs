@@ -9,7 +9,8 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::{
-    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, py_num, scenario_seconds,
+    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, ms_counter_seconds,
+    py_num, round2, scenario_seconds, speedup, to_ms,
 };
 use crate::lab::gil::steps_per_second;
 use crate::lab::process::child::ChildArgs;
@@ -205,10 +206,6 @@ pub fn child_task(ctx: &Ctx, args: &ChildArgs) -> SyncResult<()> {
     Ok(())
 }
 
-fn ms(seconds: f64) -> i64 {
-    (seconds * 1000.0).round() as i64
-}
-
 /// N threads of the interpreter MainThread is attached to, each one task.
 fn run_threads(ctx: &Ctx, n: usize, steps: u64, work: f64, target: &str) -> SyncResult<f64> {
     let lab = ctx.lab();
@@ -280,13 +277,13 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
         task(ctx, steps, work)?;
     }
     let seq = scenario_seconds(ctx, started);
-    lab.counter("sequential_ms").set(ms(seq));
-    lab.counter("one_task_ms").set(ms(seq / n as f64));
+    lab.counter("sequential_ms").set(to_ms(seq));
+    lab.counter("one_task_ms").set(to_ms(seq / n as f64));
     ctx.log(format!("Main    : sequential: {seq:.2} s"));
 
     ctx.log(format!("Main    : {n} threads under the GIL"));
     let thr = run_threads(ctx, n, steps, work, "task")?;
-    lab.counter("threads_ms").set(ms(thr));
+    lab.counter("threads_ms").set(to_ms(thr));
     lab.counter("forced_switches")
         .set(cpython.forced_switches() as i64);
     ctx.log(format!(
@@ -299,7 +296,7 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
         "Main    : {n} threads on the free-threaded build (no GIL)"
     ));
     let fre = run_threads(ctx, n, steps, work, "task, no GIL")?;
-    lab.counter("free_threaded_ms").set(ms(fre));
+    lab.counter("free_threaded_ms").set(to_ms(fre));
     ctx.log(format!(
         "Main    : free-threaded: {fre:.2} s, speed-up {:.2}",
         seq / fre
@@ -308,7 +305,7 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
 
     ctx.log(format!("Main    : {n} processes"));
     let (pro, startup) = run_processes(ctx, n, steps, work)?;
-    lab.counter("processes_ms").set(ms(pro));
+    lab.counter("processes_ms").set(to_ms(pro));
     lab.counter("startup_us").set((startup * 1e6) as i64);
     ctx.log(format!(
         "Main    : processes: {pro:.2} s, speed-up {:.2} (starting one took {:.1} ms)",
@@ -321,19 +318,20 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
         for k in 1..=(2 * cores).min(SWEEP_MAX) {
             ctx.attach(&cpython)?;
             let t = run_threads(ctx, k, steps, work, "task")?;
-            lab.counter(&format!("sweep.threads.{k}")).set(ms(t));
+            lab.counter(&format!("sweep.threads.{k}")).set(to_ms(t));
             ctx.attach(&free)?;
             let f = run_threads(ctx, k, steps, work, "task, no GIL")?;
-            lab.counter(&format!("sweep.free_threaded.{k}")).set(ms(f));
+            lab.counter(&format!("sweep.free_threaded.{k}"))
+                .set(to_ms(f));
             if k == 1 {
                 // One task alone, at its quickest: the baseline every
                 // speed-up of the sweep is against (k tasks take k times it).
                 one = one.min(t).min(f);
-                lab.counter("one_task_ms").set(ms(one));
+                lab.counter("one_task_ms").set(to_ms(one));
             }
             ctx.attach(&cpython)?;
             let (t, _) = run_processes(ctx, k, steps, work)?;
-            lab.counter(&format!("sweep.processes.{k}")).set(ms(t));
+            lab.counter(&format!("sweep.processes.{k}")).set(to_ms(t));
             ctx.log(format!(
                 "Main    : {k} workers: sequential would take {:.2} s",
                 one * k as f64
@@ -344,14 +342,6 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
     ctx.log(format!("Main    : threads speed-up: {:.2}", seq / thr));
     ctx.log(format!("Main    : processes speed-up: {:.2}", seq / pro));
     Ok(())
-}
-
-fn seconds(record: &Record, counter: &str) -> f64 {
-    record.counter_value(counter).unwrap_or(0) as f64 / 1000.0
-}
-
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
 }
 
 /// The most threads of one role running at the same moment, from the
@@ -382,15 +372,8 @@ pub fn max_running_at_once(record: &Record, role: &str) -> usize {
 }
 
 fn metrics(record: &Record) -> Vec<Metric> {
-    let seq = seconds(record, "sequential_ms");
-    let speedup = |c: &str| {
-        let t = seconds(record, c);
-        if seq > 0.0 && t > 0.0 {
-            round2(seq / t)
-        } else {
-            0.0
-        }
-    };
+    let seq = ms_counter_seconds(record, "sequential_ms");
+    let speedup = |c: &str| speedup(seq, ms_counter_seconds(record, c));
     let cores = record.counter_value("cores").unwrap_or(0) as f64;
     vec![
         Metric {
@@ -406,17 +389,17 @@ fn metrics(record: &Record) -> Vec<Metric> {
         Metric {
             name: "threads_seconds",
             label: t!("threads (s)", "hilos (s)"),
-            value: seconds(record, "threads_ms"),
+            value: ms_counter_seconds(record, "threads_ms"),
         },
         Metric {
             name: "free_threaded_seconds",
             label: t!("free-threaded (s)", "sin GIL (s)"),
-            value: seconds(record, "free_threaded_ms"),
+            value: ms_counter_seconds(record, "free_threaded_ms"),
         },
         Metric {
             name: "processes_seconds",
             label: t!("processes (s)", "procesos (s)"),
-            value: seconds(record, "processes_ms"),
+            value: ms_counter_seconds(record, "processes_ms"),
         },
         Metric {
             name: "threads_speedup",

@@ -447,6 +447,31 @@ pub(crate) fn ms_metric(
     Metric {
         name,
         label,
-        value: record.counter_value(counter).unwrap_or(0) as f64 / 1000.0,
+        value: ms_counter_seconds(record, counter),
+    }
+}
+
+/// Seconds as the whole milliseconds a counter holds.
+pub(crate) fn to_ms(seconds: f64) -> i64 {
+    (seconds * 1000.0).round() as i64
+}
+
+/// A counter that holds milliseconds, in seconds (0 before it is set).
+pub(crate) fn ms_counter_seconds(record: &Record, counter: &str) -> f64 {
+    record.counter_value(counter).unwrap_or(0) as f64 / 1000.0
+}
+
+/// Two decimals, as the metrics show them.
+pub(crate) fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+/// How many times faster `took` is than `baseline` (both in seconds), to
+/// two decimals; 0 while either has not been measured.
+pub(crate) fn speedup(baseline: f64, took: f64) -> f64 {
+    if baseline > 0.0 && took > 0.0 {
+        round2(baseline / took)
+    } else {
+        0.0
     }
 }

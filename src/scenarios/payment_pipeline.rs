@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 
 use super::{
     Agree, BarGroup, Extra, Group, JITTER, Metric, Outcome, PlotSpec, Scenario, SeriesRef,
-    ms_metric, py_num, scenario_seconds,
+    ms_counter_seconds, ms_metric, py_num, round2, scenario_seconds, speedup, to_ms,
 };
 use crate::lab::record::Record;
 use crate::lab::sync::Counter;
@@ -354,10 +354,6 @@ fn expected(strategy: &str, students: usize, workers: usize, step: f64) -> f64 {
     }
 }
 
-fn ms(seconds: f64) -> i64 {
-    (seconds * 1000.0).round() as i64
-}
-
 fn body(ctx: &Ctx) -> SyncResult<()> {
     let lab = ctx.lab();
     let students = ctx.knob_usize("students");
@@ -384,10 +380,11 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
         let took = scenario_seconds(ctx, started);
         let mean = done_at.iter().sum::<f64>() / done_at.len().max(1) as f64;
         let longest = done_at.iter().copied().fold(0.0, f64::max);
-        lab.counter(&format!("{strategy}_ms")).set(ms(took));
-        lab.counter(&format!("{strategy}_latency_ms")).set(ms(mean));
+        lab.counter(&format!("{strategy}_ms")).set(to_ms(took));
+        lab.counter(&format!("{strategy}_latency_ms"))
+            .set(to_ms(mean));
         lab.counter(&format!("{strategy}_expected_ms"))
-            .set(ms(total_expected));
+            .set(to_ms(total_expected));
         ctx.log(format!(
             "Main    : {strategy} took {took:.2} s for {students} students ({:.2} students/s)",
             students as f64 / took.max(1e-9)
@@ -399,14 +396,6 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
     Ok(())
 }
 
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
-}
-
-fn seconds(record: &Record, counter: &str) -> f64 {
-    record.counter_value(counter).unwrap_or(0) as f64 / 1000.0
-}
-
 fn metrics(record: &Record) -> Vec<Metric> {
     let students = record
         .counter_value("done_sequential")
@@ -415,20 +404,13 @@ fn metrics(record: &Record) -> Vec<Metric> {
         .chain(record.counter_value("done_pool"))
         .max()
         .unwrap_or(0) as f64;
-    let total = |s: &str| seconds(record, &format!("{s}_ms"));
+    let total = |s: &str| ms_counter_seconds(record, &format!("{s}_ms"));
     let throughput = |s: &str| {
         let done = record.counter_value(&format!("done_{s}")).unwrap_or(0) as f64;
         let t = total(s);
         if t > 0.0 { round2(done / t) } else { 0.0 }
     };
-    let speedup = |s: &str| {
-        let (seq, t) = (total("sequential"), total(s));
-        if seq > 0.0 && t > 0.0 {
-            round2(seq / t)
-        } else {
-            0.0
-        }
-    };
+    let speedup = |s: &str| speedup(total("sequential"), total(s));
     let mut m = vec![Metric {
         name: "students",
         label: t!("students", "estudiantes"),

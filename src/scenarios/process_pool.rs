@@ -9,7 +9,10 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::{Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, py_num};
+use super::{
+    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, ms_counter_seconds,
+    py_num, round2, speedup, to_ms,
+};
 use crate::lab::gil::steps_per_second;
 use crate::lab::process::pool::Pool;
 use crate::lab::record::Record;
@@ -146,10 +149,6 @@ pub fn task(ctx: &Ctx, arg: &Value) -> SyncResult<Value> {
     Ok(arg["n"].clone())
 }
 
-fn ms(seconds: f64) -> i64 {
-    (seconds * 1000.0).round() as i64
-}
-
 fn secs(since: Instant) -> f64 {
     since.elapsed().as_secs_f64()
 }
@@ -174,7 +173,7 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
         task(ctx, item)?;
     }
     let seq = secs(t0);
-    lab.counter("sequential_ms").set(ms(seq));
+    lab.counter("sequential_ms").set(to_ms(seq));
     ctx.log(format!("Main    : sequential: {seq:.2} s"));
 
     let t0 = Instant::now();
@@ -184,7 +183,7 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
         let t1 = Instant::now();
         let results = pool.map("task", &items, chunksize)?;
         let took = secs(t1);
-        lab.counter("map_ms").set(ms(took));
+        lab.counter("map_ms").set(to_ms(took));
         lab.counter("results").set(results.len() as i64);
         ctx.log(format!(
             "Main    : Pool.map: {took:.2} s, results in order: {:?}",
@@ -198,7 +197,7 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
             order.push(r.as_u64().unwrap_or(0));
         }
         let took = secs(t1);
-        lab.counter("imap_ms").set(ms(took));
+        lab.counter("imap_ms").set(to_ms(took));
         ctx.log(format!(
             "Main    : Pool.imap_unordered: {took:.2} s, in the order they came: {order:?}"
         ));
@@ -214,7 +213,7 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
         }
         Ok(())
     })?;
-    lab.counter("pool_total_ms").set(ms(secs(t0)));
+    lab.counter("pool_total_ms").set(to_ms(secs(t0)));
 
     ctx.log(format!(
         "Main    : ThreadPool({n}), imap_unordered as in seed 004"
@@ -228,17 +227,9 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
         Ok(())
     })?;
     let took = secs(t0);
-    lab.counter("threadpool_ms").set(ms(took));
+    lab.counter("threadpool_ms").set(to_ms(took));
     ctx.log(format!("Main    : ThreadPool: {took:.2} s"));
     Ok(())
-}
-
-fn seconds(record: &Record, counter: &str) -> f64 {
-    record.counter_value(counter).unwrap_or(0) as f64 / 1000.0
-}
-
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
 }
 
 /// Counters whose names end with `suffix`, summed (over every process).
@@ -251,15 +242,8 @@ fn sum_counters(record: &Record, suffix: &str) -> i64 {
 }
 
 fn metrics(record: &Record) -> Vec<Metric> {
-    let seq = seconds(record, "sequential_ms");
-    let speedup = |c: &str| {
-        let t = seconds(record, c);
-        if seq > 0.0 && t > 0.0 {
-            round2(seq / t)
-        } else {
-            0.0
-        }
-    };
+    let seq = ms_counter_seconds(record, "sequential_ms");
+    let speedup = |c: &str| speedup(seq, ms_counter_seconds(record, c));
     let per_process: Vec<i64> = record
         .counters()
         .filter(|c| c.name.ends_with(": tasks_done"))
@@ -284,17 +268,17 @@ fn metrics(record: &Record) -> Vec<Metric> {
         Metric {
             name: "map_seconds",
             label: t!("Pool.map (s)", "Pool.map (s)"),
-            value: seconds(record, "map_ms"),
+            value: ms_counter_seconds(record, "map_ms"),
         },
         Metric {
             name: "imap_seconds",
             label: t!("Pool.imap_unordered (s)", "Pool.imap_unordered (s)"),
-            value: seconds(record, "imap_ms"),
+            value: ms_counter_seconds(record, "imap_ms"),
         },
         Metric {
             name: "threadpool_seconds",
             label: t!("ThreadPool (s)", "ThreadPool (s)"),
-            value: seconds(record, "threadpool_ms"),
+            value: ms_counter_seconds(record, "threadpool_ms"),
         },
         Metric {
             name: "map_speedup",

@@ -1,6 +1,7 @@
 //! The race condition: read, pause, write loses updates; a Lock around the
 //! read–modify–write makes it correct and serialises it (seed 001's FakeDatabase).
 
+use super::{ms_counter_seconds, to_ms};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
@@ -202,7 +203,7 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
     ));
     ctx.log(format!("Main: the updates took {elapsed:.3} s"));
     let seconds = lab.counter("update_ms");
-    seconds.set((elapsed * 1000.0).round() as i64);
+    seconds.set(to_ms(elapsed));
     Ok(())
 }
 
@@ -221,7 +222,7 @@ fn metrics(record: &Record) -> Vec<Metric> {
                 "time for all updates (s)",
                 "tiempo de todas las actualizaciones (s)"
             ),
-            value: record.counter_value("update_ms").unwrap_or(0) as f64 / 1000.0,
+            value: ms_counter_seconds(record, "update_ms"),
         },
     ]
 }

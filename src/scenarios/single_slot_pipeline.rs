@@ -3,6 +3,7 @@
 //! burst makes the producer wait for the consumer; a Queue beside it, with
 //! the same messages and pauses, absorbs the burst and finishes first.
 
+use super::{ms_counter_seconds, to_ms};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -279,8 +280,7 @@ fn consumer(
         stored.add(1);
     }
     let took = scenario_seconds(c, started);
-    lab.counter(&format!("{which}_ms"))
-        .set((took * 1000.0).round() as i64);
+    lab.counter(&format!("{which}_ms")).set(to_ms(took));
     c.log(format!(
         "{}: done, {} messages stored",
         c.name(),
@@ -345,7 +345,7 @@ fn throughput(record: &Record, which: &str) -> f64 {
     let stored = record
         .counter_value(&format!("{which}_stored"))
         .unwrap_or(0) as f64;
-    let seconds = record.counter_value(&format!("{which}_ms")).unwrap_or(0) as f64 / 1000.0;
+    let seconds = ms_counter_seconds(record, &format!("{which}_ms"));
     if seconds > 0.0 {
         (stored / seconds * 100.0).round() / 100.0
     } else {

@@ -2,6 +2,7 @@
 //! a lock, done; `is_alive()`, `enumerate()`, `active_count()`, and `join()`
 //! with and without a timeout (seed 004's life cycle; seed 001's join).
 
+use super::to_ms;
 use std::time::Instant;
 
 use super::{
@@ -243,8 +244,7 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
         "Main    : active_count() after join = {after_join}"
     ));
     let took = scenario_seconds(ctx, started);
-    lab.counter("threads_ms")
-        .set((took * 1000.0).round() as i64);
+    lab.counter("threads_ms").set(to_ms(took));
     ctx.log(format!("Main    : the threads took {took:.2} s"));
     Ok(())
 }

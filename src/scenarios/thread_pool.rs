@@ -3,6 +3,7 @@
 //! as_completed in completion order; and an exception inside a task stays
 //! in its future, lost unless someone reads it (seed 001's warning).
 
+use super::to_ms;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
@@ -307,7 +308,7 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
         Ok(())
     })?;
     let took = scenario_seconds(ctx, started);
-    lab.counter("total_ms").set((took * 1000.0).round() as i64);
+    lab.counter("total_ms").set(to_ms(took));
 
     ctx.log(format!("Main    : results read: {}", results_read.get()));
     ctx.log(format!("Main    : exceptions seen: {}", seen.get()));
