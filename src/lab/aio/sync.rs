@@ -360,25 +360,33 @@ impl<T: 'static> Queue<T> {
         self.0.maxsize > 0 && self.qsize() >= self.0.maxsize
     }
 
-    /// `await queue.put(item)`: waits while the queue is full.
-    pub async fn put(&self, item: T) -> PyResult<()> {
-        while self.full() {
-            let putter = Fut::<()>::new();
-            self.0.putters.push(putter.clone());
+    /// Wait in `line` while `blocked()`, as CPython's `put` and `get` do: a
+    /// waiter that fails (cancelled) leaves the line, and passes its turn on
+    /// to the next if the way is clear and it had been woken.
+    async fn wait_in_line(&self, line: &Getters, blocked: impl Fn() -> bool) -> PyResult<()> {
+        while blocked() {
+            let waiter = Fut::<()>::new();
+            line.push(waiter.clone());
             self.report();
-            let r = putter
+            let r = waiter
                 .wait(Wait::on(State::Blocked, self.0.res.as_ref()))
                 .await;
             if let Err(e) = r {
-                putter.0.cancel();
-                self.0.putters.remove(&putter);
-                if !self.full() && !putter.cancelled() {
-                    self.0.putters.wake_next();
+                waiter.0.cancel();
+                line.remove(&waiter);
+                if !blocked() && !waiter.cancelled() {
+                    line.wake_next();
                 }
                 self.report();
                 return Err(e);
             }
         }
+        Ok(())
+    }
+
+    /// `await queue.put(item)`: waits while the queue is full.
+    pub async fn put(&self, item: T) -> PyResult<()> {
+        self.wait_in_line(&self.0.putters, || self.full()).await?;
         self.put_nowait(item)
     }
 
@@ -400,23 +408,7 @@ impl<T: 'static> Queue<T> {
 
     /// `await queue.get()`: waits while the queue is empty.
     pub async fn get(&self) -> PyResult<T> {
-        while self.empty() {
-            let getter = Fut::<()>::new();
-            self.0.getters.push(getter.clone());
-            self.report();
-            let r = getter
-                .wait(Wait::on(State::Blocked, self.0.res.as_ref()))
-                .await;
-            if let Err(e) = r {
-                getter.0.cancel();
-                self.0.getters.remove(&getter);
-                if !self.empty() && !getter.cancelled() {
-                    self.0.getters.wake_next();
-                }
-                self.report();
-                return Err(e);
-            }
-        }
+        self.wait_in_line(&self.0.getters, || self.empty()).await?;
         self.get_nowait()
     }
 
