@@ -159,11 +159,15 @@ fn against_n_plots(ui: &mut Ui, record: &Record, against: &[AgainstN], lang: Lan
                 ui.horizontal_wrapped(|ui| {
                     ui.label(RichText::new(title.get(lang)).strong().small());
                     for (i, (a, _)) in data.iter().enumerate() {
-                        let (rect, _) =
-                            ui.allocate_exact_size(egui::vec2(12.0, 3.0), egui::Sense::hover());
-                        ui.painter()
-                            .rect_filled(rect, 1.0, COLORS[i % COLORS.len()]);
-                        ui.label(RichText::new(a.label.get(lang)).small());
+                        let color = COLORS[i % COLORS.len()];
+                        super::plots::swatch_and_label(
+                            ui,
+                            egui::vec2(12.0, 3.0),
+                            a.label.get(lang),
+                            |painter, swatch| {
+                                painter.rect_filled(swatch, 1.0, color);
+                            },
+                        );
                     }
                 });
                 Plot::new(("against_n", k))

@@ -117,10 +117,9 @@ fn at(centre: Pos2, radius: f32, a: f32) -> Pos2 {
 }
 
 fn legend_dot(ui: &mut Ui, color: Color32, label: &str) {
-    let (rect, _) = ui.allocate_exact_size(vec2(12.0, 12.0), Sense::hover());
-    ui.painter().circle_filled(rect.center(), 5.0, color);
-    ui.label(RichText::new(label).small());
-    ui.add_space(6.0);
+    super::plots::swatch_and_label(ui, vec2(12.0, 12.0), label, |painter, rect| {
+        painter.circle_filled(rect.center(), 5.0, color);
+    });
 }
 
 /// The table on the left, the meals on the right.

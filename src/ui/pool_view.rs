@@ -294,20 +294,22 @@ fn legend(ui: &mut Ui, lang: Lang) {
             (UNREAD, state_color(State::Failed), true),
         ];
         for (text, color, framed) in entries {
-            ui.horizontal(|ui| {
-                ui.spacing_mut().item_spacing.x = 4.0;
-                let (rect, _) = ui.allocate_exact_size(vec2(12.0, 12.0), Sense::hover());
-                ui.painter().rect_filled(rect, CornerRadius::same(2), color);
-                if framed {
-                    ui.painter().rect_stroke(
-                        rect,
-                        CornerRadius::same(2),
-                        Stroke::new(2.0, BAD),
-                        StrokeKind::Inside,
-                    );
-                }
-                ui.small(text.get(lang));
-            });
+            super::plots::swatch_and_label(
+                ui,
+                vec2(12.0, 12.0),
+                text.get(lang),
+                |painter, rect| {
+                    painter.rect_filled(rect, CornerRadius::same(2), color);
+                    if framed {
+                        painter.rect_stroke(
+                            rect,
+                            CornerRadius::same(2),
+                            Stroke::new(2.0, BAD),
+                            StrokeKind::Inside,
+                        );
+                    }
+                },
+            );
         }
     });
 }

@@ -100,8 +100,6 @@ const STACK: [State; State::COUNT] = [
 /// would otherwise break into a column of letters and widen the centre.
 /// With asyncio tasks on the timeline, killed reads "killed / cancelled".
 pub fn legend_items(ui: &mut Ui, lang: Lang, tasks: bool) {
-    let font = egui::TextStyle::Small.resolve(ui.style());
-    let text_color = ui.visuals().text_color();
     for state in State::ALL {
         let name = if tasks && state == State::Killed {
             i18n::KILLED_OR_CANCELLED
@@ -109,31 +107,15 @@ pub fn legend_items(ui: &mut Ui, lang: Lang, tasks: bool) {
             i18n::state_name(state)
         }
         .get(lang);
-        let galley = ui
-            .painter()
-            .layout_no_wrap(name.to_string(), font.clone(), text_color);
-        let text = galley.size();
-        let size = vec2(12.0 + 4.0 + text.x, text.y.max(12.0));
-        let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
-        response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, name));
-        let swatch = egui::Rect::from_min_size(
-            egui::pos2(rect.left(), rect.center().y - 6.0),
-            vec2(12.0, 12.0),
-        );
-        ui.painter()
-            .rect_filled(swatch, CornerRadius::same(2), state_color(state));
-        if state == State::Blocked {
-            hatch(ui.painter(), swatch);
-        }
-        if state == State::GilWait {
-            stipple(ui.painter(), swatch);
-        }
-        ui.painter().galley(
-            egui::pos2(swatch.right() + 4.0, rect.center().y - text.y / 2.0),
-            galley,
-            text_color,
-        );
-        ui.add_space(6.0);
+        super::plots::swatch_and_label(ui, vec2(12.0, 12.0), name, |painter, swatch| {
+            painter.rect_filled(swatch, CornerRadius::same(2), state_color(state));
+            if state == State::Blocked {
+                hatch(painter, swatch);
+            }
+            if state == State::GilWait {
+                stipple(painter, swatch);
+            }
+        });
     }
 }
 
