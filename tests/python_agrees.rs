@@ -181,9 +181,12 @@ fn the_variants_that_change_the_lesson_agree_too() {
     let r = with("lock-rlock", &["rlock=on"]);
     assert_eq!(r["outcomes"][0]["python"], 3.0, "deepest level");
     assert_eq!(r["outcomes"][2]["python"], 1.0, "RuntimeError");
-    // Both fixes of the deadlock finish every round.
+    // Both fixes of the deadlock finish every round. A hold of 0.1 s: with
+    // the quick knobs' 0.2 s, CPython's random back-off took 1.3-1.9 s of
+    // the 2 s Main waits (and more than 2 s in 1 run of 10); at 0.1 s,
+    // 0.8-0.9 s.
     for fix in ["strategy=ordered", "strategy=timeout"] {
-        let r = with("deadlock", &[fix]);
+        let r = with("deadlock", &[fix, "hold=0.1"]);
         assert_eq!(r["outcomes"][0]["python"], 4.0, "{fix}: rounds");
         assert_eq!(r["outcomes"][1]["python"], 0.0, "{fix}: stuck");
     }
