@@ -191,6 +191,7 @@ static CROWD: Scenario = Scenario {
     extra: Extra::None,
     outcomes: &[],
     check_knobs: &[],
+    stepping: hilos::scenarios::Stepping::No(t!("a test scenario", "un escenario de prueba")),
 };
 
 fn crowd_body(ctx: &Ctx) -> SyncResult<()> {

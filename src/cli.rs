@@ -49,6 +49,9 @@ pub enum Command {
     Run(RunArgs),
     /// Open the window (the default when no command is given).
     Gui(GuiArgs),
+    /// "Break it": run a scenario under many seeded schedules, one thread at
+    /// a time, and report the runs that break its lesson's invariant.
+    Explore(ExploreArgs),
 }
 
 #[derive(Args, Debug, Default)]
@@ -73,7 +76,7 @@ pub struct GuiArgs {
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// The scenario's id, as `hilos list` shows it (or the one in --setup).
-    #[arg(required_unless_present = "setup")]
+    #[arg(required_unless_present_any = ["setup", "replay"])]
     pub id: Option<String>,
     /// Start from a setup file (scenario, knobs, speed, language); --set,
     /// --speed and --lang given here override it.
@@ -113,6 +116,32 @@ pub struct RunArgs {
     /// With --json, include the whole recorded log.
     #[arg(long)]
     pub log: bool,
+    /// Replay a schedule file (saved by `hilos explore --save` or the
+    /// window's step mode) step by step, with its knobs; stop with an error
+    /// where the program no longer follows it.
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<std::path::PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ExploreArgs {
+    /// The scenario's id, as `hilos list` shows it.
+    pub id: String,
+    /// Set a knob: --set threads=2 (repeatable).
+    #[arg(long = "set", value_name = "KNOB=VALUE")]
+    pub set: Vec<String>,
+    /// How many schedules to try.
+    #[arg(long, default_value = "200", allow_hyphen_values = true)]
+    pub runs: String,
+    /// The search's seed: the same seed tries the same schedules.
+    #[arg(long, default_value = "1", allow_hyphen_values = true)]
+    pub seed: String,
+    /// Save the first schedule that breaks the lesson's invariant here.
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<std::path::PathBuf>,
+    /// Print one JSON object instead of the readable summary.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The longest run `--seconds` allows: one day.
@@ -172,7 +201,37 @@ pub enum Plan {
     Run(RunPlan),
     /// `hilos gui`, or no command: the window.
     Gui(GuiPlan),
+    /// `hilos explore`.
+    Explore(ExplorePlan),
 }
+
+/// `hilos explore`, checked.
+pub struct ExplorePlan {
+    pub scenario: &'static Scenario,
+    pub knobs: Knobs,
+    /// At least 1, at most [`MAX_RUNS`].
+    pub runs: usize,
+    pub seed: u64,
+    pub save: Option<std::path::PathBuf>,
+    pub json: bool,
+    pub lang: Lang,
+}
+
+impl std::fmt::Debug for ExplorePlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExplorePlan")
+            .field("scenario", &self.scenario.id)
+            .field("knobs", &self.knobs.values())
+            .field("runs", &self.runs)
+            .field("seed", &self.seed)
+            .field("save", &self.save)
+            .field("json", &self.json)
+            .finish()
+    }
+}
+
+/// The most runs `hilos explore --runs` takes.
+pub const MAX_RUNS: usize = 1_000_000;
 
 /// `hilos run`, checked.
 pub struct RunPlan {
@@ -196,6 +255,8 @@ pub struct RunPlan {
     /// Write the series as CSV here after the run.
     pub csv: Option<std::path::PathBuf>,
     pub lang: Lang,
+    /// Replay this schedule (its scenario is `scenario`, its knobs `knobs`).
+    pub replay: Option<crate::explore::Schedule>,
 }
 
 impl std::fmt::Debug for RunPlan {
@@ -275,6 +336,7 @@ where
         }),
         Some(Command::Run(args)) => run_plan(args, lang).map(Plan::Run),
         Some(Command::Gui(args)) => gui_plan(args, lang).map(Plan::Gui),
+        Some(Command::Explore(args)) => explore_plan(args, lang).map(Plan::Explore),
     }
 }
 
@@ -306,7 +368,88 @@ fn scenario_and_setup(
     Ok((scenario, setup))
 }
 
+fn explore_plan(args: ExploreArgs, lang: Option<Lang>) -> Result<ExplorePlan, UsageError> {
+    let scenario = find_scenario(&args.id)?;
+    if let Some(why) = crate::explore::unsupported(scenario) {
+        return Err(UsageError(format!(
+            "{} does not run step by step, so there is nothing to explore: {why}",
+            scenario.id
+        )));
+    }
+    let knobs = scenario.knobs();
+    for set in &args.set {
+        apply_set(&knobs, set)?;
+    }
+    let runs = number_in_range("--runs", &args.runs, |v| {
+        v >= 1.0 && v <= MAX_RUNS as f64 && v.fract() == 0.0
+    })
+    .map_err(|problem| {
+        UsageError(format!(
+            "{problem}; valid: a whole number from 1 to {MAX_RUNS}"
+        ))
+    })? as usize;
+    let seed = args.seed.trim().parse::<u64>().map_err(|_| {
+        UsageError(format!(
+            "--seed '{}' is not a whole number from 0 to {}",
+            args.seed,
+            u64::MAX
+        ))
+    })?;
+    if let Some(path) = &args.save {
+        check_writable(path)?;
+    }
+    Ok(ExplorePlan {
+        scenario,
+        knobs,
+        runs,
+        seed,
+        save: args.save,
+        json: args.json,
+        lang: lang.unwrap_or_default(),
+    })
+}
+
 fn run_plan(args: RunArgs, lang: Option<Lang>) -> Result<RunPlan, UsageError> {
+    if let Some(path) = &args.replay {
+        let schedule = crate::explore::read(path).map_err(UsageError)?;
+        if let Some(id) = args.id.as_deref()
+            && id != schedule.scenario.id
+        {
+            return Err(UsageError(format!(
+                "'{}' is a schedule of '{}', not '{id}': leave out the ID or use another file",
+                path.display(),
+                schedule.scenario.id
+            )));
+        }
+        if args.setup.is_some() || !args.set.is_empty() || args.speed.is_some() {
+            return Err(UsageError(
+                "a replay runs with the schedule's own knobs, on its virtual clock: drop --setup, --set and --speed"
+                    .to_string(),
+            ));
+        }
+        if args.python {
+            return Err(UsageError(
+                "--replay runs the lab step by step: it does not go with --python".to_string(),
+            ));
+        }
+        if let Some(why) = crate::explore::unsupported(schedule.scenario) {
+            return Err(UsageError(format!(
+                "{} does not run step by step: {why}",
+                schedule.scenario.id
+            )));
+        }
+        let mut plan = run_plan(
+            RunArgs {
+                id: Some(schedule.scenario.id.to_string()),
+                replay: None,
+                ..args
+            },
+            lang,
+        )?;
+        plan.knobs = schedule.knobs();
+        plan.replay = Some(schedule);
+        return Ok(plan);
+    }
     let (scenario, setup) = scenario_and_setup(args.id.as_deref(), args.setup.as_deref())?;
     let knobs = setup
         .as_ref()
@@ -367,6 +510,7 @@ fn run_plan(args: RunArgs, lang: Option<Lang>) -> Result<RunPlan, UsageError> {
         trace: args.trace,
         csv: args.csv,
         lang,
+        replay: None,
     })
 }
 
@@ -876,6 +1020,20 @@ pub struct RunReport {
     pub events: EventsJson,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<Vec<LogJson>>,
+    /// A replayed schedule: how far it went and what it showed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReplayJson>,
+}
+
+/// What `hilos run --replay FILE --json` adds.
+#[derive(Serialize)]
+pub struct ReplayJson {
+    /// Steps replayed.
+    pub steps: usize,
+    /// How the gate saw the run end: finished, deadlock (no thread could run).
+    pub end: String,
+    /// The invariant it broke, if it broke one.
+    pub broken: Option<String>,
 }
 
 fn folded_json(folded: &crate::lab::record::Folded) -> FoldedJson {
@@ -1060,6 +1218,7 @@ pub fn report(
                 })
                 .collect()
         }),
+        replay: None,
     }
 }
 
@@ -1089,7 +1248,136 @@ pub fn run(plan: &RunPlan) -> Result<Printed, UsageError> {
     if plan.python {
         return Ok(Printed::ok((plan.scenario.python)(&plan.knobs)));
     }
+    if let Some(schedule) = &plan.replay {
+        return replay(plan, schedule).map(Printed::ok);
+    }
     run_lab(plan).map(Printed::ok)
+}
+
+/// `hilos run --replay FILE`: the schedule's steps, one by one; an error
+/// (exit 2) where the program stops following it.
+fn replay(plan: &RunPlan, schedule: &crate::explore::Schedule) -> Result<String, UsageError> {
+    let run = crate::explore::replay(schedule, Duration::from_secs_f64(plan.seconds))
+        .map_err(UsageError)?;
+    let end = match &run.end {
+        Some(crate::lab::GateEnd::Diverged {
+            step,
+            expected,
+            found,
+        }) => {
+            return Err(UsageError(format!(
+                "the replay diverged at step {step}: expected {expected}, found {found}"
+            )));
+        }
+        Some(crate::lab::GateEnd::StepLimit { steps }) => format!("step limit ({steps})"),
+        Some(crate::lab::GateEnd::Finished) => "finished".to_string(),
+        Some(crate::lab::GateEnd::Deadlock { .. }) => "deadlock".to_string(),
+        None => {
+            return Err(UsageError(format!(
+                "the replay did not end within {} s",
+                format_number(plan.seconds)
+            )));
+        }
+    };
+    let record = &run.record;
+    let mut report = report(
+        plan.scenario,
+        &run.lab,
+        record,
+        run.end == Some(crate::lab::GateEnd::Finished),
+        run.stop.clone(),
+        plan.log,
+        plan.lang,
+    );
+    report.replay = Some(ReplayJson {
+        steps: run.steps.len(),
+        end: end.clone(),
+        broken: run.broken.clone(),
+    });
+    if plan.json {
+        return Ok(serde_json::to_string_pretty(&report).unwrap_or_default()
+            + "
+");
+    }
+    let mut text = readable(&report, record, plan.lang);
+    let _ = writeln!(
+        text,
+        "
+replayed {} steps of {}: {end}",
+        run.steps.len(),
+        plan.scenario.id
+    );
+    match &run.broken {
+        Some(how) => {
+            let _ = writeln!(text, "broken: {how}");
+        }
+        None => {
+            let _ = writeln!(text, "the invariant held");
+        }
+    }
+    Ok(text)
+}
+
+/// `hilos explore`: exit 0 whatever it finds (finding a failure is what
+/// it is for); the report says how many runs broke the invariant.
+pub fn explore(plan: &ExplorePlan) -> Result<Printed, UsageError> {
+    let mut save_error = None;
+    let mut saved = None;
+    let mut report =
+        crate::explore::explore(plan.scenario, &plan.knobs, plan.runs, plan.seed, |s| {
+            if let Some(path) = &plan.save {
+                match crate::explore::write(path, s) {
+                    Ok(()) => saved = Some(path.display().to_string()),
+                    Err(e) => save_error = Some(e),
+                }
+            }
+        })
+        .map_err(UsageError)?;
+    if let Some(e) = save_error {
+        return Err(UsageError(e));
+    }
+    report.saved = saved;
+    if plan.json {
+        return Ok(Printed::ok(
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+                + "
+",
+        ));
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} — explored {} schedules (seed {}) in {:.2} s: {} runs/s, {} steps/s, {:.1} steps a run",
+        report.scenario,
+        report.runs,
+        report.seed,
+        report.seconds,
+        report.runs_per_second,
+        report.steps_per_second,
+        report.mean_steps
+    );
+    let _ = writeln!(out, "invariant: {}", report.invariant);
+    let _ = writeln!(
+        out,
+        "broken in {} of {} runs ({} ended in a deadlock, {} hit the step limit)",
+        report.broken_runs, report.runs, report.deadlocked_runs, report.step_limit_runs
+    );
+    if let (Some(run), Some(how)) = (report.first_broken_run, &report.first_broken) {
+        let _ = writeln!(out, "first broken: run {run}: {how}");
+    }
+    match &report.saved {
+        Some(path) => {
+            let _ = writeln!(
+                out,
+                "saved that schedule to {path}; replay it with: hilos run --replay {path}"
+            );
+        }
+        None if report.broken_runs > 0 => {
+            let _ = writeln!(out, "(give --save FILE to keep the failing schedule)");
+        }
+        None => {}
+    }
+    Ok(Printed::ok(out))
 }
 
 fn run_lab(plan: &RunPlan) -> Result<String, UsageError> {

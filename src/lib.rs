@@ -2,6 +2,7 @@
 //! semantics; `scenarios` are the lessons; `ui` draws them; `cli` runs them headless.
 
 pub mod cli;
+pub mod explore;
 pub mod export;
 pub mod lab;
 pub mod python;

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
             status: 0,
         }),
         Plan::Run(run) => hilos::cli::run(&run),
+        Plan::Explore(explore) => hilos::cli::explore(&explore),
     };
     match printed {
         Ok(Printed { text, status }) => {

@@ -87,23 +87,55 @@ pub fn to_json(scenario: &Scenario, knobs: &Knobs, speed: f64, lang: Lang) -> St
         scenario: scenario.id.to_string(),
         speed,
         lang: Some(lang.code().to_string()),
-        knobs: knobs
-            .values()
-            .into_iter()
-            .zip(knobs.specs())
-            .map(|((name, v), spec)| {
-                let value = match spec.kind {
-                    crate::lab::KnobKind::Bool => serde_json::json!(v >= 0.5),
-                    crate::lab::KnobKind::Int => serde_json::json!(v.round() as i64),
-                    crate::lab::KnobKind::Float => serde_json::json!(v),
-                    // By name, as `--set strategy=ordered` takes it.
-                    crate::lab::KnobKind::Choice => serde_json::json!(spec.format(v)),
-                };
-                (name.to_string(), value)
-            })
-            .collect(),
+        knobs: knobs_to_json(knobs),
     };
     serde_json::to_string_pretty(&file).unwrap_or_default() + "\n"
+}
+
+/// Knobs as a file keeps them: on/off as booleans, counts as integers,
+/// choices by name (as `--set strategy=ordered` takes them).
+pub fn knobs_to_json(knobs: &Knobs) -> BTreeMap<String, serde_json::Value> {
+    knobs
+        .values()
+        .into_iter()
+        .zip(knobs.specs())
+        .map(|((name, v), spec)| {
+            let value = match spec.kind {
+                crate::lab::KnobKind::Bool => serde_json::json!(v >= 0.5),
+                crate::lab::KnobKind::Int => serde_json::json!(v.round() as i64),
+                crate::lab::KnobKind::Float => serde_json::json!(v),
+                crate::lab::KnobKind::Choice => serde_json::json!(spec.format(v)),
+            };
+            (name.to_string(), value)
+        })
+        .collect()
+}
+
+/// Knobs a file sets, each checked against `scenario`'s ranges; `what`
+/// names the file in messages.
+pub fn knobs_from_json(
+    scenario: &Scenario,
+    json: &BTreeMap<String, serde_json::Value>,
+    what: &str,
+) -> Result<Vec<(&'static str, f64)>, String> {
+    let knobs = scenario.knobs();
+    let mut set = Vec::new();
+    for (name, value) in json {
+        let spec = knobs.spec(name).map_err(|e| format!("{what}: {e}"))?;
+        let raw = match value {
+            serde_json::Value::Bool(b) => b.to_string(),
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::String(s) => s.clone(),
+            other => {
+                return Err(format!(
+                    "{what}: knob '{name}' = {other} is not a number or on/off"
+                ));
+            }
+        };
+        let v = spec.parse(&raw).map_err(|e| format!("{what}: {e}"))?;
+        set.push((spec.name, v));
+    }
+    Ok(set)
 }
 
 /// Read a setup from its text. `what` names it in messages (a path).
@@ -141,23 +173,7 @@ pub fn parse(text: &str, what: &str) -> Result<Setup, String> {
                 .ok_or_else(|| format!("{what}: unknown language '{code}'; valid: en, es"))?,
         ),
     };
-    let knobs = scenario.knobs();
-    let mut set = Vec::new();
-    for (name, value) in &file.knobs {
-        let spec = knobs.spec(name).map_err(|e| format!("{what}: {e}"))?;
-        let raw = match value {
-            serde_json::Value::Bool(b) => b.to_string(),
-            serde_json::Value::Number(n) => n.to_string(),
-            serde_json::Value::String(s) => s.clone(),
-            other => {
-                return Err(format!(
-                    "{what}: knob '{name}' = {other} is not a number or on/off"
-                ));
-            }
-        };
-        let v = spec.parse(&raw).map_err(|e| format!("{what}: {e}"))?;
-        set.push((spec.name, v));
-    }
+    let set = knobs_from_json(scenario, &file.knobs, what)?;
     Ok(Setup {
         scenario,
         knobs: set,

@@ -436,6 +436,14 @@ fn command_line() -> impl Strategy<Value = Vec<OsString>> {
     let gui_items =
         prop::collection::vec(item(&["--scenario", "--set", "--lang"], &["--start"]), 0..5);
     let list_items = prop::collection::vec(item(&["--lang"], &["--json"]), 0..3);
+    let explore_id = prop_oneof![
+        5 => prop::sample::select(scenarios::ids()).prop_map(OsString::from),
+        1 => word(),
+    ];
+    let explore_items = prop::collection::vec(
+        item(&["--set", "--runs", "--seed", "--lang"], &["--json"]),
+        0..5,
+    );
     let flat = |head: &str, items: Vec<Vec<OsString>>| -> Vec<OsString> {
         std::iter::once(OsString::from(head))
             .chain(items.into_iter().flatten())
@@ -448,6 +456,11 @@ fn command_line() -> impl Strategy<Value = Vec<OsString>> {
             args
         }),
         3 => gui_items.prop_map(move |items| flat("gui", items)),
+        2 => (explore_id, explore_items).prop_map(move |(id, items)| {
+            let mut args = vec![OsString::from("explore"), id];
+            args.extend(items.into_iter().flatten());
+            args
+        }),
         1 => list_items.prop_map(move |items| flat("list", items)),
         2 => prop::collection::vec(word(), 0..6),
     ]
@@ -493,6 +506,12 @@ proptest! {
                     }
                 } else {
                     prop_assert!(gui.set.is_empty() && !gui.start, "{args:?}: {gui:?}");
+                }
+            }
+            Ok(Plan::Explore(explore)) => {
+                prop_assert!(explore.runs >= 1 && explore.runs <= cli::MAX_RUNS, "{explore:?}");
+                for (spec, (_, value)) in explore.knobs.specs().iter().zip(explore.knobs.values()) {
+                    prop_assert!(spec.check(value).is_ok(), "{args:?}: {explore:?}");
                 }
             }
             Ok(Plan::List { .. } | Plan::Info(_)) => {}

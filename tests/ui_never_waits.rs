@@ -144,6 +144,7 @@ static DEADLOCK: Scenario = Scenario {
     extra: Extra::None,
     outcomes: &[],
     check_knobs: &[],
+    stepping: hilos::scenarios::Stepping::No(t!("a test scenario", "un escenario de prueba")),
 };
 
 #[test]

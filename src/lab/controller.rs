@@ -7,10 +7,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::gate::{After, DEFAULT_MAX_STEPS, Gate};
 use super::knobs::KnobError;
 use super::record::Record;
+use super::{Decision, GateSetup, Pick};
 use super::{Knobs, Lab, LabOptions, StopReport, WorkerPriority};
-use crate::scenarios::Scenario;
+use crate::scenarios::{Scenario, Stepping};
 
 /// Where the current run is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +66,11 @@ pub struct Controller {
     /// The mirror holds the record as the finished stop left it: nothing
     /// more will change, so later syncs copy nothing.
     final_synced: bool,
+    /// Start gated, the learner picking each step (see `lab::gate`).
+    step_mode: bool,
+    /// A schedule opened in step mode (a file, or "Break it"'s find): its
+    /// steps are offered one by one, and Undo keeps them.
+    opened: Vec<Decision>,
 }
 
 impl Controller {
@@ -82,7 +89,116 @@ impl Controller {
             last_sync_wait: Duration::ZERO,
             last_sync_hold: Duration::ZERO,
             final_synced: false,
+            step_mode: false,
+            opened: Vec::new(),
         }
+    }
+
+    // ---- Step mode
+
+    /// Whether Start runs the scenario step by step.
+    pub fn step_mode(&self) -> bool {
+        self.step_mode
+    }
+
+    /// Switch step mode; the current run is reset (a run cannot change
+    /// between free and gated).
+    pub fn set_step_mode(&mut self, on: bool) {
+        if on != self.step_mode {
+            self.reset();
+            self.step_mode = on;
+            self.opened.clear();
+        }
+    }
+
+    /// Why the selected scenario cannot run step by step, if it cannot.
+    pub fn stepping_unsupported(&self) -> Option<crate::lab::text::Text> {
+        match self.scenario().stepping {
+            Stepping::Yes(_) => None,
+            Stepping::No(why) => Some(why),
+        }
+    }
+
+    /// The running lab's gate (step mode).
+    pub fn gate(&self) -> Option<&Arc<Gate>> {
+        self.lab.as_ref().and_then(|l| l.gate())
+    }
+
+    /// Open a schedule in step mode: start the selected scenario (with the
+    /// knobs as they are now) and offer the schedule's steps one by one.
+    pub fn open_schedule(&mut self, steps: Vec<Decision>) {
+        self.step_mode = true;
+        self.opened = steps;
+        let script = self.opened.clone();
+        self.start_gated(GateSetup {
+            script,
+            auto: 0,
+            after: After::User,
+            max_steps: DEFAULT_MAX_STEPS,
+        });
+    }
+
+    /// The opened schedule, if any.
+    pub fn opened_schedule(&self) -> &[Decision] {
+        &self.opened
+    }
+
+    /// Undo the last step: start again and replay every choice but the
+    /// last (the clock's own moves at the end go too), then wait for the
+    /// learner where they were one step earlier.
+    pub fn undo(&mut self) {
+        let Some(gate) = self.gate() else {
+            return;
+        };
+        let mut steps = gate.decisions();
+        while steps
+            .last()
+            .is_some_and(|d| d.pick == Pick::AdvanceClock && d.could_run.is_empty())
+        {
+            steps.pop();
+        }
+        if steps.pop().is_none() {
+            return;
+        }
+        let auto = steps.len();
+        // Still on the opened schedule: keep offering the rest of it.
+        let script = if self.opened.len() > auto && self.opened[..auto] == steps[..] {
+            self.opened.clone()
+        } else {
+            steps
+        };
+        self.start_gated(GateSetup {
+            script,
+            auto,
+            after: After::User,
+            max_steps: DEFAULT_MAX_STEPS,
+        });
+    }
+
+    /// Go back to just before step `n` (counting from 0): start again and
+    /// replay the first `n` choices.
+    pub fn go_to_step(&mut self, n: usize) {
+        let Some(gate) = self.gate() else {
+            return;
+        };
+        let mut steps = gate.decisions();
+        steps.truncate(n);
+        let script = if self.opened.len() > n && self.opened[..n] == steps[..] {
+            self.opened.clone()
+        } else {
+            steps
+        };
+        self.start_gated(GateSetup {
+            script,
+            auto: n,
+            after: After::User,
+            max_steps: DEFAULT_MAX_STEPS,
+        });
+    }
+
+    /// Start the selected scenario gated by `setup`.
+    fn start_gated(&mut self, setup: GateSetup) {
+        self.start_with(Some(setup));
     }
 
     // ---- What there is to see
@@ -160,6 +276,7 @@ impl Controller {
         }
         self.reset();
         self.selected = index;
+        self.opened.clear();
     }
 
     /// Select by id; false for an unknown id.
@@ -175,11 +292,23 @@ impl Controller {
 
     /// Start the selected scenario on a fresh lab (the old one is reset).
     pub fn start(&mut self) {
+        let gate = (self.step_mode && self.stepping_unsupported().is_none()).then(|| {
+            let script = self.opened.clone();
+            GateSetup {
+                script,
+                ..GateSetup::step()
+            }
+        });
+        self.start_with(gate);
+    }
+
+    fn start_with(&mut self, gate: Option<GateSetup>) {
         self.reset();
         let lab = Lab::new(
             LabOptions {
                 speed: self.speed,
                 priority: self.priority,
+                gate,
                 ..LabOptions::default()
             },
             self.knobs[self.selected].clone(),

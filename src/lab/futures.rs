@@ -280,7 +280,7 @@ impl<T: Clone + Send + 'static> Future<T> {
         let waker = Registered::new(&self.0.lab, self.0.m.clone());
         let s = self.0.m.lock();
         let me = current();
-        let deadline = timeout.map(|t| Instant::now() + self.0.lab.scaled(t.max(0.0)));
+        let deadline = timeout.map(|t| self.0.lab.now() + self.0.lab.scaled(t.max(0.0)));
         let _scope = StateScope::enter(me.as_deref(), State::Waiting, None);
         let (s, end) = self
             .0
@@ -480,7 +480,7 @@ pub fn as_completed<T: Clone + Send + 'static>(
 ) -> AsCompleted<T> {
     let lab = fs.first().map(|f| f.0.lab.clone());
     let deadline = match (&lab, timeout) {
-        (Some(lab), Some(t)) => Some(Instant::now() + lab.scaled(t.max(0.0))),
+        (Some(lab), Some(t)) => Some(lab.now() + lab.scaled(t.max(0.0))),
         _ => None,
     };
     // Python makes a set: each future once.
@@ -623,7 +623,7 @@ impl<T: Clone + Send + 'static> Iterator for MapResults<T> {
     fn next(&mut self) -> Option<Self::Item> {
         let f = self.futures.pop_front()?;
         let timeout = self.deadline.map(|d| {
-            let left = d.saturating_duration_since(Instant::now()).as_secs_f64();
+            let left = d.saturating_duration_since(self.lab.now()).as_secs_f64();
             left * self.lab.speed()
         });
         let r = f.result(timeout);
@@ -813,6 +813,9 @@ impl ThreadPoolExecutor {
         call: impl FnOnce(&Ctx) -> SyncResult<T> + Send + 'static,
     ) -> SyncResult<Future<T>> {
         let shared = &self.0;
+        // The queue's put and a new worker's start happen under the
+        // executor's lock: no step points (one step: `submit`).
+        let _no_steps = super::worker::NoSteps::new();
         let mut s = shared.state.lock();
         if s.shutdown {
             return Err(SyncError::RuntimeError(
@@ -883,7 +886,7 @@ impl ThreadPoolExecutor {
         T: Clone + Send + 'static,
         F: Fn(&Ctx, I) -> SyncResult<T> + Send + Sync + 'static,
     {
-        let deadline = timeout.map(|t| Instant::now() + self.0.lab.scaled(t.max(0.0)));
+        let deadline = timeout.map(|t| self.0.lab.now() + self.0.lab.scaled(t.max(0.0)));
         let call = Arc::new(call);
         let mut futures = VecDeque::new();
         for item in items {
@@ -904,6 +907,8 @@ impl ThreadPoolExecutor {
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) -> SyncResult<()> {
         let shared = &self.0;
         let threads = {
+            // Queue calls under the executor's lock: no step points.
+            let _no_steps = super::worker::NoSteps::new();
             let mut s = shared.state.lock();
             s.shutdown = true;
             if cancel_futures {

@@ -6,6 +6,7 @@ pub mod aio;
 pub mod controller;
 pub mod error;
 pub mod futures;
+pub mod gate;
 pub mod gil;
 pub mod knobs;
 pub mod local;
@@ -30,6 +31,7 @@ use parking_lot::Mutex;
 
 pub use error::{SyncError, SyncResult};
 pub use futures::{Future, FutureState, ThreadPoolExecutor};
+pub use gate::{Decision, GateEnd, GateSetup, Op, OpKind, Pick};
 pub use gil::Interpreter;
 pub use knobs::{Choice, KnobKind, KnobSpec, Knobs};
 pub use local::Local;
@@ -57,6 +59,9 @@ pub struct LabOptions {
     /// Send the events elsewhere instead of recording them (a child
     /// process's lab sends them to its parent).
     pub forward: Option<record::Forward>,
+    /// Run gated (step, replay or explore; see [`gate`]): one thread at a
+    /// time between step points, on a virtual clock. `None` is Free mode.
+    pub gate: Option<gate::GateSetup>,
 }
 
 impl Default for LabOptions {
@@ -67,6 +72,7 @@ impl Default for LabOptions {
             limits: record::Limits::default(),
             priority: WorkerPriority::Normal,
             forward: None,
+            gate: None,
         }
     }
 }
@@ -125,6 +131,8 @@ pub struct LabShared {
     /// The lab's child processes (`multiprocessing`).
     #[cfg(target_os = "linux")]
     pub(crate) processes: process::Processes,
+    /// Step, replay or explore mode's scheduler; `None` in Free mode.
+    pub(crate) gate: Option<Arc<gate::Gate>>,
 }
 
 /// A call `atexit.register` keeps: it runs on MainThread at exit.
@@ -148,6 +156,34 @@ impl LabShared {
 
     pub fn speed(&self) -> f64 {
         f64::from_bits(self.speed_bits.load(Ordering::Relaxed))
+    }
+
+    /// The lab's now: the virtual clock in a gated lab, else the real one.
+    /// Every deadline of the lab's waits is measured from it.
+    pub fn now(&self) -> Instant {
+        match &self.gate {
+            Some(gate) => gate.now(),
+            None => Instant::now(),
+        }
+    }
+
+    /// A step point (see [`gate`]): in a gated lab the calling worker pauses
+    /// here until it is picked; in Free mode this is one branch.
+    #[inline]
+    pub(crate) fn step(&self, op: impl FnOnce() -> gate::Op) {
+        if let Some(gate) = &self.gate {
+            self.step_gated(gate, op());
+        }
+    }
+
+    #[cold]
+    fn step_gated(&self, gate: &gate::Gate, op: gate::Op) {
+        if let Some(me) = worker::current()
+            && std::ptr::eq(Arc::as_ptr(&me.lab), self)
+            && !worker::NoSteps::off()
+        {
+            gate.step(&me, op);
+        }
     }
 
     /// Scenario seconds to real time at the current speed.
@@ -249,7 +285,21 @@ impl LabShared {
         if self.is_stopping() || me.is_some_and(|w| w.is_killed()) {
             return Err(SyncError::Stopped);
         }
-        let deadline = Instant::now() + duration;
+        if let Some(me) = me {
+            self.step(|| {
+                gate::Op::new(
+                    gate::OpKind::Sleep,
+                    format!(
+                        "time.sleep({})",
+                        knobs::format_number(duration.as_secs_f64() * self.speed())
+                    ),
+                )
+            });
+            if self.is_stopping() || me.is_killed() {
+                return Err(SyncError::Stopped);
+            }
+        }
+        let deadline = self.now() + duration;
         let _scope = StateScope::enter(me, State::Sleeping, None);
         let guard = self.sleeper.lock();
         let (_guard, end) = self
@@ -298,6 +348,16 @@ impl LabHandle {
 
     pub fn knobs(&self) -> &Knobs {
         &self.0.knobs
+    }
+
+    /// Whether this lab runs gated (step, replay or explore mode).
+    pub fn is_gated(&self) -> bool {
+        self.0.gate.is_some()
+    }
+
+    /// The lab's now: virtual in a gated lab (see [`LabShared::now`]).
+    pub fn now(&self) -> Instant {
+        self.0.now()
     }
 
     /// `threading.Thread(...)` from outside any worker; not started.
@@ -466,7 +526,14 @@ impl Lab {
     pub fn new(options: LabOptions, knobs: Knobs) -> Lab {
         let (probe, rx) = Probe::new(options.channel_capacity);
         let serial = NEXT_LAB.fetch_add(1, Ordering::Relaxed);
-        let speed = options.speed.clamp(MIN_SPEED, MAX_SPEED);
+        // A gated lab's sleeps cost no real time: its clock is virtual and
+        // counts scenario seconds.
+        let speed = if options.gate.is_some() {
+            1.0
+        } else {
+            options.speed.clamp(MIN_SPEED, MAX_SPEED)
+        };
+        let gate = options.gate.clone().map(|g| Arc::new(gate::Gate::new(g)));
         let sleeper = Arc::new(Monitor::new(()));
         let shared = Arc::new(LabShared {
             probe: probe.clone(),
@@ -490,6 +557,7 @@ impl Lab {
             atexit: Mutex::new(Vec::new()),
             #[cfg(target_os = "linux")]
             processes: process::Processes::default(),
+            gate,
         });
         shared.register_waker(sleeper);
         let recorder = record::RecorderThread::spawn(
@@ -539,6 +607,11 @@ impl Lab {
         &self.handle
     }
 
+    /// The gate of a step, replay or explore run (`None` in Free mode).
+    pub fn gate(&self) -> Option<&Arc<gate::Gate>> {
+        self.handle.0.gate.as_ref()
+    }
+
     pub fn knobs(&self) -> &Knobs {
         &self.handle.0.knobs
     }
@@ -550,6 +623,10 @@ impl Lab {
     }
 
     pub fn set_speed(&self, speed: f64) {
+        // A gated lab's clock is virtual: speed means nothing there.
+        if self.gate().is_some() {
+            return;
+        }
         let speed = if speed.is_finite() {
             speed.clamp(MIN_SPEED, MAX_SPEED)
         } else {
@@ -637,6 +714,9 @@ impl Lab {
     pub fn request_stop(&self) {
         let shared = &self.handle.0;
         if !shared.stopping.swap(true, Ordering::AcqRel) {
+            if let Some(gate) = &shared.gate {
+                gate.release_all();
+            }
             shared.wake_everything();
         }
     }
@@ -652,6 +732,9 @@ impl Lab {
         let t0 = Instant::now();
         let shared = &self.handle.0;
         shared.stopping.store(true, Ordering::Release);
+        if let Some(gate) = &shared.gate {
+            gate.release_all();
+        }
         shared.wake_everything();
         let deadline = t0 + STOP_DEADLINE;
         // Children first: SIGKILL ends them wherever they are (blocked on

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::error::{SyncError, SyncResult};
+use super::gate::{Op, OpKind};
 use super::monitor::{Monitor, WaitEnd};
 use super::probe::{EventKind, Target, WorkerId};
 use super::state::State;
@@ -45,6 +46,8 @@ pub(crate) struct WorkerInner {
     pub(crate) has_interp: AtomicBool,
     /// Whether it holds its interpreter's GIL: `gil::NOT_HELD`, `HELD`, `WANTED`.
     pub(crate) gil: AtomicU8,
+    /// What it waits on now; kept only in a gated lab, for the step cards.
+    target: parking_lot::Mutex<Option<Target>>,
 }
 
 impl WorkerInner {
@@ -56,6 +59,11 @@ impl WorkerInner {
         State::ALL[self.state.load(Ordering::Acquire) as usize]
     }
 
+    /// What it waits on now (known in a gated lab only).
+    pub(crate) fn target(&self) -> Option<Target> {
+        *self.target.lock()
+    }
+
     pub(crate) fn set_state(&self, state: State, target: Option<Target>) {
         self.set_state_timed(state, target, false);
     }
@@ -63,6 +71,9 @@ impl WorkerInner {
     /// Like [`WorkerInner::set_state`], saying whether the wait has a timeout.
     pub(crate) fn set_state_timed(&self, state: State, target: Option<Target>, timed: bool) {
         self.state.store(state.index() as u8, Ordering::Release);
+        if self.lab.gate.is_some() {
+            *self.target.lock() = target;
+        }
         self.lab.probe.emit(EventKind::State {
             id: self.id,
             state,
@@ -92,6 +103,32 @@ impl WorkerInner {
 
 thread_local! {
     static CURRENT: RefCell<Option<Arc<WorkerInner>>> = const { RefCell::new(None) };
+    /// How many [`NoSteps`] guards this thread holds.
+    static NO_STEPS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// While held, this thread passes its step points without pausing: for the
+/// lab's own code that calls primitives under a lock of its own (a pool's
+/// `submit()` puts the work item and starts a worker under the executor's
+/// lock), where pausing would keep that lock from the thread picked next.
+pub(crate) struct NoSteps(());
+
+impl NoSteps {
+    pub fn new() -> NoSteps {
+        NO_STEPS.with(|n| n.set(n.get() + 1));
+        NoSteps(())
+    }
+
+    /// Whether step points pause on this thread.
+    pub fn off() -> bool {
+        NO_STEPS.with(|n| n.get() > 0)
+    }
+}
+
+impl Drop for NoSteps {
+    fn drop(&mut self) {
+        NO_STEPS.with(|n| n.set(n.get().saturating_sub(1)));
+    }
 }
 
 /// The worker running on this OS thread, if this is a lab worker.
@@ -167,6 +204,7 @@ impl Thread {
             interp: parking_lot::Mutex::new(None),
             has_interp: AtomicBool::new(false),
             gil: AtomicU8::new(super::gil::NOT_HELD),
+            target: parking_lot::Mutex::new(None),
         });
         // A thread belongs to the interpreter of the thread that made it.
         if let Some(creator) = current().filter(|c| Arc::ptr_eq(&c.lab, lab))
@@ -204,6 +242,9 @@ impl Thread {
     /// `Thread.start()`: spawn the OS thread. Like Python, a second start is a
     /// RuntimeError.
     pub fn start(&self) -> SyncResult<()> {
+        self.inner
+            .lab
+            .step(|| Op::new(OpKind::Start, format!("{}.start()", self.inner.name)));
         {
             let mut f = self.inner.finish.lock();
             if f.started {
@@ -221,6 +262,10 @@ impl Thread {
         self.inner.set_state(State::Ready, None);
         // Alive from now on, as `is_alive()` is in Python once start() returns.
         lab.add_worker(self.inner.clone());
+        // Gated: it waits for its first turn from the start.
+        if let Some(gate) = &lab.gate {
+            gate.register(&self.inner);
+        }
         let inner = self.inner.clone();
         let spawned = std::thread::Builder::new()
             .name(lab.os_thread_name(self.inner.id))
@@ -240,6 +285,9 @@ impl Thread {
                     panic: false,
                 });
                 self.finish_with(State::Failed);
+                if let Some(gate) = &lab.gate {
+                    gate.exit(self.inner.id);
+                }
                 Err(SyncError::RuntimeError(message))
             }
         }
@@ -302,9 +350,15 @@ impl Thread {
             return Err(SyncError::RuntimeError("cannot join current thread".into()));
         }
         let lab = &self.inner.lab;
+        lab.step(|| {
+            let args = timeout.map_or_else(String::new, |t| {
+                format!("timeout={}", super::knobs::format_number(t))
+            });
+            Op::new(OpKind::Join, format!("{}.join({args})", self.inner.name))
+        });
         // CPython 3.11 waits max(timeout, 0): a negative timeout (undocumented)
         // returns at once, as 0 does.
-        let deadline = timeout.map(|t| Instant::now() + lab.scaled(t.max(0.0)));
+        let deadline = timeout.map(|t| lab.now() + lab.scaled(t.max(0.0)));
         let guard = self.inner.finish.lock();
         if !guard.started {
             return Err(SyncError::RuntimeError(
@@ -423,6 +477,9 @@ fn run_worker(inner: Arc<WorkerInner>) {
     // the body never runs without it (get_ident() inside must answer).
     inner.ident.wait();
     CURRENT.with(|c| *c.borrow_mut() = Some(inner.clone()));
+    if let Some(gate) = &inner.lab.gate {
+        gate.begin(&inner);
+    }
     let ctx = Ctx { me: inner.clone() };
     let body = inner
         .body
@@ -467,6 +524,10 @@ fn run_worker(inner: Arc<WorkerInner>) {
             true,
         ))),
     };
+    // The last step: the thread ends when it is picked here.
+    inner
+        .lab
+        .step(|| Op::new(OpKind::Exit, format!("{} ends", inner.name)));
     match failure {
         None => inner.set_state(State::Done, None),
         Some(None) => {}
@@ -502,6 +563,9 @@ fn run_worker(inner: Arc<WorkerInner>) {
     }
     inner.gil_leave();
     inner.mark_finished();
+    if let Some(gate) = &inner.lab.gate {
+        gate.exit(inner.id);
+    }
     CURRENT.with(|c| *c.borrow_mut() = None);
 }
 
@@ -570,6 +634,15 @@ impl Ctx {
         } else {
             self.me.ensure_gil(false)
         }
+    }
+
+    /// A step point of the lesson's own, where it reads or writes shared
+    /// data (`local_copy = self.value`): in step mode the learner sees the
+    /// read and the write as two steps another thread can come between.
+    /// Nothing in Free mode. `Stopped` if the lab stops meanwhile.
+    pub fn step(&self, kind: OpKind, code: &str) -> SyncResult<()> {
+        self.me.lab.step(|| Op::new(kind, code));
+        self.check()
     }
 
     /// Whether a live knob lowered the worker count and this worker should leave.

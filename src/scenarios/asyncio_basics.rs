@@ -5,7 +5,7 @@
 //! wait(FIRST_COMPLETED) leaves the others pending; cancel() delivers
 //! CancelledError at the await.
 
-use super::{ms_counter_seconds, to_ms};
+use super::{Stepping, ms_counter_seconds, to_ms};
 use std::time::Instant;
 
 use super::{
@@ -199,6 +199,7 @@ Mueve la estrategia, las esperas o el número de corrutinas mientras se repiten 
         },
     ],
     check_knobs: &[("delay", 0.1), ("timeout", 0.15)],
+    stepping: Stepping::No(super::NO_STEPPING_ASYNCIO),
 };
 
 #[derive(Clone)]

@@ -8,8 +8,8 @@ use super::to_ms;
 use std::time::Instant;
 
 use super::{
-    Agree, Extra, Group, JITTER, Metric, Outcome, PlotSpec, Scenario, SeriesRef, counter_metric,
-    py_num,
+    Agree, Extra, Group, JITTER, Metric, Outcome, PlotSpec, Scenario, SeriesRef, Stepping,
+    counter_metric, py_num,
 };
 use crate::lab::aio::{self, LOOP_LAG_MS, PyResult};
 use crate::lab::record::Record;
@@ -167,6 +167,7 @@ Con el bucle de CPU la lección es la misma en el hilo del bucle. Con el arreglo
         },
     ],
     check_knobs: &[("run_for", 2.0), ("every", 0.6), ("block", 0.4)],
+    stepping: Stepping::No(super::NO_STEPPING_ASYNCIO),
 };
 
 /// `blocking_work(seconds)`: time.sleep, or a CPU loop for that long. It

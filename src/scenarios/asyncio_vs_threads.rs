@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{
-    AgainstN, Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, counter_metric,
-    py_num,
+    AgainstN, Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, Stepping,
+    counter_metric, py_num,
 };
 use crate::lab::aio::{self, PyResult, TASKS_ALIVE};
 use crate::lab::record::Record;
@@ -160,6 +160,7 @@ Los números de CPython son distintos de los del laboratorio (una tarea de Pytho
         },
     ],
     check_knobs: &[("tasks", 5000.0), ("threads", 100.0), ("wait", 0.5)],
+    stepping: Stepping::No(super::NO_STEPPING_ASYNCIO),
 };
 
 const STARTUP_DIFFERS: Text = t!(

@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use super::{
-    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, counter_metric, py_num,
+    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, Stepping, counter_metric,
+    py_num,
 };
 use crate::lab::record::Record;
 use crate::lab::sync::{Barrier, BarrierAction, Counter};
@@ -140,6 +141,13 @@ Marca el abort: en la última generación Party-1 llama a barrier.abort() en vez
         ("generations", 2.0),
         ("timeout", 2.0),
     ],
+    stepping: Stepping::Yes(super::Invariant {
+        holds: t!(
+            "the parties leave together: every generation that completes lets all of them through, and no party passes alone",
+            "las partes salen juntas: cada generación que se completa deja pasar a todas, y ninguna pasa sola"
+        ),
+        broken: leave_together,
+    }),
 };
 
 /// What every party shares.
@@ -253,6 +261,15 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
         crowd.broken.get()
     ));
     Ok(())
+}
+
+/// The invariant "Break it" tries to break: passes come in whole generations.
+fn leave_together(record: &Record, knobs: &Knobs) -> Option<String> {
+    let parties = knobs.get("parties").round().max(2.0) as i64;
+    let passed = record.counter_value("passed").unwrap_or(0);
+    let generations = record.counter_value("generations").unwrap_or(0);
+    (passed != parties * generations)
+        .then(|| format!("{passed} passes for {generations} generation(s) of {parties} parties"))
 }
 
 fn metrics(record: &Record) -> Vec<Metric> {

@@ -6,10 +6,11 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{
-    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, counter_metric, py_num,
+    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, Stepping, counter_metric,
+    py_num,
 };
 use crate::lab::record::Record;
 use crate::lab::text::Text;
@@ -125,6 +126,7 @@ Las dos condiciones se construyen sobre un mismo Lock creado por el programa, Co
         },
     ],
     check_knobs: &[("items", 4.0), ("produce_every", 0.3), ("consume", 0.1)],
+    stepping: Stepping::Yes(super::ENDS_WELL),
 };
 
 /// What `lock` guards: the list of items and whether Main has closed it.
@@ -207,10 +209,10 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
     for item in 1..=items as u32 {
         // time.sleep(PRODUCE_EVERY), in slices so the knob applies live.
         let mut slept = 0.0;
-        let mut last = Instant::now();
+        let mut last = lab.now();
         while slept < ctx.knob("produce_every") {
             ctx.sleep_real(RECONCILE)?;
-            let now = Instant::now();
+            let now = lab.now();
             slept += (now - last).as_secs_f64() * lab.speed();
             last = now;
         }

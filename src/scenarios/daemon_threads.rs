@@ -3,7 +3,8 @@
 //! (seeds 001, 003, 004: a writer, and a daemon checking its file).
 
 use super::{
-    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, counter_metric, py_num,
+    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, Stepping, counter_metric,
+    py_num,
 };
 use crate::lab::record::Record;
 use crate::lab::{Ctx, KnobSpec, Knobs, State, SyncResult};
@@ -120,6 +121,7 @@ Marca 'El escritor es un hilo demonio' y vuelve a empezar. Ahora nada mantiene v
         },
     ],
     check_knobs: &[("work", 1.0), ("main", 0.3), ("check_every", 0.1)],
+    stepping: Stepping::Yes(super::ENDS_WELL),
 };
 
 fn py_bool(b: bool) -> &'static str {

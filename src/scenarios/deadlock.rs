@@ -4,7 +4,7 @@
 
 use super::{
     Agree, Dice, Extra, GIVE_UP_NOT_LIVE, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef,
-    counter_metric, deadlocks_metric, join_or_give_up, py_num,
+    Stepping, counter_metric, deadlocks_metric, join_or_give_up, py_num,
 };
 use crate::lab::knobs::Choice;
 use crate::lab::record::Record;
@@ -146,6 +146,7 @@ acquire(timeout) y retroceder: cada hilo pide su segundo lock con acquire(timeou
         ("timeout", 0.1),
         ("give_up", 2.0),
     ],
+    stepping: Stepping::Yes(super::NO_DEADLOCK),
 };
 
 /// One thread's work: `rounds` times, take its first lock, hold it a while,

@@ -5,7 +5,7 @@
 
 use super::{
     Agree, Extra, GIVE_UP_NOT_LIVE, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef,
-    counter_metric, deadlocks_metric, join_or_give_up, py_num,
+    Stepping, counter_metric, deadlocks_metric, join_or_give_up, py_num,
 };
 use crate::lab::knobs::Choice;
 use crate::lab::record::Record;
@@ -180,6 +180,7 @@ Mira las barras y la espera más larga: con los arreglos todos comen, pero no po
         ("meals", 2.0),
         ("give_up", 3.0),
     ],
+    stepping: Stepping::Yes(super::NO_DEADLOCK),
 };
 
 /// What one philosopher shares with the table.

@@ -2,10 +2,11 @@
 //! clear() makes later waiters block again; wait(timeout) returns False
 //! when the timeout passes first (seed 000; seed 003's git-push example).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{
-    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, counter_metric, py_num,
+    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, Stepping, counter_metric,
+    py_num,
 };
 use crate::lab::record::Record;
 use crate::lab::text::Text;
@@ -156,6 +157,7 @@ Un Event sigue activado: un hilo que llama a wait() después pasa sin esperar. P
         },
     ],
     check_knobs: &[("waiters", 3.0), ("set_after", 0.6), ("timeout", 0.3)],
+    stepping: Stepping::Yes(super::ENDS_WELL),
 };
 
 /// How often MainThread looks at the knob while it sleeps (real time).
@@ -165,10 +167,10 @@ const RECONCILE: Duration = Duration::from_millis(20);
 fn sleep_until_set_after(ctx: &Ctx) -> SyncResult<()> {
     let lab = ctx.lab();
     let mut slept = 0.0;
-    let mut last = Instant::now();
+    let mut last = lab.now();
     while slept < ctx.knob("set_after") {
         ctx.sleep_real(RECONCILE)?;
-        let now = Instant::now();
+        let now = lab.now();
         slept += (now - last).as_secs_f64() * lab.speed();
         last = now;
     }

@@ -6,7 +6,8 @@
 use std::time::{Duration, Instant};
 
 use super::{
-    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, counter_metric, py_num,
+    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, Stepping, counter_metric,
+    py_num,
 };
 use crate::lab::record::Record;
 use crate::lab::{Ctx, KnobSpec, Knobs, SyncResult};
@@ -103,6 +104,10 @@ Hilos funciona así: cada escenario corre en hilos trabajadores y la ventana sol
         },
     ],
     check_knobs: &[("steps", 10.0), ("sleep", 0.05)],
+    stepping: Stepping::No(t!(
+        "this lesson is about the window's own thread, which no scheduler may pause",
+        "esta lección trata del hilo de la propia ventana, que ningún planificador puede pausar"
+    )),
 };
 
 /// The slow loop itself: `steps` sleeps of `sleep_per_step`, reporting after

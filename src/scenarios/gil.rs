@@ -9,8 +9,8 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::{
-    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, ms_counter_seconds,
-    py_num, round2, scenario_seconds, speedup, to_ms,
+    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, Stepping,
+    ms_counter_seconds, py_num, round2, scenario_seconds, speedup, to_ms,
 };
 use crate::lab::gil::steps_per_second;
 use crate::lab::process::child::ChildArgs;
@@ -169,6 +169,7 @@ Sube la parte de E/S: parte de cada tarea duerme (como esperar una descarga), y 
         },
     ],
     check_knobs: &[("work", 0.15), ("sweep", 0.0)],
+    stepping: Stepping::No(super::NO_STEPPING_PROCESSES),
 };
 
 const LOADED: crate::lab::text::Text = t!(

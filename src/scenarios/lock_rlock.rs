@@ -4,7 +4,7 @@
 
 use super::{
     Agree, Extra, GIVE_UP_NOT_LIVE, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef,
-    counter_metric, deadlocks_metric, failed_threads, join_or_give_up, py_num,
+    Stepping, counter_metric, deadlocks_metric, failed_threads, join_or_give_up, py_num,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -145,6 +145,7 @@ Tener dueño tiene otra cara: solo el dueño puede liberar un RLock. Intruder ll
         },
     ],
     check_knobs: &[("depth", 3.0), ("hold", 0.2), ("give_up", 1.5)],
+    stepping: Stepping::Yes(super::NO_DEADLOCK),
 };
 
 /// `threading.Lock()` or `threading.RLock()`, whichever the knob chose.

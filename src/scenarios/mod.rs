@@ -31,8 +31,6 @@ pub mod process_communication;
 #[cfg(target_os = "linux")]
 pub mod process_pool;
 
-use std::time::Instant;
-
 use crate::lab::record::Record;
 use crate::lab::text::Text;
 use crate::lab::{Ctx, KnobSpec, Knobs, State, SyncResult, Thread};
@@ -214,6 +212,80 @@ pub struct Scenario {
     /// Knob settings that keep the program short when the tests check it
     /// against CPython (`tests/python_agrees.rs`).
     pub check_knobs: &'static [(&'static str, f64)],
+    /// Whether step mode, replay and "Break it" work here, and what "Break
+    /// it" tries to break.
+    pub stepping: Stepping,
+}
+
+/// Whether a scenario runs gated (step, replay, explore; see `lab::gate`).
+#[derive(Clone, Copy, Debug)]
+pub enum Stepping {
+    /// It does; "Break it" looks for a schedule that breaks `invariant`.
+    Yes(Invariant),
+    /// It does not, for this reason (said in the window and by the CLI).
+    No(Text),
+}
+
+/// What a lesson's program promises under every schedule (or, in the
+/// lessons about bugs, what the bug breaks).
+#[derive(Clone, Copy, Debug)]
+pub struct Invariant {
+    /// The promise, e.g. "no update is lost".
+    pub holds: Text,
+    /// After a run: how it was broken, if it was.
+    pub broken: fn(&Record, &Knobs) -> Option<String>,
+}
+
+/// The reason the Parallelism scenarios give.
+pub(crate) const NO_STEPPING_PROCESSES: Text = t!(
+    "step mode schedules the threads of one process; this lesson runs real child processes (and a model of the GIL), which the gate does not reach",
+    "el modo paso a paso planifica los hilos de un proceso; esta lección ejecuta procesos hijos reales (y un modelo del GIL), a los que la compuerta no llega"
+);
+
+/// The reason the asyncio scenarios give.
+pub(crate) const NO_STEPPING_ASYNCIO: Text = t!(
+    "asyncio already runs one task at a time on one thread, switching only at await; step mode schedules threads, not tasks",
+    "asyncio ya ejecuta una tarea cada vez en un hilo, y solo cambia en los await; el modo paso a paso planifica hilos, no tareas"
+);
+
+/// The promise of the deadlock lessons.
+pub(crate) const NO_DEADLOCK: Invariant = Invariant {
+    holds: t!("no deadlock forms", "no se forma ningún interbloqueo"),
+    broken: no_deadlock,
+};
+
+/// The promise of a correct program: it ends, and ends well.
+pub(crate) const ENDS_WELL: Invariant = Invariant {
+    holds: t!(
+        "every thread ends, none fails, no deadlock forms",
+        "todos los hilos terminan, ninguno falla, no se forma ningún interbloqueo"
+    ),
+    broken: ends_well,
+};
+
+/// "No deadlock forms": the wait-for graph never closed a cycle.
+pub(crate) fn no_deadlock(record: &Record, _: &Knobs) -> Option<String> {
+    let cycles = record.deadlocks_seen();
+    let first = cycles.first()?;
+    let names: Vec<String> = first
+        .iter()
+        .map(|w| record.thread_name(*w).to_string())
+        .collect();
+    Some(format!(
+        "deadlock: {} wait for each other",
+        names.join(" → ")
+    ))
+}
+
+/// Every thread ends well: no deadlock, no thread failed.
+pub(crate) fn ends_well(record: &Record, knobs: &Knobs) -> Option<String> {
+    if let Some(d) = no_deadlock(record, knobs) {
+        return Some(d);
+    }
+    match failed_threads(record) {
+        0 => None,
+        n => Some(format!("{n} thread(s) failed")),
+    }
 }
 
 impl Scenario {
@@ -347,10 +419,10 @@ pub(crate) fn join_or_give_up(
 ) -> SyncResult<Vec<Thread>> {
     let lab = ctx.lab();
     let give_up = ctx.knob(give_up);
-    let started = Instant::now();
+    let started = lab.now();
     for t in threads {
         // What is left of the deadline, in scenario seconds at this speed.
-        let left = give_up - started.elapsed().as_secs_f64() * lab.speed();
+        let left = give_up - lab.now().duration_since(started).as_secs_f64() * lab.speed();
         t.join(Some(left.max(0.0)))?;
     }
     Ok(threads.iter().filter(|t| t.is_alive()).cloned().collect())
@@ -423,6 +495,10 @@ pub(crate) fn failed_with(record: &Record, role: &str, error: &str) -> usize {
 /// thread stays running, as a Python loop over `time.perf_counter()` does.
 /// Looks at Stop on every turn.
 pub(crate) fn busy(ctx: &Ctx, seconds: f64) -> SyncResult<()> {
+    // A gated lab's clock moves only between steps: computing takes none of it.
+    if ctx.lab().is_gated() {
+        return ctx.check();
+    }
     let end = std::time::Instant::now() + ctx.lab().scaled(seconds);
     while std::time::Instant::now() < end {
         ctx.check()?;
@@ -434,7 +510,11 @@ pub(crate) fn busy(ctx: &Ctx, seconds: f64) -> SyncResult<()> {
 /// Scenario seconds since `since`, at the lab's current speed: what
 /// `time.perf_counter()` differences measure in the Python program.
 pub(crate) fn scenario_seconds(ctx: &Ctx, since: std::time::Instant) -> f64 {
-    since.elapsed().as_secs_f64() * ctx.lab().speed()
+    ctx.lab()
+        .now()
+        .saturating_duration_since(since)
+        .as_secs_f64()
+        * ctx.lab().speed()
 }
 
 /// A metric from a counter that holds milliseconds, in seconds.

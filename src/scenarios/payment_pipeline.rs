@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 
 use super::{
     Agree, BarGroup, Extra, Group, JITTER, Metric, Outcome, PlotSpec, Scenario, SeriesRef,
-    ms_counter_seconds, ms_metric, py_num, round2, scenario_seconds, speedup, to_ms,
+    Stepping, ms_counter_seconds, ms_metric, py_num, round2, scenario_seconds, speedup, to_ms,
 };
 use crate::lab::record::Record;
 use crate::lab::sync::Counter;
@@ -248,6 +248,7 @@ Las barras ponen las tres lado a lado: tiempo total, estudiantes por segundo y l
         ("validate", 0.01),
         ("notify", 0.01),
     ],
+    stepping: Stepping::Yes(super::ENDS_WELL),
 };
 
 const ROUGHLY: Agree = Agree::Roughly {

@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::{Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, py_num};
+use super::{
+    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, Stepping, py_num,
+};
 use crate::lab::process::child::ChildArgs;
 use crate::lab::process::ipc::{self, Array, Connection};
 use crate::lab::process::manager::{Manager, Proxy};
@@ -192,6 +194,7 @@ pub static SCENARIO: Scenario = Scenario {
         },
     ],
     check_knobs: &[("messages", 5.0), ("increments", 200.0), ("processes", 3.0)],
+    stepping: Stepping::No(super::NO_STEPPING_PROCESSES),
 };
 
 fn spec(target: &str, args: Value, handles: Vec<crate::lab::process::wire::Handle>) -> ProcessSpec {

@@ -10,8 +10,8 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use super::{
-    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, ms_counter_seconds,
-    py_num, round2, speedup, to_ms,
+    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, Stepping,
+    ms_counter_seconds, py_num, round2, speedup, to_ms,
 };
 use crate::lab::gil::steps_per_second;
 use crate::lab::process::pool::Pool;
@@ -129,6 +129,7 @@ Después un ThreadPool (las descargas del seed 004) hace lo mismo con hilos de e
         },
     ],
     check_knobs: &[("tasks", 4.0), ("work", 0.1)],
+    stepping: Stepping::No(super::NO_STEPPING_PROCESSES),
 };
 
 const LOADED: crate::lab::text::Text = t!(

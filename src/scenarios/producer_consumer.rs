@@ -1,11 +1,11 @@
 //! Producer–consumer over a bounded `queue.Queue`, stopped by an `Event` and
 //! drained before exit (seed 001's pipeline, with Queue and Event).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{
-    Agree, Dice, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, counter_metric,
-    py_num,
+    Agree, Dice, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, Stepping,
+    counter_metric, py_num,
 };
 use crate::lab::record::Record;
 use crate::lab::{Crew, Ctx, KnobSpec, Knobs, SyncError, SyncResult};
@@ -146,6 +146,13 @@ Pasado el tiempo fijado, MainThread llama a event.set(). Los productores paran; 
         },
     ],
     check_knobs: &[("run_for", 3.0)],
+    stepping: Stepping::Yes(super::Invariant {
+        holds: t!(
+            "every message produced is consumed, and the queue never holds more than its capacity",
+            "cada mensaje producido se consume, y la cola nunca guarda más que su capacidad"
+        ),
+        broken: messages_lost,
+    }),
 };
 
 /// Why the two sides' totals differ a little.
@@ -235,12 +242,12 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
     // time.sleep(run_for), in slices so the knobs apply live; scenario time
     // advances at the lab's current speed.
     let mut scenario_time = 0.0;
-    let mut last = Instant::now();
+    let mut last = lab.now();
     loop {
         queue.set_maxsize(ctx.knob_usize("capacity"));
         producers.resize(ctx, ctx.knob_usize("producers"))?;
         consumers.resize(ctx, ctx.knob_usize("consumers"))?;
-        let now = Instant::now();
+        let now = lab.now();
         scenario_time += (now - last).as_secs_f64() * lab.speed();
         last = now;
         if scenario_time >= ctx.knob("run_for") {
@@ -261,6 +268,20 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
     ));
     ctx.log(format!("Main: deepest the queue got: {}", deepest.get()));
     Ok(())
+}
+
+/// The invariant "Break it" tries to break: nothing lost, nothing over capacity.
+fn messages_lost(record: &Record, knobs: &Knobs) -> Option<String> {
+    let produced = record.counter_value("produced").unwrap_or(0);
+    let consumed = record.counter_value("consumed").unwrap_or(0);
+    if produced != consumed {
+        return Some(format!("produced {produced} but consumed {consumed}"));
+    }
+    let deepest = record
+        .resource_by_name("queue")
+        .map_or(0.0, |q| q.level_series.max.max(0.0));
+    let capacity = knobs.get("capacity");
+    (deepest > capacity).then(|| format!("the queue held {deepest} with capacity {capacity}"))
 }
 
 fn metrics(record: &Record) -> Vec<Metric> {

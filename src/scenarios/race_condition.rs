@@ -1,17 +1,16 @@
 //! The race condition: read, pause, write loses updates; a Lock around the
 //! read–modify–write makes it correct and serialises it (seed 001's FakeDatabase).
 
-use super::{ms_counter_seconds, to_ms};
+use super::{Stepping, ms_counter_seconds, to_ms};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Instant;
 
 use super::{
     Agree, Extra, Group, JITTER, Metric, Outcome, PlotSpec, Scenario, SeriesRef, counter_metric,
     py_num,
 };
 use crate::lab::record::Record;
-use crate::lab::{Ctx, KnobSpec, Knobs, SyncResult, Thread};
+use crate::lab::{Ctx, KnobSpec, Knobs, OpKind, SyncResult, Thread};
 use crate::t;
 
 const NOT_LIVE: crate::lab::text::Text = t!(
@@ -131,6 +130,10 @@ Activa el lock y vuelve a empezar: cada hilo debe tener database._lock durante t
         },
     ],
     check_knobs: &[],
+    stepping: Stepping::Yes(super::Invariant {
+        holds: t!("no update is lost", "no se pierde ninguna actualización"),
+        broken: updates_lost,
+    }),
 };
 
 fn body(ctx: &Ctx) -> SyncResult<()> {
@@ -148,7 +151,7 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
         "Testing update. Starting value is {}.",
         value.load(Ordering::SeqCst)
     ));
-    let started = Instant::now();
+    let started = lab.now();
 
     // Create every thread first, then start them together, so that thread
     // start-up (tens of microseconds each) never decides the outcome.
@@ -169,9 +172,12 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
                     } else {
                         None
                     };
+                    // Step mode shows the read and the write as two steps.
+                    c.step(OpKind::Read, "local_copy = self.value")?;
                     let mut local_copy = value.load(Ordering::SeqCst);
                     local_copy += 1;
                     c.sleep(c.knob("pause"))?;
+                    c.step(OpKind::Write, "self.value = local_copy")?;
                     value.store(local_copy, Ordering::SeqCst);
                     drop(guard);
                     let done = expected.add(1);
@@ -195,7 +201,7 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
     actual.set(final_value);
     expected.set(total);
     lost.set(total - final_value);
-    let elapsed = started.elapsed().as_secs_f64() * lab.speed();
+    let elapsed = lab.now().duration_since(started).as_secs_f64() * lab.speed();
     ctx.log(format!("Testing update. Ending value is {final_value}."));
     ctx.log(format!(
         "Main: updates lost: {} of {total}",
@@ -205,6 +211,18 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
     let seconds = lab.counter("update_ms");
     seconds.set(to_ms(elapsed));
     Ok(())
+}
+
+/// The invariant "Break it" tries to break: every update lands.
+fn updates_lost(record: &Record, _: &Knobs) -> Option<String> {
+    let lost = record.counter_value("lost_updates").unwrap_or(0);
+    (lost > 0).then(|| {
+        format!(
+            "{lost} update(s) lost: database.value ended at {} of {}",
+            record.counter_value("actual").unwrap_or(0),
+            record.counter_value("expected").unwrap_or(0)
+        )
+    })
 }
 
 fn metrics(record: &Record) -> Vec<Metric> {

@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{
-    Agree, Extra, Group, JITTER, Metric, Outcome, PlotSpec, Scenario, SeriesRef, failed_with,
-    py_num, role_seconds,
+    Agree, Extra, Group, JITTER, Metric, Outcome, PlotSpec, Scenario, SeriesRef, Stepping,
+    failed_with, py_num, role_seconds,
 };
 use crate::lab::record::Record;
 use crate::lab::text::Text;
@@ -160,6 +160,13 @@ Ahora marca el error: Client-1 llama a release() una segunda vez. Main lo deja d
         },
     ],
     check_knobs: &[("clients", 7.0), ("hold", 0.3)],
+    stepping: Stepping::Yes(super::Invariant {
+        holds: t!(
+            "never more downloads at once than permits",
+            "nunca más descargas a la vez que permisos"
+        ),
+        broken: too_many_at_once,
+    }),
 };
 
 /// How often MainThread looks at the permits knob while it waits (real time).
@@ -226,7 +233,7 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
             })
         })
         .collect();
-    let started = Instant::now();
+    let started = lab.now();
     for (i, w) in workers.iter().enumerate() {
         if i == 1 && buggy {
             // Client-1 has downloaded alone, so its second release came
@@ -237,7 +244,12 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
         // CPython's Thread.start() returns once the new thread runs, so its
         // clients line up in order: Client-1 first. Start the next client
         // once this one holds a permit (sleeping) or waits for one.
-        while !matches!(w.state(), State::Sleeping | State::Blocked) && !w.is_finished() {
+        // (A gated lab runs one thread at a time anyway: no need, and no
+        // way, to watch it get there.)
+        while !lab.is_gated()
+            && !matches!(w.state(), State::Sleeping | State::Blocked)
+            && !w.is_finished()
+        {
             ctx.check()?;
             std::thread::sleep(Duration::from_micros(50));
         }
@@ -253,7 +265,7 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
             }
         }
     }
-    let took = started.elapsed().as_secs_f64() * lab.speed();
+    let took = lab.now().duration_since(started).as_secs_f64() * lab.speed();
     let refused = workers
         .iter()
         .filter(|w| w.state() == State::Failed)
@@ -270,6 +282,20 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
     ctx.log(format!("Main: over-releases refused: {refused}"));
     ctx.log(format!("Main: the downloads took {took:.2} s"));
     Ok(())
+}
+
+/// The invariant "Break it" tries to break: the semaphore limits concurrency.
+fn too_many_at_once(record: &Record, knobs: &Knobs) -> Option<String> {
+    let metrics = metrics(record);
+    let value = |name: &str| {
+        metrics
+            .iter()
+            .find(|m| m.name == name)
+            .map_or(0.0, |m| m.value)
+    };
+    let peak = value("peak_concurrency");
+    let permits = knobs.get("permits");
+    (peak > permits).then(|| format!("{peak} downloads at once with {permits} permits"))
 }
 
 fn metrics(record: &Record) -> Vec<Metric> {

@@ -3,7 +3,7 @@
 //! burst makes the producer wait for the consumer; a Queue beside it, with
 //! the same messages and pauses, absorbs the burst and finishes first.
 
-use super::{ms_counter_seconds, to_ms};
+use super::{Stepping, ms_counter_seconds, to_ms};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -208,6 +208,7 @@ Al lado, con los mismos mensajes y las mismas pausas, otro productor y otro cons
         ("burst_pause", 0.3),
         ("store", 0.05),
     ],
+    stepping: Stepping::Yes(super::ENDS_WELL),
 };
 
 /// A message, or the SENTINEL that tells the consumer to stop.
@@ -296,7 +297,7 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
     let q = lab.queue::<Message>("q", ctx.knob_usize("capacity"));
     let locks_stored = lab.counter("locks_stored");
     let queue_stored = lab.counter("queue_stored");
-    let started = Instant::now();
+    let started = ctx.lab().now();
     let threads = [
         {
             let p = pipeline.clone();

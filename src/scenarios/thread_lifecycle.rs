@@ -6,7 +6,7 @@ use super::to_ms;
 use std::time::Instant;
 
 use super::{
-    Agree, Extra, Group, JITTER, Metric, Outcome, PlotSpec, Scenario, SeriesRef, busy,
+    Agree, Extra, Group, JITTER, Metric, Outcome, PlotSpec, Scenario, SeriesRef, Stepping, busy,
     counter_metric, ms_metric, py_num, scenario_seconds,
 };
 use crate::lab::record::Record;
@@ -150,6 +150,7 @@ El registro muestra el ident de cada hilo (threading.get_ident()) y su native_id
         ("write", 0.1),
         ("join_timeout", 0.2),
     ],
+    stepping: Stepping::Yes(super::ENDS_WELL),
 };
 
 /// Python's repr of a list of strings: ['MainThread', 'Thread-1 (worker)'].

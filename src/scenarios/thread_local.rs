@@ -7,7 +7,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::{
-    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, counter_metric, py_num,
+    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, Stepping, counter_metric,
+    py_num,
 };
 use crate::lab::record::Record;
 use crate::lab::{Ctx, KnobSpec, Knobs, Local, SyncResult, Thread};
@@ -113,6 +114,7 @@ Marca 'Un objeto compartido normal' y vuelve a empezar: el único cambio en el p
         },
     ],
     check_knobs: &[("work", 0.3)],
+    stepping: Stepping::Yes(super::ENDS_WELL),
 };
 
 /// Where `mydata.user` lives: a `threading.local()`, or one shared slot.

@@ -11,8 +11,8 @@ use std::time::Instant;
 use parking_lot::Mutex;
 
 use super::{
-    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, counter_metric, ms_metric,
-    py_num, scenario_seconds,
+    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, Stepping, counter_metric,
+    ms_metric, py_num, scenario_seconds,
 };
 use crate::lab::futures::as_completed;
 use crate::lab::record::Record;
@@ -184,6 +184,7 @@ Marca 'leer cada result()' y el bucle sobre as_completed recibe los resultados s
         // a whole task between runs.
     ],
     check_knobs: &[("duration", 0.3)],
+    stepping: Stepping::Yes(super::ENDS_WELL),
 };
 
 /// The task that fails, when failing is on.

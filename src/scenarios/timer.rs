@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{
-    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, counter_metric, py_num,
+    Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, Stepping, counter_metric,
+    py_num,
 };
 use crate::lab::record::Record;
 use crate::lab::sync::{Counter, Event};
@@ -160,6 +161,7 @@ threading no tiene temporizador repetitivo. El RepeatingTimer de abajo lo constr
         ("interval", 0.2),
         ("ticks", 4.0),
     ],
+    stepping: Stepping::Yes(super::ENDS_WELL),
 };
 
 /// How often MainThread looks at the cancel time while it sleeps (real time).
@@ -180,7 +182,7 @@ struct Repeater {
 impl Repeater {
     /// Scenario seconds since Main started the timers.
     fn now(&self) -> f64 {
-        self.started.elapsed().as_secs_f64() * self.lab.speed()
+        self.lab.now().duration_since(self.started).as_secs_f64() * self.lab.speed()
     }
 
     /// Arm call number `n`: a new Timer that waits the interval (read now,
@@ -215,8 +217,9 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
     let reminder_fired = lab.counter("reminder_fired");
     let warning_fired = lab.counter("warning_fired");
     let cancelled = lab.counter("cancelled");
-    let started = Instant::now();
-    let since = move |lab: &LabHandle| started.elapsed().as_secs_f64() * lab.speed();
+    let started = lab.now();
+    let since =
+        move |lab: &LabHandle| lab.now().duration_since(started).as_secs_f64() * lab.speed();
     let reminder = {
         let (pending, fired) = (pending.clone(), reminder_fired.clone());
         lab.timer("Reminder", ctx.knob("delay"), move |c| {

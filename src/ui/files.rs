@@ -24,16 +24,21 @@ pub enum FileJob {
     ExportCsv,
     ExportTrace,
     ExportPng,
+    /// Step mode's schedule (see `crate::explore`).
+    SaveSchedule,
+    OpenSchedule,
 }
 
 impl FileJob {
-    pub const ALL: [FileJob; 6] = [
+    pub const ALL: [FileJob; 8] = [
         FileJob::SaveSetup,
         FileJob::OpenSetup,
         FileJob::ExportJson,
         FileJob::ExportCsv,
         FileJob::ExportTrace,
         FileJob::ExportPng,
+        FileJob::SaveSchedule,
+        FileJob::OpenSchedule,
     ];
 
     pub fn label(self) -> Text {
@@ -44,6 +49,8 @@ impl FileJob {
             FileJob::ExportCsv => i18n::EXPORT_CSV,
             FileJob::ExportTrace => i18n::EXPORT_TRACE,
             FileJob::ExportPng => i18n::EXPORT_PNG,
+            FileJob::SaveSchedule => i18n::SAVE_SCHEDULE,
+            FileJob::OpenSchedule => i18n::OPEN_SCHEDULE,
         }
     }
 
@@ -64,6 +71,7 @@ impl FileJob {
             FileJob::ExportCsv => ("CSV", "csv"),
             FileJob::ExportTrace => ("Chrome trace (Perfetto)", "json"),
             FileJob::ExportPng => ("PNG", "png"),
+            FileJob::SaveSchedule | FileJob::OpenSchedule => ("Hilos schedule", "json"),
         }
     }
 
@@ -74,11 +82,12 @@ impl FileJob {
             FileJob::ExportCsv => format!("{scenario}.csv"),
             FileJob::ExportTrace => format!("{scenario}.trace.json"),
             FileJob::ExportPng => format!("{scenario}.png"),
+            FileJob::SaveSchedule | FileJob::OpenSchedule => format!("{scenario}.schedule.json"),
         }
     }
 
     pub fn opens(self) -> bool {
-        self == FileJob::OpenSetup
+        matches!(self, FileJob::OpenSetup | FileJob::OpenSchedule)
     }
 }
 

@@ -35,7 +35,20 @@ pub const EXPORT_TRACE: Text = t!(
     "Exportar traza para Perfetto…"
 );
 pub const EXPORT_PNG: Text = t!("Save screenshot (PNG)…", "Guardar captura (PNG)…");
-pub const FILE_HINTS: [Text; 6] = [
+pub const SAVE_SCHEDULE: Text = t!("Save schedule…", "Guardar planificación…");
+pub const OPEN_SCHEDULE: Text = t!("Open schedule…", "Abrir planificación…");
+pub const NO_SCHEDULE: Text = t!(
+    "nothing to save: run the scenario in step mode first",
+    "nada que guardar: ejecuta antes el escenario paso a paso"
+);
+pub const BROKEN_IN_RUN: Text = t!("Broken in run", "Roto en la ejecución");
+pub const SCHEDULE_OPENED: Text = t!(
+    "The schedule is open in step mode: Step any follows it. Then switch on the fix and Start again to see it hold.",
+    "La planificación está abierta en modo paso a paso: Un paso la sigue. Luego activa el arreglo y vuelve a Iniciar para verlo aguantar."
+);
+pub const SCHEDULES_TRIED: Text = t!("schedules tried", "planificaciones probadas");
+pub const HELD_IN_EVERY_ONE: Text = t!("held in every one", "se cumplió en todas");
+pub const FILE_HINTS: [Text; 8] = [
     t!(
         "The scenario, its knobs, the speed and the language, in a small JSON file to share or reopen (also: hilos run --setup FILE, hilos gui --open FILE).",
         "El escenario, sus controles, la velocidad y el idioma, en un pequeño archivo JSON para compartir o reabrir (también: hilos run --setup ARCHIVO, hilos gui --open ARCHIVO)."
@@ -59,6 +72,14 @@ pub const FILE_HINTS: [Text; 6] = [
     t!(
         "The whole window as a PNG image.",
         "Toda la ventana como imagen PNG."
+    ),
+    t!(
+        "Step mode's choices so far, with the scenario and its knobs, to replay exactly (also: hilos run --replay FILE).",
+        "Las elecciones del modo paso a paso hasta ahora, con el escenario y sus controles, para repetirlas exactamente (también: hilos run --replay ARCHIVO)."
+    ),
+    t!(
+        "Open a schedule (saved here or by hilos explore --save) in step mode: each of its steps is offered in turn.",
+        "Abre una planificación (guardada aquí o con hilos explore --save) en modo paso a paso: se te ofrece cada paso por turno."
     ),
 ];
 pub const RESET_KNOBS: Text = t!("Reset knobs to defaults", "Restablecer los controles");

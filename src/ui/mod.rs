@@ -18,6 +18,7 @@ mod pool_view;
 mod process_view;
 pub mod python_panel;
 mod side;
+pub mod step;
 pub mod timeline;
 pub mod view;
 pub mod waitfor;
@@ -138,6 +139,8 @@ pub enum Action {
     ResetKnobs,
     Theme(Theme),
     Help(bool),
+    /// Step mode: see [`step`].
+    Step(step::StepAction),
 }
 
 /// The window's colours: the system's, light or dark.
@@ -215,6 +218,10 @@ pub struct HilosApp {
     help: bool,
     /// Run in Python for a Parallelism lesson: the lab starts once CPython ends.
     lab_after_python: bool,
+    /// "Break it"'s search, when one runs, and what the last one found.
+    break_it: step::BreakIt,
+    /// Each "Break it" tries new schedules.
+    break_seed: u64,
 }
 
 impl HilosApp {
@@ -253,6 +260,8 @@ impl HilosApp {
             theme: Theme::default(),
             help: false,
             lab_after_python: false,
+            break_it: step::BreakIt::default(),
+            break_seed: 1,
         };
         if let Some(storage) = cc.storage {
             app.restore_from(storage);
@@ -528,6 +537,7 @@ impl HilosApp {
             }
             Action::Theme(theme) => self.theme = theme,
             Action::Help(open) => self.help = open,
+            Action::Step(step) => self.step(step),
         }
         ctx.request_repaint();
     }
@@ -538,6 +548,13 @@ impl HilosApp {
             job,
             FileJob::ExportJson | FileJob::ExportCsv | FileJob::ExportTrace
         );
+        if job == FileJob::SaveSchedule && self.controller.gate().is_none() {
+            self.files.status = Some((
+                Err(i18n::NO_SCHEDULE.get(self.lang).to_string()),
+                Instant::now(),
+            ));
+            return false;
+        }
         if needs_run && self.controller.mirror().is_none() {
             self.files.status = Some((
                 Err(i18n::NOTHING_TO_EXPORT.get(self.lang).to_string()),
@@ -563,6 +580,14 @@ impl HilosApp {
                     .write_in_background(path, move || Ok(json.into_bytes()));
             }
             FileJob::OpenSetup => self.open_setup(&path),
+            FileJob::SaveSchedule => {
+                let Some(json) = self.schedule_json() else {
+                    return;
+                };
+                self.files
+                    .write_in_background(path, move || Ok(json.into_bytes()));
+            }
+            FileJob::OpenSchedule => self.open_schedule(&path),
             FileJob::ExportJson => {
                 let (Some(lab), Some(record)) = (self.controller.lab(), self.controller.mirror())
                 else {
@@ -617,6 +642,143 @@ impl HilosApp {
                 ctx.request_repaint();
             }
         }
+    }
+
+    /// What the step panel asked for.
+    pub fn step(&mut self, action: step::StepAction) {
+        use step::StepAction;
+        match action {
+            StepAction::Mode(on) => {
+                self.reset();
+                self.controller.set_step_mode(on);
+                self.break_it.said = None;
+            }
+            StepAction::Pick(pick) => {
+                if let Some(gate) = self.controller.gate()
+                    && let Err(e) = gate.choose(pick)
+                {
+                    self.message = Some(e);
+                }
+            }
+            StepAction::Any => {
+                if let Some(gate) = self.controller.gate() {
+                    let _ = gate.step_any();
+                }
+            }
+            StepAction::Run(n) => {
+                if let Some(gate) = self.controller.gate() {
+                    gate.run_steps(n);
+                }
+            }
+            StepAction::Undo => {
+                self.view.clear();
+                self.log.clear();
+                self.controller.undo();
+            }
+            StepAction::GoTo(n) => {
+                self.view.clear();
+                self.log.clear();
+                self.controller.go_to_step(n);
+            }
+            StepAction::BreakIt => {
+                if self.break_it.is_running() {
+                    return;
+                }
+                let scenario = self.scenario();
+                self.break_it
+                    .start(scenario, self.controller.knobs(), self.break_seed);
+                self.break_seed += 1;
+            }
+        }
+    }
+
+    /// "Break it"'s answer: open the failing schedule in step mode, or say
+    /// that every schedule kept the promise.
+    fn poll_break_it(&mut self) {
+        let Some(answer) = self.break_it.poll() else {
+            return;
+        };
+        let lang = self.lang;
+        self.break_it.said = Some(match answer {
+            Ok((report, Some(steps))) => {
+                self.reset();
+                self.controller.open_schedule(steps);
+                self.axis.apply(AxisAction::Follow(true), 0.0);
+                format!(
+                    "{} {} / {}: {}. {}",
+                    i18n::BROKEN_IN_RUN.get(lang),
+                    report.first_broken_run.unwrap_or(0),
+                    report.runs,
+                    report.first_broken.unwrap_or_default(),
+                    i18n::SCHEDULE_OPENED.get(lang)
+                )
+            }
+            Ok((report, None)) => format!(
+                "{} {}: «{}» {}",
+                report.runs,
+                i18n::SCHEDULES_TRIED.get(lang),
+                self.scenario_invariant(),
+                i18n::HELD_IN_EVERY_ONE.get(lang)
+            ),
+            Err(e) => e,
+        });
+    }
+
+    fn scenario_invariant(&self) -> &'static str {
+        match self.scenario().stepping {
+            scenarios::Stepping::Yes(i) => i.holds.get(self.lang),
+            scenarios::Stepping::No(_) => "",
+        }
+    }
+
+    /// Open a schedule file in step mode: its scenario and knobs, its
+    /// steps offered one by one.
+    pub fn open_schedule(&mut self, path: &std::path::Path) {
+        let result = crate::explore::read(path).and_then(|schedule| {
+            let i = self
+                .controller
+                .scenarios()
+                .iter()
+                .position(|s| s.id == schedule.scenario.id)
+                .ok_or_else(|| format!("'{}' is not in this window", schedule.scenario.id))?;
+            if let Some(why) = crate::explore::unsupported(schedule.scenario) {
+                return Err(format!("{}: {why}", schedule.scenario.id));
+            }
+            Ok((i, schedule))
+        });
+        match result {
+            Ok((i, schedule)) => {
+                self.select(i);
+                let knobs = self.controller.knobs().clone();
+                for (name, v) in &schedule.knobs {
+                    if let Ok(k) = knobs.index_of(name) {
+                        self.controller.set_knob(k, *v);
+                    }
+                }
+                self.reset();
+                self.controller.open_schedule(schedule.steps);
+                self.axis.apply(AxisAction::Follow(true), 0.0);
+                self.files.status = Some((
+                    Ok(files::Done::Opened(path.display().to_string())),
+                    Instant::now(),
+                ));
+            }
+            Err(e) => self.files.status = Some((Err(e), Instant::now())),
+        }
+    }
+
+    /// The schedule of the gated run, as a file keeps it.
+    fn schedule_json(&self) -> Option<String> {
+        let gate = self.controller.gate()?;
+        let schedule = crate::explore::Schedule {
+            scenario: self.scenario(),
+            knobs: self.controller.knobs().values(),
+            seed: None,
+            policy: Some("step mode".into()),
+            broken: None,
+            steps: gate.decisions(),
+        };
+        Some(schedule.to_json())
     }
 
     /// Open a setup file: every value is checked before anything changes.
@@ -830,6 +992,18 @@ impl HilosApp {
                 .clicked()
             {
                 actions.push(Action::Reset);
+            }
+            let mut step_mode = self.controller.step_mode();
+            let why_not = self.controller.stepping_unsupported();
+            let response = ui
+                .add_enabled(
+                    why_not.is_none() || step_mode,
+                    egui::Checkbox::new(&mut step_mode, step::STEP_MODE.get(lang)),
+                )
+                .on_hover_text(step::STEP_MODE_HINT.get(lang))
+                .on_disabled_hover_text(why_not.map_or("", |w| w.get(lang)));
+            if response.changed() {
+                actions.push(Action::Step(step::StepAction::Mode(step_mode)));
             }
             ui.separator();
 
@@ -1146,6 +1320,20 @@ impl HilosApp {
         let lang = self.lang;
         self.status_line(ui);
         self.metrics_strip(ui);
+        if self.controller.step_mode() {
+            ui.add_space(4.0);
+            let view = self.controller.gate().map(|g| g.view());
+            let can_break = self.controller.stepping_unsupported().is_none();
+            step::show(
+                ui,
+                view.as_ref(),
+                self.controller.mirror(),
+                &self.break_it,
+                can_break,
+                lang,
+                actions,
+            );
+        }
         if let Some(extra) = &mut self.extra {
             ui.add_space(4.0);
             let cx = ExtraCx {
@@ -1227,6 +1415,7 @@ impl eframe::App for HilosApp {
             self.axis.apply(AxisAction::Follow(true), 0.0);
         }
         self.controller.poll();
+        self.poll_break_it();
         self.refresh();
         let fitted = self.fitted;
         self.on_phase_change();
@@ -1315,6 +1504,7 @@ impl eframe::App for HilosApp {
             || self.lab_after_python
             || self.files.waiting.is_some()
             || self.files.status.is_some()
+            || self.break_it.is_running()
             || self.extra.as_ref().is_some_and(|e| e.animating());
         if self.animating && self.quiet_drawing() {
             // Input still repaints at once (egui does on every event), so

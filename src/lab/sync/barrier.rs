@@ -3,6 +3,7 @@
 //! once per generation, in the last thread to arrive, before any leaves; a
 //! timeout, `abort`, or an exception in the action breaks it.
 
+use crate::lab::gate::OpKind;
 use std::sync::Arc;
 
 use super::ResourceBase;
@@ -94,6 +95,9 @@ impl Barrier {
     /// breaks the barrier for everyone: BrokenBarrier. So does one of zero
     /// or less, at once, unless this is the last party (as in Python).
     pub fn wait(&self, timeout: Option<f64>) -> SyncResult<usize> {
+        self.0
+            .base
+            .step(OpKind::Wait, || super::call_with_timeout("wait", timeout));
         let me = current();
         let deadline = self.0.base.deadline_after(timeout.or(self.0.timeout));
         let mut g = self.0.m.lock();

@@ -4,6 +4,7 @@
 //! (`Condition()`) or a Lock or RLock passed in (`Condition(lock)`), which is
 //! then the very lock the condition's holder holds.
 
+use crate::lab::gate::OpKind;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
@@ -149,6 +150,7 @@ impl Condition {
 
     /// `acquire()` on the condition's lock.
     pub fn acquire(&self) -> SyncResult<()> {
+        self.0.base.step(OpKind::Acquire, || "acquire()".into());
         if let Over::Given(lock) = &self.0.over {
             lock.acquire(true, None)?;
             self.report(&self.0.m.lock());
@@ -184,6 +186,7 @@ impl Condition {
     /// `release()` of the condition's lock: its own only by the owner; a
     /// given lock by its own rules.
     pub fn release(&self) -> SyncResult<()> {
+        self.0.base.step(OpKind::Release, || "release()".into());
         if let Over::Given(lock) = &self.0.over {
             lock.release()?;
             self.report(&self.0.m.lock());
@@ -213,6 +216,9 @@ impl Condition {
     /// A timeout of zero or less still releases and re-takes the lock, but
     /// does not wait, as in Python.
     pub fn wait(&self, timeout: Option<f64>) -> SyncResult<bool> {
+        self.0
+            .base
+            .step(OpKind::Wait, || super::call_with_timeout("wait", timeout));
         self.wait_to_deadline(self.0.base.deadline_after(timeout))
     }
 
@@ -340,7 +346,7 @@ impl Condition {
         let mut result = predicate();
         let mut waited = false;
         while !result {
-            if waited && deadline.is_some_and(|d| Instant::now() >= d) {
+            if waited && deadline.is_some_and(|d| self.0.base.lab.now() >= d) {
                 break;
             }
             self.wait_to_deadline(deadline)?;
@@ -352,6 +358,11 @@ impl Condition {
 
     /// `notify(n=1)`: wake the `n` longest-waiting threads. Returns how many woke.
     pub fn notify(&self, n: usize) -> SyncResult<usize> {
+        self.0.base.step(OpKind::Notify, || match n {
+            usize::MAX => "notify_all()".into(),
+            1 => "notify()".into(),
+            n => format!("notify({n})"),
+        });
         let owned = match &self.0.over {
             Over::Own => None,
             Over::Given(lock) => Some(lock.is_owned()),

@@ -1,6 +1,7 @@
 //! `threading.Event`: a flag; `wait` blocks until it is set, and `set` wakes
 //! every waiter at once.
 
+use crate::lab::gate::OpKind;
 use std::sync::Arc;
 
 use super::ResourceBase;
@@ -47,6 +48,7 @@ impl Event {
 
     /// `set()`: the flag becomes true and every waiter wakes.
     pub fn set(&self) {
+        self.0.base.step(OpKind::Set, || "set()".into());
         let mut f = self.0.m.lock();
         f.set = true;
         f.generation += 1;
@@ -58,6 +60,7 @@ impl Event {
 
     /// `clear()`.
     pub fn clear(&self) {
+        self.0.base.step(OpKind::Clear, || "clear()".into());
         let mut f = self.0.m.lock();
         f.set = false;
         self.report(&f);
@@ -71,6 +74,9 @@ impl Event {
     /// `wait(timeout=None)`: returns the flag, i.e. false if it timed out. A
     /// timeout of zero or less only looks, as in Python.
     pub fn wait(&self, timeout: Option<f64>) -> SyncResult<bool> {
+        self.0
+            .base
+            .step(OpKind::Wait, || super::call_with_timeout("wait", timeout));
         let me = current();
         let mut f = self.0.m.lock();
         if f.set {

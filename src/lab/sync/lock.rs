@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use super::{ResourceBase, ThreadKey};
+use super::{ResourceBase, ThreadKey, call_with_timeout};
 use crate::lab::LabHandle;
 use crate::lab::error::{SyncError, SyncResult};
+use crate::lab::gate::OpKind;
 use crate::lab::monitor::{Monitor, WaitEnd};
 use crate::lab::probe::{ResourceKind, WorkerId};
 use crate::lab::state::State;
@@ -243,6 +244,8 @@ impl Drop for LockGuard<'_> {
         if cut_off || self.core.base.lab.is_stopping() {
             return;
         }
+        // The end of the `with` block.
+        self.core.base.step(OpKind::Release, || "release()".into());
         let _ = self.core.release();
     }
 }
@@ -257,23 +260,31 @@ macro_rules! lock_calls {
 
         /// `acquire()`: block until it is free (or Stop).
         pub fn acquire(&self) -> SyncResult<()> {
+            self.0.base.step(OpKind::Acquire, || "acquire()".into());
             self.0.acquire(true, None).map(|_| ())
         }
 
         /// `acquire(blocking=False)`.
         pub fn try_acquire(&self) -> SyncResult<bool> {
+            self.0
+                .base
+                .step(OpKind::Acquire, || "acquire(blocking=False)".into());
             self.0.acquire(false, None)
         }
 
         /// `acquire(timeout=seconds)`: -1 waits without end, as in Python;
         /// any other negative (or NaN) is a ValueError.
         pub fn acquire_timeout(&self, seconds: f64) -> SyncResult<bool> {
+            self.0.base.step(OpKind::Acquire, || {
+                call_with_timeout("acquire", Some(seconds))
+            });
             self.0.acquire(true, Some(seconds))
         }
 
         /// `release()`: a RuntimeError if it is not held (for an RLock: not
         /// held by the caller).
         pub fn release(&self) -> SyncResult<()> {
+            self.0.base.step(OpKind::Release, || "release()".into());
             self.0.release()
         }
 

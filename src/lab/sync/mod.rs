@@ -25,6 +25,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::error::SyncResult;
+use super::gate::{Op, OpKind};
+use super::knobs::format_number;
 use super::probe::{EventKind, ResourceId, ResourceKind, Target, WorkerId};
 use super::{LabHandle, LabShared};
 
@@ -91,6 +93,13 @@ impl ResourceBase {
         });
     }
 
+    /// A step point before `{name}.{call}` (see `lab::gate`).
+    #[inline]
+    pub fn step(&self, kind: OpKind, call: impl FnOnce() -> String) {
+        self.lab
+            .step(|| Op::new(kind, format!("{}.{}", self.name, call())));
+    }
+
     pub fn target(&self) -> Option<Target> {
         Some(Target::Resource(self.id))
     }
@@ -102,7 +111,7 @@ impl ResourceBase {
     /// give a negative timeout other meanings and check for it first.
     pub fn deadline_after(&self, timeout: Option<f64>) -> Option<Instant> {
         // f64::max turns NaN into 0 too.
-        timeout.map(|t| Instant::now() + self.lab.scaled(t.max(0.0)))
+        timeout.map(|t| self.lab.now() + self.lab.scaled(t.max(0.0)))
     }
 }
 
@@ -178,5 +187,13 @@ impl LabHandle {
     /// A named counter plotted over time (not a Python object: the lab's gauge).
     pub fn counter(&self, name: &str) -> Counter {
         Counter::new(self, name)
+    }
+}
+
+/// `(timeout=0.5)` and friends, as a step's Python call shows them.
+pub(crate) fn call_with_timeout(method: &str, timeout: Option<f64>) -> String {
+    match timeout {
+        Some(t) => format!("{method}(timeout={})", format_number(t)),
+        None => format!("{method}()"),
     }
 }

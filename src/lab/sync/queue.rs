@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::ResourceBase;
 use crate::lab::LabHandle;
 use crate::lab::error::{SyncError, SyncResult};
+use crate::lab::gate::OpKind;
 use crate::lab::monitor::{Monitor, WaitEnd};
 use crate::lab::probe::ResourceKind;
 use crate::lab::state::State;
@@ -182,11 +183,13 @@ impl<T: Send + 'static> Queue<T> {
 
     /// `put(item)`: blocks while the queue is full.
     pub fn put(&self, item: T) -> SyncResult<()> {
+        self.0.base.step(OpKind::Put, || "put(item)".into());
         self.put_inner(item, true, None)
     }
 
     /// `put_nowait(item)`: `Err(Full)` if there is no room.
     pub fn put_nowait(&self, item: T) -> SyncResult<()> {
+        self.0.base.step(OpKind::Put, || "put_nowait(item)".into());
         self.put_inner(item, false, None)
     }
 
@@ -194,22 +197,33 @@ impl<T: Send + 'static> Queue<T> {
     /// negative timeout is a ValueError, on a bounded queue only (as in
     /// CPython, even when there is room).
     pub fn put_timeout(&self, item: T, seconds: f64) -> SyncResult<()> {
+        self.0.base.step(OpKind::Put, || {
+            format!(
+                "put(item, timeout={})",
+                crate::lab::knobs::format_number(seconds)
+            )
+        });
         self.put_inner(item, true, Some(seconds))
     }
 
     /// `get()`: blocks while the queue is empty.
     pub fn get(&self) -> SyncResult<T> {
+        self.0.base.step(OpKind::Get, || "get()".into());
         self.get_inner(true, None)
     }
 
     /// `get_nowait()`: `Err(Empty)` if there is nothing.
     pub fn get_nowait(&self) -> SyncResult<T> {
+        self.0.base.step(OpKind::Get, || "get_nowait()".into());
         self.get_inner(false, None)
     }
 
     /// `get(timeout=seconds)`: `Err(Empty)` if nothing came in time. A
     /// negative timeout is a ValueError (as in CPython, even when an item is there).
     pub fn get_timeout(&self, seconds: f64) -> SyncResult<T> {
+        self.0.base.step(OpKind::Get, || {
+            super::call_with_timeout("get", Some(seconds))
+        });
         self.get_inner(true, Some(seconds))
     }
 
@@ -230,6 +244,7 @@ impl<T: Send + 'static> Queue<T> {
 
     /// `join()`: wait until every item put has been marked `task_done`.
     pub fn join(&self) -> SyncResult<()> {
+        self.0.base.step(OpKind::Join, || "join()".into());
         let me = current();
         let mut s = self.0.m.lock();
         if s.unfinished == 0 {

@@ -2,6 +2,7 @@
 //! permits; acquire blocks at zero; a bounded one refuses to be released above
 //! its initial value.
 
+use crate::lab::gate::OpKind;
 use std::sync::Arc;
 
 use super::ResourceBase;
@@ -89,17 +90,24 @@ impl Semaphore {
 
     /// `acquire()`: take a permit, blocking while there is none.
     pub fn acquire(&self) -> SyncResult<()> {
+        self.0.base.step(OpKind::Acquire, || "acquire()".into());
         self.acquire_inner(true, None).map(|_| ())
     }
 
     /// `acquire(blocking=False)`.
     pub fn try_acquire(&self) -> SyncResult<bool> {
+        self.0
+            .base
+            .step(OpKind::Acquire, || "acquire(blocking=False)".into());
         self.acquire_inner(false, None)
     }
 
     /// `acquire(timeout=seconds)`. Unlike a Lock's, a timeout of zero or less
     /// is no error: it takes a free permit or gives up at once, as in Python.
     pub fn acquire_timeout(&self, seconds: f64) -> SyncResult<bool> {
+        self.0.base.step(OpKind::Acquire, || {
+            super::call_with_timeout("acquire", Some(seconds))
+        });
         self.acquire_inner(true, Some(seconds))
     }
 
@@ -107,6 +115,13 @@ impl Semaphore {
     /// above its initial value (and then changes nothing); so does `n` of 0
     /// on either kind, as in Python.
     pub fn release(&self, n: usize) -> SyncResult<()> {
+        self.0.base.step(OpKind::Release, || {
+            if n == 1 {
+                "release()".into()
+            } else {
+                format!("release({n})")
+            }
+        });
         if n < 1 {
             return Err(SyncError::ValueError("n must be one or more".into()));
         }
