@@ -176,6 +176,7 @@ fn a_blocked_thread_s_step_button_is_disabled_and_the_clock_can_be_advanced() {
     harness.get_by_label("Paso a paso").click();
     harness.get_by_label("Iniciar").click();
     assert!(step_until(&mut harness, Duration::from_secs(5), awaiting));
+    harness.run_steps(2);
     // Run until a worker sleeps: its card says so, its Step is disabled,
     // and the clock can be advanced.
     for _ in 0..60 {
@@ -204,7 +205,7 @@ fn a_blocked_thread_s_step_button_is_disabled_and_the_clock_can_be_advanced() {
         button.accesskit_node().is_disabled(),
         "a sleeping thread's Step is enabled"
     );
-    harness.get_by_label_contains("durmiendo");
+    harness.get_by_label_contains("durmiendo hasta");
     let clock = view.clock;
     harness.get_by_label_contains("Adelantar reloj").click();
     assert!(step_until(&mut harness, Duration::from_secs(5), |app| {

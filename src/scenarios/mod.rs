@@ -273,7 +273,7 @@ pub(crate) fn no_deadlock(record: &Record, _: &Knobs) -> Option<String> {
         .collect();
     Some(format!(
         "deadlock: {} wait for each other",
-        names.join(" → ")
+        names.join(" -> ")
     ))
 }
 

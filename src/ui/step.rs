@@ -156,7 +156,7 @@ const CANNOT_RUN_BUSY: Text = t!(
     "another thread is running to its next step",
     "otro hilo corre hasta su siguiente paso"
 );
-const IN_SCHEDULE: Text = t!("▶ next in the schedule", "▶ siguiente en la planificación");
+const IN_SCHEDULE: Text = t!("> next in the schedule", "> siguiente en la planificación");
 const UNTIL: Text = t!("until", "hasta");
 const HELD_BY: Text = t!("held by", "en manos de");
 const FINISHED: Text = t!("Every thread has ended.", "Todos los hilos han terminado.");
@@ -276,7 +276,7 @@ pub fn show(
                 actions.push(Action::Step(StepAction::Run(RUN_N)));
             }
             let advance = egui::Button::new(match view.next_deadline {
-                Some(d) => format!("{} → {d:.3} s", ADVANCE.get(lang)),
+                Some(d) => format!("{} -> {d:.3} s", ADVANCE.get(lang)),
                 None => ADVANCE.get(lang).to_string(),
             });
             let response = ui
@@ -327,7 +327,7 @@ pub fn show(
                                 record.map_or_else(String::new, |r| r.thread_name(*w).to_string())
                             })
                             .collect();
-                        format!(" {}", names.join(" → "))
+                        format!(" {}", names.join(" -> "))
                     })
                     .unwrap_or_default();
                 ui.label(
@@ -497,7 +497,7 @@ fn strip(ui: &mut Ui, view: &GateView, lang: Lang, actions: &mut Vec<Action>) {
                 ui.allocate_exact_size(egui::vec2(9.0, 14.0), egui::Sense::click());
             ui.painter().rect_filled(rect, 1.0, color);
             let response = response.on_hover_text(format!(
-                "{} {}: {who} — {}\n{}",
+                "{} {}: {who}: {}\n{}",
                 STEP.get(lang),
                 i + 1,
                 d.op,
