@@ -1,8 +1,8 @@
 //! The reliability suite: start and stop every scenario over and over, with
 //! random knobs, a random speed and a random moment to stop, through the lab
 //! directly and through the window's controller (which stops off its thread).
-//! Every Stop must finish within 250 ms, leave no OS thread behind, and no
-//! worker may panic.
+//! Every Stop must finish within 250 ms (50 ms for a gated run, its threads
+//! parked at the gate), leave no OS thread behind, and no worker may panic.
 //!
 //! `cargo test --test cycles` runs 60 cycles; the full 1,000:
 //! `cargo test --release --test cycles -- --ignored --nocapture`.
@@ -150,6 +150,53 @@ fn lab_cycle(scenario: &Scenario, rng: &mut Rng, tally: &mut Tally, what: &str) 
     assert_eq!(panics, 0, "{what}: a worker panicked");
 }
 
+/// One gated cycle (step mode, or a seeded search): the threads run some
+/// steps, then Stop finds them parked at the gate. It must end them all
+/// within 50 ms.
+fn gated_cycle(scenario: &Scenario, rng: &mut Rng, tally: &mut Tally, what: &str) {
+    use hilos::lab::gate::{After, GateSetup, Policy};
+    let knobs = scenario.knobs();
+    for (name, v) in random_knobs(scenario, rng) {
+        knobs.set(name, v).unwrap_or_else(|e| panic!("{what}: {e}"));
+    }
+    let after = if rng.below(2) == 0 {
+        After::User
+    } else {
+        After::Explore(Policy::RandomWalk { seed: rng.next() })
+    };
+    let lab = Lab::new(
+        LabOptions {
+            gate: Some(GateSetup {
+                after,
+                ..GateSetup::step()
+            }),
+            ..LabOptions::default()
+        },
+        knobs,
+    );
+    lab.start_main(scenario.body)
+        .unwrap_or_else(|e| panic!("{what}: start: {e}"));
+    let gate = lab.gate().expect("gated").clone();
+    gate.run_steps(rng.below(200));
+    std::thread::sleep(Duration::from_micros(rng.below(20_000) as u64));
+    let report = lab.stop();
+    tally.slowest_stop = tally
+        .slowest_stop
+        .max(Duration::from_secs_f64(report.stop_seconds));
+    assert!(
+        report.stop_seconds < 0.05,
+        "{what}: a gated stop took {:.1} ms",
+        report.stop_seconds * 1000.0
+    );
+    assert_eq!(report.threads_left, 0, "{what}");
+    let left = lab_threads_left(&lab.handle().shared().os_thread_prefix());
+    tally.threads_left += left;
+    assert_eq!(left, 0, "{what}: OS threads left");
+    let panics = lab.record().lock().panics;
+    tally.panics += panics;
+    assert_eq!(panics, 0, "{what}: a worker panicked");
+}
+
 /// One cycle through the window's controller: Stop returns at once and the
 /// stop finishes on a thread of its own.
 fn controller_cycle(index: usize, rng: &mut Rng, tally: &mut Tally, what: &str) {
@@ -215,7 +262,10 @@ fn cycles(default: usize) -> Tally {
     for i in 0..n {
         let index = rng.below(all.len());
         let what = format!("cycle {i} (seed {seed}): {}", all[index].id);
-        if rng.below(2) == 0 {
+        let steps = matches!(all[index].stepping, scenarios::Stepping::Yes(_));
+        if steps && rng.below(3) == 0 {
+            gated_cycle(all[index], &mut rng, &mut tally, &format!("{what} (gated)"));
+        } else if rng.below(2) == 0 {
             lab_cycle(all[index], &mut rng, &mut tally, &what);
         } else {
             controller_cycle(index, &mut rng, &mut tally, &what);
