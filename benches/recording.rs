@@ -136,3 +136,14 @@ fn std_instant_now_x1000(bencher: divan::Bencher) {
         last
     });
 }
+
+/// A call that records nothing: `acquire(blocking=False)` on a Lock that is
+/// held. What it costs is the primitive's own path, step point included
+/// (Free mode: one branch), with no recorder thread in the way.
+#[divan::bench]
+fn lock_try_acquire_held(bencher: divan::Bencher) {
+    let lab = Lab::new(LabOptions::default(), Knobs::new(&[]));
+    let lock = lab.handle().lock("l");
+    let _ = lock.acquire();
+    bencher.bench_local(|| divan::black_box(lock.try_acquire()));
+}

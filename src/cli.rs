@@ -71,6 +71,16 @@ pub struct GuiArgs {
     /// Set a knob of the selected scenario: --set producers=4 (repeatable; needs --scenario).
     #[arg(long = "set", value_name = "KNOB=VALUE")]
     pub set: Vec<String>,
+    /// Open in step mode: you pick which thread runs at every step.
+    #[arg(long)]
+    pub step: bool,
+    /// Open a schedule (from `hilos explore --save` or the window) in step
+    /// mode, with its scenario and knobs.
+    #[arg(long, value_name = "FILE")]
+    pub schedule: Option<std::path::PathBuf>,
+    /// With --schedule: take its first N steps at once.
+    #[arg(long, value_name = "N", default_value = "0", requires = "schedule")]
+    pub steps: usize,
 }
 
 #[derive(Args, Debug)]
@@ -294,6 +304,12 @@ pub struct GuiPlan {
     pub set: Vec<String>,
     /// The speed from a setup file (`--open`).
     pub speed: Option<f64>,
+    /// Open in step mode.
+    pub step: bool,
+    /// A schedule to open in step mode (read and checked), and how many of
+    /// its steps to take at once.
+    pub schedule: Option<std::path::PathBuf>,
+    pub steps: usize,
 }
 
 /// Read and check a command line (without the program's name) into a plan.
@@ -515,11 +531,35 @@ fn run_plan(args: RunArgs, lang: Option<Lang>) -> Result<RunPlan, UsageError> {
 }
 
 fn gui_plan(args: GuiArgs, lang: Option<Lang>) -> Result<GuiPlan, UsageError> {
+    if let Some(path) = &args.schedule {
+        let schedule = crate::explore::read(path).map_err(UsageError)?;
+        if let Some(why) = crate::explore::unsupported(schedule.scenario) {
+            return Err(UsageError(format!(
+                "{} does not run step by step: {why}",
+                schedule.scenario.id
+            )));
+        }
+        if args.scenario.is_some() || args.open.is_some() || !args.set.is_empty() {
+            return Err(UsageError(
+                "--schedule opens the schedule's own scenario and knobs: drop --scenario, --open and --set"
+                    .to_string(),
+            ));
+        }
+        return Ok(GuiPlan {
+            lang: lang.unwrap_or_default(),
+            lang_chosen: lang.is_some(),
+            step: true,
+            schedule: args.schedule.clone(),
+            steps: args.steps.min(schedule.steps.len()),
+            ..GuiPlan::default()
+        });
+    }
     if args.scenario.is_none() && args.open.is_none() {
         if args.set.is_empty() && !args.start && !args.run_in_python {
             return Ok(GuiPlan {
                 lang: lang.unwrap_or_default(),
                 lang_chosen: lang.is_some(),
+                step: args.step,
                 ..GuiPlan::default()
             });
         }
@@ -548,6 +588,9 @@ fn gui_plan(args: GuiArgs, lang: Option<Lang>) -> Result<GuiPlan, UsageError> {
         run_in_python: args.run_in_python,
         set,
         speed: setup.map(|s| s.speed),
+        step: args.step,
+        schedule: None,
+        steps: 0,
     })
 }
 

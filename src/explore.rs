@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::lab::gate::{After, DEFAULT_MAX_STEPS, Policy};
 use crate::lab::probe::WorkerId;
 use crate::lab::{Decision, GateEnd, GateSetup, Knobs, Lab, LabOptions, Record, State, StopReport};
-use crate::scenarios::{self, Scenario, Stepping};
+use crate::scenarios::{Scenario, Stepping};
 
 /// The version this build writes and reads.
 pub const VERSION: u32 = 1;
@@ -73,12 +73,7 @@ impl std::fmt::Debug for Schedule {
 impl Schedule {
     /// The knobs the schedule ran with.
     pub fn knobs(&self) -> Knobs {
-        let knobs = self.scenario.knobs();
-        for (name, v) in &self.knobs {
-            // Checked when read or taken from a run.
-            let _ = knobs.set(name, *v);
-        }
-        knobs
+        crate::setup::knobs_with(self.scenario, &self.knobs)
     }
 
     pub fn to_json(&self) -> String {
@@ -97,24 +92,9 @@ impl Schedule {
 
 /// Read a schedule from its text; `what` names it in messages (a path).
 pub fn parse(text: &str, what: &str) -> Result<Schedule, String> {
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| format!("{what} is not a Hilos schedule file (not JSON: {e})"))?;
-    let version = value.get("hilos_schedule").ok_or_else(|| {
-        format!("{what} is not a Hilos schedule file (no \"hilos_schedule\" version)")
-    })?;
-    if version.as_u64() != Some(u64::from(VERSION)) {
-        return Err(format!(
-            "{what} is a schedule of version {version}; this Hilos reads version {VERSION}"
-        ));
-    }
+    let value = crate::setup::versioned(text, what, "schedule", "hilos_schedule", VERSION)?;
     let file: File = serde_json::from_value(value).map_err(|e| format!("{what}: {e}"))?;
-    let scenario = scenarios::find(&file.scenario).ok_or_else(|| {
-        format!(
-            "{what}: unknown scenario '{}'; valid scenarios: {}",
-            file.scenario,
-            scenarios::ids().join(", ")
-        )
-    })?;
+    let scenario = crate::setup::scenario_named(&file.scenario, what)?;
     let knobs = crate::setup::knobs_from_json(scenario, &file.knobs, what)?;
     Ok(Schedule {
         scenario,
@@ -128,10 +108,7 @@ pub fn parse(text: &str, what: &str) -> Result<Schedule, String> {
 
 /// Read a schedule file.
 pub fn read(path: &Path) -> Result<Schedule, String> {
-    let what = format!("'{}'", path.display());
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {what}: {e}"))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| format!("{what} is not a Hilos schedule file (not text)"))?;
+    let (text, what) = crate::setup::read_text(path, "schedule")?;
     parse(&text, &what)
 }
 
@@ -139,6 +116,17 @@ pub fn read(path: &Path) -> Result<Schedule, String> {
 pub fn write(path: &Path, schedule: &Schedule) -> Result<(), String> {
     std::fs::write(path, schedule.to_json())
         .map_err(|e| format!("could not write '{}': {e}", path.display()))
+}
+
+/// The invariant a gated run of `scenario` checks, or why it cannot run gated.
+fn invariant_of(scenario: &Scenario) -> Result<crate::scenarios::Invariant, String> {
+    match scenario.stepping {
+        Stepping::Yes(invariant) => Ok(invariant),
+        Stepping::No(why) => Err(format!(
+            "{} does not run step by step: {}",
+            scenario.id, why.en
+        )),
+    }
 }
 
 /// Why a scenario cannot run gated, if it cannot.
@@ -196,15 +184,7 @@ pub fn run_gated(
     setup: GateSetup,
     timeout: Duration,
 ) -> Result<GatedRun, String> {
-    let invariant = match scenario.stepping {
-        Stepping::Yes(invariant) => invariant,
-        Stepping::No(why) => {
-            return Err(format!(
-                "{} does not run step by step: {}",
-                scenario.id, why.en
-            ));
-        }
-    };
+    let invariant = invariant_of(scenario)?;
     let lab = Lab::new(
         LabOptions {
             gate: Some(setup),
@@ -219,10 +199,8 @@ pub fn run_gated(
     };
     gate.wait_settled(timeout);
     let end = gate.end();
-    if end == Some(GateEnd::Finished) {
-        // The last thread has passed its exit step: let the OS threads end.
-        lab.wait(Duration::from_secs(1));
-    }
+    // Finished: the last thread has passed its exit step, and Stop only
+    // joins the OS threads; else Stop wakes the parked ones.
     let stop = lab.stop();
     let steps = gate.decisions();
     let record = lab.record().lock().clone();
@@ -315,15 +293,7 @@ pub fn explore(
     seed: u64,
     mut found: impl FnMut(&Schedule),
 ) -> Result<ExploreReport, String> {
-    let invariant = match scenario.stepping {
-        Stepping::Yes(invariant) => invariant,
-        Stepping::No(why) => {
-            return Err(format!(
-                "{} does not run step by step: {}",
-                scenario.id, why.en
-            ));
-        }
-    };
+    let invariant = invariant_of(scenario)?;
     let started = Instant::now();
     let mut report = ExploreReport {
         scenario: scenario.id.to_string(),

@@ -61,6 +61,9 @@ fn open_window(gui: GuiPlan) -> ExitCode {
         run_in_python: gui.run_in_python,
         set: gui.set,
         speed: gui.speed,
+        step: gui.step,
+        schedule: gui.schedule,
+        steps: gui.steps,
     };
     match hilos::ui::run_with(gui.lang, options) {
         Ok(()) => ExitCode::SUCCESS,

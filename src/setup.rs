@@ -71,13 +71,59 @@ impl std::fmt::Debug for Setup {
 impl Setup {
     /// Knobs for the scenario with the file's values (defaults elsewhere).
     pub fn knobs(&self) -> Knobs {
-        let knobs = self.scenario.knobs();
-        for (name, v) in &self.knobs {
-            // Checked when read.
-            let _ = knobs.set(name, *v);
-        }
-        knobs
+        knobs_with(self.scenario, &self.knobs)
     }
+}
+
+/// `scenario`'s knobs with these values (checked when they were read), the
+/// defaults elsewhere.
+pub fn knobs_with(scenario: &Scenario, values: &[(&'static str, f64)]) -> Knobs {
+    let knobs = scenario.knobs();
+    for (name, v) in values {
+        let _ = knobs.set(name, *v);
+    }
+    knobs
+}
+
+/// A Hilos JSON file's text checked for its kind and version: `key` holds
+/// the version ("hilos_setup": 1). `what` names the file in messages.
+pub(crate) fn versioned(
+    text: &str,
+    what: &str,
+    kind: &str,
+    key: &str,
+    version: u32,
+) -> Result<serde_json::Value, String> {
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| format!("{what} is not a Hilos {kind} file (not JSON: {e})"))?;
+    let found = value
+        .get(key)
+        .ok_or_else(|| format!("{what} is not a Hilos {kind} file (no \"{key}\" version)"))?;
+    if found.as_u64() != Some(u64::from(version)) {
+        return Err(format!(
+            "{what} is a {kind} of version {found}; this Hilos reads version {version}"
+        ));
+    }
+    Ok(value)
+}
+
+/// The scenario a file names, or which ones there are.
+pub(crate) fn scenario_named(name: &str, what: &str) -> Result<&'static Scenario, String> {
+    scenarios::find(name).ok_or_else(|| {
+        format!(
+            "{what}: unknown scenario '{name}'; valid scenarios: {}",
+            scenarios::ids().join(", ")
+        )
+    })
+}
+
+/// A Hilos file's text, and its name for messages.
+pub(crate) fn read_text(path: &Path, kind: &str) -> Result<(String, String), String> {
+    let what = format!("'{}'", path.display());
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {what}: {e}"))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| format!("{what} is not a Hilos {kind} file (not text)"))?;
+    Ok((text, what))
 }
 
 /// Write what the window or the command line has now.
@@ -140,24 +186,9 @@ pub fn knobs_from_json(
 
 /// Read a setup from its text. `what` names it in messages (a path).
 pub fn parse(text: &str, what: &str) -> Result<Setup, String> {
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| format!("{what} is not a Hilos setup file (not JSON: {e})"))?;
-    let version = value
-        .get("hilos_setup")
-        .ok_or_else(|| format!("{what} is not a Hilos setup file (no \"hilos_setup\" version)"))?;
-    if version.as_u64() != Some(u64::from(VERSION)) {
-        return Err(format!(
-            "{what} is a setup of version {version}; this Hilos reads version {VERSION}"
-        ));
-    }
+    let value = versioned(text, what, "setup", "hilos_setup", VERSION)?;
     let file: File = serde_json::from_value(value).map_err(|e| format!("{what}: {e}"))?;
-    let scenario = scenarios::find(&file.scenario).ok_or_else(|| {
-        format!(
-            "{what}: unknown scenario '{}'; valid scenarios: {}",
-            file.scenario,
-            scenarios::ids().join(", ")
-        )
-    })?;
+    let scenario = scenario_named(&file.scenario, what)?;
     if !(file.speed.is_finite() && (MIN_SPEED..=MAX_SPEED).contains(&file.speed)) {
         return Err(format!(
             "{what}: speed {} is out of range; valid range: {} to {}",
@@ -184,10 +215,7 @@ pub fn parse(text: &str, what: &str) -> Result<Setup, String> {
 
 /// Read a setup file.
 pub fn read(path: &Path) -> Result<Setup, String> {
-    let what = format!("'{}'", path.display());
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {what}: {e}"))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| format!("{what} is not a Hilos setup file (not text)"))?;
+    let (text, what) = read_text(path, "setup")?;
     parse(&text, &what)
 }
 

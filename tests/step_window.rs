@@ -214,3 +214,44 @@ fn a_blocked_thread_s_step_button_is_disabled_and_the_clock_can_be_advanced() {
             .is_some_and(|g| g.view().clock > clock)
     }));
 }
+
+#[test]
+fn a_bad_schedule_file_is_a_message_and_the_run_on_screen_stays() {
+    let mut harness = harness(Lang::En);
+    pick_scenario(&mut harness, "Race condition");
+    harness.get_by_label("Step mode").click();
+    harness.get_by_label("Start").click();
+    assert!(step_until(&mut harness, Duration::from_secs(5), awaiting));
+    harness.get_by_label("Step any").click();
+    assert!(step_until(&mut harness, Duration::from_secs(5), |app| {
+        awaiting(app) && steps_taken(app) == 1
+    }));
+    let dir = std::env::temp_dir().join(format!("hilos-stepwin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    for (name, text, want) in [
+        ("garbage.json", "nope", "not a Hilos schedule file"),
+        (
+            "other.json",
+            r#"{"hilos_schedule": 1, "scenario": "gil", "steps": []}"#,
+            "gil",
+        ),
+        (
+            "setup.json",
+            r#"{"hilos_setup": 1, "scenario": "race-condition"}"#,
+            "no \"hilos_schedule\"",
+        ),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write");
+        harness.state_mut().open_schedule(&path);
+        harness.run_steps(2);
+        let status = harness.state().files().status.clone();
+        match status {
+            Some((Err(e), _)) => assert!(e.contains(want), "{name}: {e}"),
+            other => panic!("{name}: {other:?}"),
+        }
+        // The run on screen is the same one, one step in.
+        assert_eq!(harness.state().selected(), "race-condition");
+        assert_eq!(steps_taken(harness.state()), 1, "{name}");
+    }
+}

@@ -182,7 +182,11 @@ impl LabShared {
             && std::ptr::eq(Arc::as_ptr(&me.lab), self)
             && !worker::NoSteps::off()
         {
+            // Paused by the scheduler: runnable, not running (the timeline
+            // shows one running thread at a time).
+            me.set_state(State::Ready, None);
             gate.step(&me, op);
+            me.set_state(State::Running, None);
         }
     }
 

@@ -56,6 +56,12 @@ pub struct GuiOptions {
     pub set: Vec<String>,
     /// The speed to start with (from a setup file).
     pub speed: Option<f64>,
+    /// Start in step mode (`--step`).
+    pub step: bool,
+    /// Open this schedule in step mode (`--schedule FILE`), and take its
+    /// first `steps` steps.
+    pub schedule: Option<std::path::PathBuf>,
+    pub steps: usize,
 }
 
 /// Open the window.
@@ -104,7 +110,15 @@ pub fn run_with(lang: Lang, options: GuiOptions) -> Result<(), String> {
             if let Some(speed) = options.speed {
                 app.controller.set_speed(speed);
             }
-            if options.run_in_python {
+            if options.step {
+                app.controller.set_step_mode(true);
+            }
+            if let Some(path) = &options.schedule {
+                app.open_schedule(path);
+                if let Some(gate) = app.controller.gate() {
+                    gate.run_steps(options.steps);
+                }
+            } else if options.run_in_python {
                 app.python.wait_for_search(Duration::from_secs(5));
                 app.run_in_python();
             } else if options.start {
