@@ -222,6 +222,7 @@ fn a_bad_schedule_file_is_a_message_and_the_run_on_screen_stays() {
     harness.get_by_label("Step mode").click();
     harness.get_by_label("Start").click();
     assert!(step_until(&mut harness, Duration::from_secs(5), awaiting));
+    harness.run_steps(2);
     harness.get_by_label("Step any").click();
     assert!(step_until(&mut harness, Duration::from_secs(5), |app| {
         awaiting(app) && steps_taken(app) == 1

@@ -156,6 +156,10 @@ const CANNOT_RUN_BUSY: Text = t!(
     "another thread is running to its next step",
     "otro hilo corre hasta su siguiente paso"
 );
+const WAIT_OVER: Text = t!(
+    "its wait is over: it goes on when picked",
+    "su espera terminó: sigue cuando lo elijas"
+);
 const IN_SCHEDULE: Text = t!("> next in the schedule", "> siguiente en la planificación");
 const UNTIL: Text = t!("until", "hasta");
 const HELD_BY: Text = t!("held by", "en manos de");
@@ -436,6 +440,12 @@ fn card(
                 let status = match t.status {
                     Status::Running => RUNNING.get(lang).to_string(),
                     Status::Paused => PAUSED.get(lang).to_string(),
+                    Status::Waiting if t.can_run => format!(
+                        "{}; {}",
+                        wait_words(t, record, lang)
+                            .unwrap_or_else(|| WORDS_OF_STATE_WAITING.get(lang).to_string()),
+                        WAIT_OVER.get(lang)
+                    ),
                     Status::Waiting => wait_words(t, record, lang)
                         .unwrap_or_else(|| WORDS_OF_STATE_WAITING.get(lang).to_string()),
                 };
