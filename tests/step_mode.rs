@@ -529,6 +529,12 @@ fn explore_arguments_are_checked() {
             vec!["explore", "race-condition", "--set", "threads=999"],
             "threads",
         ),
+        (vec!["explore", "gil"], "does not run step by step"),
+        (vec!["gui", "--steps", "3"], "--schedule"),
+        (
+            vec!["gui", "--schedule", "/nonexistent/lost.json"],
+            "cannot read",
+        ),
     ] {
         let (code, out, err) = hilos(&args);
         assert_eq!(code, 2, "{args:?}: {out}");
