@@ -219,8 +219,6 @@ pub struct GateView {
     pub suggestion: Option<Pick>,
     /// Where the program left the opened schedule (a fix changed it).
     pub left_schedule: Option<GateEnd>,
-    /// Bumped on every change, so a view can tell it is current.
-    pub version: u64,
 }
 
 /// A wait's question to the gate: could it end now? Only called with the
@@ -260,7 +258,6 @@ struct GateState {
     awaiting: bool,
     end: Option<GateEnd>,
     stopping: bool,
-    version: u64,
     rng: Option<fastrand::Rng>,
     /// PCT: each thread's priority (higher runs first) and the steps at
     /// which the running thread drops.
@@ -318,7 +315,6 @@ impl Gate {
                 awaiting: false,
                 end: None,
                 stopping: false,
-                version: 0,
                 rng,
                 priorities: BTreeMap::new(),
                 change_points,
@@ -362,7 +358,6 @@ impl Gate {
             let p = 1_000_000 + rng.u64(0..1_000_000_000) * 64 + u64::from(worker.id % 64);
             st.priorities.insert(worker.id, p);
         }
-        st.version += 1;
         // The very first thread (MainThread) runs when nothing else does.
         if st.running.is_none() && st.slots.len() == 1 && st.decisions.is_empty() {
             self.schedule(&mut st);
@@ -383,7 +378,7 @@ impl Gate {
             st.running = None;
             self.schedule(&mut st);
         }
-        self.park(st, me.id);
+        drop(self.park(st, me.id));
     }
 
     /// The first step of a new thread: wait to be picked for `run()`.
@@ -392,22 +387,27 @@ impl Gate {
         if st.stopping || !st.slots.contains_key(&me.id) {
             return;
         }
-        self.park(st, me.id);
+        drop(self.park(st, me.id));
     }
 
-    /// Park until granted the baton (or the lab stops).
-    fn park<'a>(&'a self, mut st: parking_lot::MutexGuard<'a, GateState>, id: WorkerId) {
+    /// Park until granted the baton (or the lab stops); the lock is held
+    /// again when this returns.
+    fn park<'a>(
+        &'a self,
+        mut st: parking_lot::MutexGuard<'a, GateState>,
+        id: WorkerId,
+    ) -> parking_lot::MutexGuard<'a, GateState> {
         loop {
             if st.stopping {
-                return;
+                return st;
             }
             let Some(slot) = st.slots.get_mut(&id) else {
-                return;
+                return st;
             };
             if slot.granted {
                 slot.granted = false;
                 slot.status = Status::Running;
-                return;
+                return st;
             }
             if slot.thread.is_none() {
                 slot.thread = Some(std::thread::current());
@@ -447,34 +447,13 @@ impl Gate {
             st.running = None;
             self.schedule(&mut st);
         }
-        // The same loop as `park`, but the check must go before returning.
-        loop {
-            let done = st.stopping
-                || match st.slots.get_mut(&me.id) {
-                    None => true,
-                    Some(slot) if slot.granted => {
-                        slot.granted = false;
-                        slot.status = Status::Running;
-                        true
-                    }
-                    Some(slot) => {
-                        if slot.thread.is_none() {
-                            slot.thread = Some(std::thread::current());
-                        }
-                        false
-                    }
-                };
-            if done {
-                if let Some(slot) = st.slots.get_mut(&me.id) {
-                    slot.check = None;
-                    slot.deadline = None;
-                }
-                return true;
-            }
-            drop(st);
-            std::thread::park();
-            st = self.st.lock();
+        // The check must go before this returns (see `CheckPtr`).
+        let mut st = self.park(st, me.id);
+        if let Some(slot) = st.slots.get_mut(&me.id) {
+            slot.check = None;
+            slot.deadline = None;
         }
+        true
     }
 
     /// The thread has ended (after its exit step): it leaves the gate and
@@ -482,7 +461,6 @@ impl Gate {
     pub(crate) fn exit(&self, id: WorkerId) {
         let mut st = self.st.lock();
         st.slots.remove(&id);
-        st.version += 1;
         if st.running == Some(id) {
             st.running = None;
             if !st.stopping {
@@ -497,7 +475,6 @@ impl Gate {
         let mut st = self.st.lock();
         st.stopping = true;
         st.awaiting = false;
-        st.version += 1;
         for slot in st.slots.values_mut() {
             slot.check = None;
             if let Some(t) = &slot.thread {
@@ -546,7 +523,6 @@ impl Gate {
     /// The baton is free: decide who runs next, by the script, the policy,
     /// or (in step mode) by waiting for the learner. Called with the lock.
     fn schedule(&self, st: &mut GateState) {
-        st.version += 1;
         loop {
             if st.end.is_some() || st.stopping {
                 return;
@@ -796,7 +772,6 @@ impl Gate {
                     could_run: options.threads.clone(),
                     clock: clock_choice,
                 });
-                st.version += 1;
                 false
             }
             Pick::Thread { id, .. } => {
@@ -814,7 +789,6 @@ impl Gate {
                 });
                 st.awaiting = false;
                 st.running = Some(id);
-                st.version += 1;
                 if let Some(slot) = st.slots.get_mut(&id) {
                     slot.granted = true;
                     if let Some(t) = &slot.thread {
@@ -865,7 +839,6 @@ impl Gate {
             // The clock moved: choose again (maybe a thread's timeout ended).
             self.schedule(&mut st);
         }
-        st.version += 1;
         Ok(())
     }
 
@@ -889,9 +862,8 @@ impl Gate {
     }
 
     /// "Step any": the suggested step, else the default pick.
-    pub fn step_any(&self) -> Result<(), String> {
+    pub fn step_any(&self) {
         self.run_steps(1);
-        Ok(())
     }
 
     /// What the window shows.
@@ -901,11 +873,7 @@ impl Gate {
         let awaiting = st.awaiting;
         let mut threads = Vec::with_capacity(st.slots.len());
         let mut next: Option<u64> = None;
-        let ids: Vec<WorkerId> = st.slots.keys().copied().collect();
-        for id in ids {
-            let Some(slot) = st.slots.get_mut(&id) else {
-                continue;
-            };
+        for (&id, slot) in st.slots.iter_mut() {
             let can_run = awaiting && self.can_run(slot, clock);
             if slot.status == Status::Waiting
                 && !can_run
@@ -936,7 +904,6 @@ impl Gate {
             end: st.end.clone(),
             suggestion: st.suggestion.clone(),
             left_schedule: st.left_schedule.clone(),
-            version: st.version,
         }
     }
 
@@ -947,11 +914,6 @@ impl Gate {
 
     pub fn end(&self) -> Option<GateEnd> {
         self.st.lock().end.clone()
-    }
-
-    /// Whether the gate waits for the learner's pick.
-    pub fn awaiting(&self) -> bool {
-        self.st.lock().awaiting
     }
 
     /// Wait until the run ends or the gate waits for a pick, at most `timeout`.

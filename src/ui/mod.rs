@@ -676,7 +676,7 @@ impl HilosApp {
             }
             StepAction::Any => {
                 if let Some(gate) = self.controller.gate() {
-                    let _ = gate.step_any();
+                    gate.step_any();
                 }
             }
             StepAction::Run(n) => {
