@@ -684,77 +684,44 @@ impl Gate {
         let Some(mut rng) = st.rng.take() else {
             return Pick::AdvanceClock;
         };
-        let chosen = if pct {
-            // At a change point, the thread that ran last drops below every
-            // other.
-            if st.change_points.first().is_some_and(|&p| p <= n) {
-                st.change_points.remove(0);
-                if let Some(last) = st.decisions.iter().rev().find_map(|d| match &d.pick {
-                    Pick::Thread { id, .. } => Some(*id),
-                    Pick::AdvanceClock => None,
-                }) {
-                    st.next_low += 1;
-                    let low = st.next_low;
-                    st.priorities.insert(last, low);
-                }
+        // PCT: at a change point, the thread that ran last drops below
+        // every other.
+        if pct && st.change_points.first().is_some_and(|&p| p <= n) {
+            st.change_points.remove(0);
+            if let Some(last) = last_thread(st) {
+                st.next_low += 1;
+                let low = st.next_low;
+                st.priorities.insert(last, low);
             }
-            // Time passes when no thread can run, or now and then by a coin:
-            // so a timeout can beat a notify.
-            if options.deadline.is_some() && rng.u32(0..16) == 0 {
-                None
-            } else {
-                options
-                    .threads
-                    .iter()
-                    .copied()
-                    .max_by_key(|id| st.priorities.get(id).copied().unwrap_or(0))
-            }
+        }
+        // Time passes now and then (1 in 16 while a thread could run), as
+        // for a thread that does not get the CPU for a while: so a timeout
+        // can beat a notify, without starving every thread.
+        let chosen = if options.deadline.is_some() && rng.u32(0..16) == 0 {
+            None
+        } else if pct {
+            options
+                .threads
+                .iter()
+                .copied()
+                .max_by_key(|id| st.priorities.get(id).copied().unwrap_or(0))
         } else {
-            // Time passes now and then (1 in 16 while a thread could run),
-            // as a thread that does not get the CPU for a while: so a
-            // timeout can beat a notify, without starving every thread.
-            if options.deadline.is_some() && rng.u32(0..16) == 0 {
-                None
-            } else {
-                options
-                    .threads
-                    .get(rng.usize(0..options.threads.len().max(1)))
-                    .copied()
-            }
+            options
+                .threads
+                .get(rng.usize(0..options.threads.len().max(1)))
+                .copied()
         };
         st.rng = Some(rng);
-        match chosen {
-            Some(id) => Pick::Thread {
-                id,
-                name: st
-                    .slots
-                    .get(&id)
-                    .map_or_else(String::new, |s| s.name.to_string()),
-            },
-            None => Pick::AdvanceClock,
-        }
+        thread_pick(st, chosen)
     }
 
     /// "Step any": the thread that ran last if it still can (as a real
     /// scheduler lets a thread use its time slice), else the first that can.
     fn default_pick(&self, st: &GateState, options: &Options) -> Pick {
-        let last = st.decisions.iter().rev().find_map(|d| match &d.pick {
-            Pick::Thread { id, .. } => Some(*id),
-            Pick::AdvanceClock => None,
-        });
-        let id = last
+        let id = last_thread(st)
             .filter(|id| options.threads.contains(id))
             .or_else(|| options.threads.first().copied());
-        match id {
-            Some(id) => Pick::Thread {
-                id,
-                name: st
-                    .slots
-                    .get(&id)
-                    .map_or_else(String::new, |s| s.name.to_string()),
-            },
-            None => Pick::AdvanceClock,
-        }
+        thread_pick(st, id)
     }
 
     /// Take a decision. Returns true when a thread now holds the baton.
@@ -820,13 +787,7 @@ impl Gate {
             _ => {}
         }
         let pick = match pick {
-            Pick::Thread { id, .. } => Pick::Thread {
-                id,
-                name: st
-                    .slots
-                    .get(&id)
-                    .map_or_else(String::new, |s| s.name.to_string()),
-            },
+            Pick::Thread { id, .. } => thread_pick(&st, Some(id)),
             p => p,
         };
         st.awaiting = false;
@@ -928,6 +889,28 @@ impl Gate {
                 return st.end.is_some() || st.awaiting;
             }
         }
+    }
+}
+
+/// The thread that ran last.
+fn last_thread(st: &GateState) -> Option<WorkerId> {
+    st.decisions.iter().rev().find_map(|d| match &d.pick {
+        Pick::Thread { id, .. } => Some(*id),
+        Pick::AdvanceClock => None,
+    })
+}
+
+/// Pick thread `id` (by its name now), or the clock for `None`.
+fn thread_pick(st: &GateState, id: Option<WorkerId>) -> Pick {
+    match id {
+        Some(id) => Pick::Thread {
+            id,
+            name: st
+                .slots
+                .get(&id)
+                .map_or_else(String::new, |s| s.name.to_string()),
+        },
+        None => Pick::AdvanceClock,
     }
 }
 
