@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::lab::gate::{After, DEFAULT_MAX_STEPS, Policy};
 use crate::lab::probe::WorkerId;
 use crate::lab::{Decision, GateEnd, GateSetup, Knobs, Lab, LabOptions, Record, State, StopReport};
-use crate::scenarios::{Scenario, Stepping};
+use crate::scenarios::Scenario;
 
 /// The version this build writes and reads.
 pub const VERSION: u32 = 1;
@@ -120,21 +120,18 @@ pub fn write(path: &Path, schedule: &Schedule) -> Result<(), String> {
 
 /// The invariant a gated run of `scenario` checks, or why it cannot run gated.
 fn invariant_of(scenario: &Scenario) -> Result<crate::scenarios::Invariant, String> {
-    match scenario.stepping {
-        Stepping::Yes(invariant) => Ok(invariant),
-        Stepping::No(why) => Err(format!(
+    scenario.stepping.invariant().ok_or_else(|| {
+        format!(
             "{} does not run step by step: {}",
-            scenario.id, why.en
-        )),
-    }
+            scenario.id,
+            unsupported(scenario).unwrap_or_default()
+        )
+    })
 }
 
 /// Why a scenario cannot run gated, if it cannot.
 pub fn unsupported(scenario: &Scenario) -> Option<&'static str> {
-    match scenario.stepping {
-        Stepping::Yes(_) => None,
-        Stepping::No(why) => Some(why.en),
-    }
+    scenario.stepping.why_not().map(|why| why.en)
 }
 
 /// One gated run, ended.

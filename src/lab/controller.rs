@@ -12,7 +12,7 @@ use super::knobs::KnobError;
 use super::record::Record;
 use super::{Decision, GateSetup, Pick};
 use super::{Knobs, Lab, LabOptions, StopReport, WorkerPriority};
-use crate::scenarios::{Scenario, Stepping};
+use crate::scenarios::Scenario;
 
 /// Where the current run is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,10 +113,7 @@ impl Controller {
 
     /// Why the selected scenario cannot run step by step, if it cannot.
     pub fn stepping_unsupported(&self) -> Option<crate::lab::text::Text> {
-        match self.scenario().stepping {
-            Stepping::Yes(_) => None,
-            Stepping::No(why) => Some(why),
-        }
+        self.scenario().stepping.why_not()
     }
 
     /// The running lab's gate (step mode).
@@ -129,13 +126,7 @@ impl Controller {
     pub fn open_schedule(&mut self, steps: Vec<Decision>) {
         self.step_mode = true;
         self.opened = steps;
-        let script = self.opened.clone();
-        self.start_gated(GateSetup {
-            script,
-            auto: 0,
-            after: After::User,
-            max_steps: DEFAULT_MAX_STEPS,
-        });
+        self.restart_at(Vec::new());
     }
 
     /// The opened schedule, if any.
@@ -160,19 +151,7 @@ impl Controller {
         if steps.pop().is_none() {
             return;
         }
-        let auto = steps.len();
-        // Still on the opened schedule: keep offering the rest of it.
-        let script = if self.opened.len() > auto && self.opened[..auto] == steps[..] {
-            self.opened.clone()
-        } else {
-            steps
-        };
-        self.start_gated(GateSetup {
-            script,
-            auto,
-            after: After::User,
-            max_steps: DEFAULT_MAX_STEPS,
-        });
+        self.restart_at(steps);
     }
 
     /// Go back to just before step `n` (counting from 0): start again and
@@ -183,22 +162,25 @@ impl Controller {
         };
         let mut steps = gate.decisions();
         steps.truncate(n);
-        let script = if self.opened.len() > n && self.opened[..n] == steps[..] {
+        self.restart_at(steps);
+    }
+
+    /// Start the selected scenario in step mode, replay `steps` by
+    /// themselves, then wait for the learner. While they are the start of
+    /// the opened schedule, the rest of it is offered step by step.
+    fn restart_at(&mut self, steps: Vec<Decision>) {
+        let auto = steps.len();
+        let script = if self.opened.len() >= auto && self.opened[..auto] == steps[..] {
             self.opened.clone()
         } else {
             steps
         };
-        self.start_gated(GateSetup {
+        self.start_with(Some(GateSetup {
             script,
-            auto: n,
+            auto,
             after: After::User,
             max_steps: DEFAULT_MAX_STEPS,
-        });
-    }
-
-    /// Start the selected scenario gated by `setup`.
-    fn start_gated(&mut self, setup: GateSetup) {
-        self.start_with(Some(setup));
+        }));
     }
 
     // ---- What there is to see

@@ -244,6 +244,16 @@ impl LabShared {
         }
     }
 
+    /// The stop flag is up: free the threads parked at the gate (they go on
+    /// ungated and find the lab stopping), and wake every blocked wait.
+    /// (Not for a kill, which must leave the gate's order alone.)
+    fn wake_to_stop(&self) {
+        if let Some(gate) = &self.gate {
+            gate.release_all();
+        }
+        self.wake_everything();
+    }
+
     /// A worker has started: it is alive until [`LabShared::remove_worker`].
     pub(crate) fn add_worker(&self, w: Arc<WorkerInner>) {
         self.workers.lock().insert(w.id, w);
@@ -718,10 +728,7 @@ impl Lab {
     pub fn request_stop(&self) {
         let shared = &self.handle.0;
         if !shared.stopping.swap(true, Ordering::AcqRel) {
-            if let Some(gate) = &shared.gate {
-                gate.release_all();
-            }
-            shared.wake_everything();
+            shared.wake_to_stop();
         }
     }
 
@@ -736,10 +743,7 @@ impl Lab {
         let t0 = Instant::now();
         let shared = &self.handle.0;
         shared.stopping.store(true, Ordering::Release);
-        if let Some(gate) = &shared.gate {
-            gate.release_all();
-        }
-        shared.wake_everything();
+        shared.wake_to_stop();
         let deadline = t0 + STOP_DEADLINE;
         // Children first: SIGKILL ends them wherever they are (blocked on
         // a pipe, deadlocked, computing), and their pipes' ends close.

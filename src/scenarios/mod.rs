@@ -226,6 +226,24 @@ pub enum Stepping {
     No(Text),
 }
 
+impl Stepping {
+    /// What "Break it" tries to break, if the scenario steps.
+    pub fn invariant(self) -> Option<Invariant> {
+        match self {
+            Stepping::Yes(invariant) => Some(invariant),
+            Stepping::No(_) => None,
+        }
+    }
+
+    /// Why the scenario cannot step, if it cannot.
+    pub fn why_not(self) -> Option<Text> {
+        match self {
+            Stepping::Yes(_) => None,
+            Stepping::No(why) => Some(why),
+        }
+    }
+}
+
 /// What a lesson's program promises under every schedule (or, in the
 /// lessons about bugs, what the bug breaks).
 #[derive(Clone, Copy, Debug)]

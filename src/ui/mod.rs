@@ -739,22 +739,17 @@ impl HilosApp {
     }
 
     fn scenario_invariant(&self) -> &'static str {
-        match self.scenario().stepping {
-            scenarios::Stepping::Yes(i) => i.holds.get(self.lang),
-            scenarios::Stepping::No(_) => "",
-        }
+        self.scenario()
+            .stepping
+            .invariant()
+            .map_or("", |i| i.holds.get(self.lang))
     }
 
     /// Open a schedule file in step mode: its scenario and knobs, its
     /// steps offered one by one.
     pub fn open_schedule(&mut self, path: &std::path::Path) {
         let result = crate::explore::read(path).and_then(|schedule| {
-            let i = self
-                .controller
-                .scenarios()
-                .iter()
-                .position(|s| s.id == schedule.scenario.id)
-                .ok_or_else(|| format!("'{}' is not in this window", schedule.scenario.id))?;
+            let i = self.index_of(schedule.scenario)?;
             if let Some(why) = crate::explore::unsupported(schedule.scenario) {
                 return Err(format!("{}: {why}", schedule.scenario.id));
             }
@@ -762,13 +757,7 @@ impl HilosApp {
         });
         match result {
             Ok((i, schedule)) => {
-                self.select(i);
-                let knobs = self.controller.knobs().clone();
-                for (name, v) in &schedule.knobs {
-                    if let Ok(k) = knobs.index_of(name) {
-                        self.controller.set_knob(k, *v);
-                    }
-                }
+                self.select_with_knobs(i, &schedule.knobs);
                 self.reset();
                 self.controller.open_schedule(schedule.steps);
                 self.axis.apply(AxisAction::Follow(true), 0.0);
@@ -778,6 +767,26 @@ impl HilosApp {
                 ));
             }
             Err(e) => self.files.status = Some((Err(e), Instant::now())),
+        }
+    }
+
+    /// Where a file's scenario is in this window's list.
+    fn index_of(&self, scenario: &Scenario) -> Result<usize, String> {
+        self.controller
+            .scenarios()
+            .iter()
+            .position(|s| s.id == scenario.id)
+            .ok_or_else(|| format!("'{}' is not in this window", scenario.id))
+    }
+
+    /// Select scenario `i` and set the knobs a file gave (checked when read).
+    fn select_with_knobs(&mut self, i: usize, values: &[(&'static str, f64)]) {
+        self.select(i);
+        let knobs = self.controller.knobs().clone();
+        for (name, v) in values {
+            if let Ok(k) = knobs.index_of(name) {
+                self.controller.set_knob(k, *v);
+            }
         }
     }
 
@@ -797,24 +806,11 @@ impl HilosApp {
 
     /// Open a setup file: every value is checked before anything changes.
     pub fn open_setup(&mut self, path: &std::path::Path) {
-        let result = crate::setup::read(path).and_then(|setup| {
-            let i = self
-                .controller
-                .scenarios()
-                .iter()
-                .position(|s| s.id == setup.scenario.id)
-                .ok_or_else(|| format!("'{}' is not in this window", setup.scenario.id))?;
-            Ok((i, setup))
-        });
+        let result =
+            crate::setup::read(path).and_then(|setup| Ok((self.index_of(setup.scenario)?, setup)));
         match result {
             Ok((i, setup)) => {
-                self.select(i);
-                let knobs = self.controller.knobs().clone();
-                for (name, v) in &setup.knobs {
-                    if let Ok(k) = knobs.index_of(name) {
-                        self.controller.set_knob(k, *v);
-                    }
-                }
+                self.select_with_knobs(i, &setup.knobs);
                 self.controller.set_speed(setup.speed);
                 if let Some(lang) = setup.lang {
                     self.lang = lang;
