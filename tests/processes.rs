@@ -204,7 +204,7 @@ fn under_the_gil_one_thread_runs_at_a_time_and_without_it_several() {
     let path = trace.to_string_lossy().to_string();
     let (v, pid) = run(
         "gil",
-        &["workers=3", "work=0.15", "sweep=off"],
+        &["workers=3", "work=0.15", "sweep=off", "rounds=1"],
         &["--trace", &path],
     );
     assert_eq!(v["finished"], true);
@@ -265,6 +265,7 @@ fn the_switch_interval_bounds_how_long_one_holds_the_gil_while_another_waits() {
             "workers=2".to_string(),
             "work=0.3".to_string(),
             "sweep=off".to_string(),
+            "rounds=1".to_string(),
             format!("switch_interval={interval}"),
         ];
         let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
@@ -299,27 +300,63 @@ fn the_switch_interval_bounds_how_long_one_holds_the_gil_while_another_waits() {
     );
 }
 
+/// What holds however busy the machine is (other programs take the cores
+/// for a while, or all the time): the processes computed at the same time,
+/// each under a GIL of its own, and the threads under one GIL never did; the
+/// speed-ups, each round timed between two sequential runs, stay within
+/// what the cores allow. How large the processes' speed-up is depends on
+/// how much of the machine they get: `benches/` and the note measure it.
 #[test]
-fn processes_speed_up_cpu_bound_work_on_two_cores() {
+fn processes_compute_at_once_and_the_speed_ups_stay_within_what_the_cores_allow() {
     let _serial = serial();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if cores < 2 {
-        eprintln!("*** SKIPPED: one core: processes cannot run in parallel here ***");
-        return;
+    let trace = temp("speedups.json");
+    let path = trace.to_string_lossy().to_string();
+    let (v, _) = run(
+        "gil",
+        &["workers=2", "work=0.2", "sweep=off", "rounds=3"],
+        &["--trace", &path],
+    );
+    let spans = trace_spans(&trace);
+    let _ = std::fs::remove_file(&trace);
+    let m = |name: &str| metric(&v, name);
+    for strategy in ["threads", "processes"] {
+        let (low, median, high) = (
+            m(&format!("{strategy}_speedup_low")),
+            m(&format!("{strategy}_speedup")),
+            m(&format!("{strategy}_speedup_high")),
+        );
+        assert!(
+            0.0 < low && low <= median && median <= high,
+            "{strategy}: {low} <= {median} <= {high}"
+        );
     }
-    // The best of three: other programs may take a core for a while.
-    let mut best: f64 = 0.0;
-    let mut threads: f64 = f64::INFINITY;
-    for _ in 0..3 {
-        let (v, _) = run("gil", &["workers=2", "work=0.4", "sweep=off"], &[]);
-        best = best.max(metric(&v, "processes_speedup"));
-        threads = threads.min(metric(&v, "threads_speedup"));
-        if best > 1.3 {
-            break;
-        }
+    // Two workers: no more than two (or the cores) at once, whatever the
+    // load; a quarter more for a round whose sequential runs were slowed.
+    let most = 2.0_f64.min(cores as f64) * 1.25;
+    assert!(m("processes_speedup") <= most, "{}", v["metrics"]);
+    assert!(m("free_threaded_speedup") <= most, "{}", v["metrics"]);
+    assert!(
+        m("threads_speedup") <= 1.25,
+        "one at a time: {}",
+        v["metrics"]
+    );
+    assert_eq!(m("max_running_under_gil"), 1.0);
+    if cores >= 2 {
+        // The children's MainThreads (the trace gives the lab pid 1 and
+        // each child its own pid).
+        let children: Vec<_> = spans
+            .iter()
+            .filter(|((pid, _), (name, _))| *pid != 1 && name == "MainThread")
+            .map(|(_, (_, s))| s)
+            .collect();
+        assert_eq!(children.len(), 2 * 3, "two processes a round, three rounds");
+        assert!(
+            most_at_once(&children, "running") >= 2,
+            "two processes computed at the same time: {} lanes",
+            children.len()
+        );
     }
-    assert!(best > 1.3, "processes: speed-up {best}");
-    assert!(threads < 1.2, "threads under the GIL: speed-up {threads}");
 }
 
 #[test]

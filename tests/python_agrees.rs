@@ -48,8 +48,46 @@ fn machine(id: &str) -> MachineGuard {
     }
 }
 
+/// `hilos run ID --python --check --json` with these knobs: the report,
+/// once the lab and CPython agree. An outcome that is a measurement (a time,
+/// a speed-up: it has a tolerance) may differ because the machine was busy
+/// for a moment, so a disagreement on measurements alone is measured again,
+/// up to three times in all; a count or an order that differs fails at once.
 fn check(id: &str, sets: &[String]) -> Value {
     let _machine = machine(id);
+    const TRIES: usize = 3;
+    for attempt in 1..=TRIES {
+        let (report, code) = check_once(id, sets);
+        let exit = &report["python"]["exit"];
+        assert_eq!(
+            exit["code"], 0,
+            "{id} {sets:?}: the Python program failed: {:#}",
+            report["python"]["output"]
+        );
+        if report["agree"] == true && code == Some(0) {
+            return report;
+        }
+        let outcomes = report["outcomes"].as_array().cloned().unwrap_or_default();
+        let measured_only = !outcomes.is_empty()
+            && outcomes
+                .iter()
+                .filter(|o| o["verdict"] != "agree")
+                .all(|o| o["verdict"] == "differ" && o["tolerance"].is_string());
+        assert!(
+            measured_only && attempt < TRIES,
+            "{id} {sets:?}: the lab and CPython differ (exit {code:?}, try {attempt} of {TRIES}): {:#}",
+            report["outcomes"]
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "{id} {sets:?}: a measurement differed on try {attempt}, measuring again: {:#}",
+            report["outcomes"]
+        );
+    }
+    unreachable!("the last try returns or fails")
+}
+
+fn check_once(id: &str, sets: &[String]) -> (Value, Option<i32>) {
     let mut args = vec![
         "run".to_string(),
         id.to_string(),
@@ -74,19 +112,7 @@ fn check(id: &str, sets: &[String]) -> Value {
             String::from_utf8_lossy(&out.stderr)
         )
     });
-    let code = out.status.code();
-    let exit = &report["python"]["exit"];
-    assert_eq!(
-        exit["code"], 0,
-        "{id} {sets:?}: the Python program failed: {:#}",
-        report["python"]["output"]
-    );
-    assert!(
-        report["agree"] == true && code == Some(0),
-        "{id} {sets:?}: the lab and CPython differ (exit {code:?}): {:#}",
-        report["outcomes"]
-    );
-    report
+    (report, out.status.code())
 }
 
 fn quick_knobs(id: &str) -> Vec<String> {

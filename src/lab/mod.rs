@@ -716,20 +716,11 @@ impl Lab {
 
     /// Raise the stop flag and nothing more: a worker leaves at its next
     /// check or wait; blocked and sleeping ones stay asleep until
-    /// [`Lab::stop`] (or [`Lab::request_stop`]) wakes them. Costs one atomic
+    /// [`Lab::stop`] wakes them. Costs one atomic
     /// store however many threads run, so the window's thread can call it;
     /// waking a thousand sleeping threads takes tens of milliseconds.
     pub fn signal_stop(&self) {
         self.handle.0.stopping.store(true, Ordering::Release);
-    }
-
-    /// Ask every worker to stop, without waiting: blocked and sleeping
-    /// workers wake and leave. [`Lab::stop`] then waits for them.
-    pub fn request_stop(&self) {
-        let shared = &self.handle.0;
-        if !shared.stopping.swap(true, Ordering::AcqRel) {
-            shared.wake_to_stop();
-        }
     }
 
     /// Stop: wake every blocked or sleeping worker, wait for their OS threads
@@ -743,14 +734,18 @@ impl Lab {
         let t0 = Instant::now();
         let shared = &self.handle.0;
         shared.stopping.store(true, Ordering::Release);
-        shared.wake_to_stop();
         let deadline = t0 + STOP_DEADLINE;
-        // Children first: SIGKILL ends them wherever they are (blocked on
-        // a pipe, deadlocked, computing), and their pipes' ends close.
+        // Children first, before any lab thread is woken: SIGKILL ends them
+        // wherever they are (blocked on a pipe, deadlocked, computing). Woken
+        // first, a thread would unwind and close its end of a pipe, and the
+        // child blocked reading it would see the end of the pipe and exit 1
+        // on its own before the signal came: reported as ended by the
+        // program, not by Stop (seen once in tests/processes.rs).
         #[cfg(target_os = "linux")]
         let processes_left = process::stop_all(shared, deadline);
         #[cfg(not(target_os = "linux"))]
         let processes_left = 0;
+        shared.wake_to_stop();
         let mut threads_left;
         loop {
             let handles: Vec<JoinHandle<()>> = {

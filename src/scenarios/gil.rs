@@ -8,9 +8,10 @@ use std::time::Instant;
 
 use serde_json::json;
 
+use super::measure::{self, Sandwich, speedup_of};
 use super::{
     Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, Stepping,
-    ms_counter_seconds, py_num, round2, scenario_seconds, speedup, to_ms,
+    ms_counter_seconds, py_num, round2, scenario_seconds, to_ms,
 };
 use crate::lab::gil::steps_per_second;
 use crate::lab::process::child::ChildArgs;
@@ -64,6 +65,18 @@ const KNOBS: &[KnobSpec] = &[
         logarithmic: false,
         choices: &[],
     },
+    KnobSpec::int(
+        "rounds",
+        t!(
+            "Rounds (each strategy timed between two sequential runs)",
+            "Rondas (cada estrategia medida entre dos ejecuciones en secuencia)"
+        ),
+        "rounds",
+        1,
+        9,
+        5,
+    )
+    .not_live(NOT_LIVE),
     KnobSpec::flag(
         "sweep",
         t!(
@@ -168,7 +181,7 @@ Sube la parte de E/S: parte de cada tarea duerme (como esperar una descarga), y 
             },
         },
     ],
-    check_knobs: &[("work", 0.15), ("sweep", 0.0)],
+    check_knobs: &[("work", 0.15), ("sweep", 0.0), ("rounds", 3.0)],
     stepping: Stepping::No(super::NO_STEPPING_PROCESSES),
 };
 
@@ -258,6 +271,7 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
     let lab = ctx.lab();
     lab.set_process_scenario(ID);
     let n = ctx.knob_usize("workers").max(1);
+    let rounds = ctx.knob_usize("rounds").max(1);
     let work = ctx.knob("work");
     let interval = ctx.knob("switch_interval");
     let cores = cores();
@@ -265,6 +279,8 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
     let cpython = lab.interpreter("GIL", true, interval);
     let free = lab.interpreter("no GIL (3.13t)", false, interval);
     ctx.attach(&cpython)?;
+    ctx.log("Main    : warming up: half a second of CPU work before anything is timed");
+    measure::warm_up(ctx)?;
     // As much CPU work as `work` seconds on one core, measured here.
     let steps = (work * steps_per_second(0.05)) as u64;
     ctx.log(format!(
@@ -272,47 +288,52 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
         py_num(work)
     ));
 
-    ctx.log(format!("Main    : {n} tasks one after another"));
-    let started = Instant::now();
-    for _ in 0..n {
-        task(ctx, steps, work)?;
+    let one_after_another = || -> SyncResult<f64> {
+        ctx.log(format!("Main    : {n} tasks one after another"));
+        let started = Instant::now();
+        for _ in 0..n {
+            task(ctx, steps, work)?;
+        }
+        let took = scenario_seconds(ctx, started);
+        ctx.log(format!("Main    : sequential: {took:.2} s"));
+        Ok(took)
+    };
+    let mut m = Sandwich::new(one_after_another()?);
+    let mut startups = Vec::new();
+    for round in 1..=rounds {
+        ctx.log(format!("Main    : round {round} of {rounds}"));
+        ctx.log(format!("Main    : {n} threads under the GIL"));
+        let thr = run_threads(ctx, n, steps, work, "task")?;
+        lab.counter("forced_switches")
+            .set(cpython.forced_switches() as i64);
+        let s = m.add("threads", thr, one_after_another()?);
+        ctx.log(format!("Main    : threads: {thr:.2} s, speed-up {s:.2}"));
+
+        ctx.attach(&free)?;
+        ctx.log(format!(
+            "Main    : {n} threads on the free-threaded build (no GIL)"
+        ));
+        let fre = run_threads(ctx, n, steps, work, "task, no GIL")?;
+        ctx.attach(&cpython)?;
+        let s = m.add("free_threaded", fre, one_after_another()?);
+        ctx.log(format!(
+            "Main    : free-threaded: {fre:.2} s, speed-up {s:.2}"
+        ));
+
+        ctx.log(format!("Main    : {n} processes"));
+        let (pro, startup) = run_processes(ctx, n, steps, work)?;
+        startups.push(startup);
+        let s = m.add("processes", pro, one_after_another()?);
+        ctx.log(format!(
+            "Main    : processes: {pro:.2} s, speed-up {s:.2} (starting one took {:.1} ms)",
+            startup * 1000.0
+        ));
+        m.record(&lab);
+        lab.counter("startup_us")
+            .set((measure::median(&startups) * 1e6) as i64);
     }
-    let seq = scenario_seconds(ctx, started);
-    lab.counter("sequential_ms").set(to_ms(seq));
+    let seq = m.sequential();
     lab.counter("one_task_ms").set(to_ms(seq / n as f64));
-    ctx.log(format!("Main    : sequential: {seq:.2} s"));
-
-    ctx.log(format!("Main    : {n} threads under the GIL"));
-    let thr = run_threads(ctx, n, steps, work, "task")?;
-    lab.counter("threads_ms").set(to_ms(thr));
-    lab.counter("forced_switches")
-        .set(cpython.forced_switches() as i64);
-    ctx.log(format!(
-        "Main    : threads: {thr:.2} s, speed-up {:.2}",
-        seq / thr
-    ));
-
-    ctx.attach(&free)?;
-    ctx.log(format!(
-        "Main    : {n} threads on the free-threaded build (no GIL)"
-    ));
-    let fre = run_threads(ctx, n, steps, work, "task, no GIL")?;
-    lab.counter("free_threaded_ms").set(to_ms(fre));
-    ctx.log(format!(
-        "Main    : free-threaded: {fre:.2} s, speed-up {:.2}",
-        seq / fre
-    ));
-    ctx.attach(&cpython)?;
-
-    ctx.log(format!("Main    : {n} processes"));
-    let (pro, startup) = run_processes(ctx, n, steps, work)?;
-    lab.counter("processes_ms").set(to_ms(pro));
-    lab.counter("startup_us").set((startup * 1e6) as i64);
-    ctx.log(format!(
-        "Main    : processes: {pro:.2} s, speed-up {:.2} (starting one took {:.1} ms)",
-        seq / pro,
-        startup * 1000.0
-    ));
 
     if ctx.knob_bool("sweep") {
         let mut one = seq / n as f64;
@@ -340,8 +361,16 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
         }
     }
     ctx.log(format!("Main    : cores: {cores}"));
-    ctx.log(format!("Main    : threads speed-up: {:.2}", seq / thr));
-    ctx.log(format!("Main    : processes speed-up: {:.2}", seq / pro));
+    ctx.log(format!(
+        "Main    : sequential: {seq:.2} s (the median of {} runs)",
+        3 * rounds + 1
+    ));
+    for (name, label) in [("threads", "threads"), ("processes", "processes")] {
+        ctx.log(format!(
+            "Main    : {label} speed-up: {}",
+            m.spread(name).describe()
+        ));
+    }
     Ok(())
 }
 
@@ -374,8 +403,10 @@ pub fn max_running_at_once(record: &Record, role: &str) -> usize {
 
 fn metrics(record: &Record) -> Vec<Metric> {
     let seq = ms_counter_seconds(record, "sequential_ms");
-    let speedup = |c: &str| speedup(seq, ms_counter_seconds(record, c));
     let cores = record.counter_value("cores").unwrap_or(0) as f64;
+    let (threads, threads_low, threads_high) = speedup_of(record, "threads");
+    let (free, _, _) = speedup_of(record, "free_threaded");
+    let (processes, processes_low, processes_high) = speedup_of(record, "processes");
     vec![
         Metric {
             name: "cores",
@@ -404,18 +435,44 @@ fn metrics(record: &Record) -> Vec<Metric> {
         },
         Metric {
             name: "threads_speedup",
-            label: t!("threads: speed-up", "hilos: aceleración"),
-            value: speedup("threads_ms"),
+            label: t!(
+                "threads: speed-up (median of the rounds)",
+                "hilos: aceleración (mediana de las rondas)"
+            ),
+            value: threads,
+        },
+        Metric {
+            name: "threads_speedup_low",
+            label: t!("threads: lowest round", "hilos: la ronda más baja"),
+            value: threads_low,
+        },
+        Metric {
+            name: "threads_speedup_high",
+            label: t!("threads: highest round", "hilos: la ronda más alta"),
+            value: threads_high,
         },
         Metric {
             name: "free_threaded_speedup",
             label: t!("free-threaded: speed-up", "sin GIL: aceleración"),
-            value: speedup("free_threaded_ms"),
+            value: free,
         },
         Metric {
             name: "processes_speedup",
-            label: t!("processes: speed-up", "procesos: aceleración"),
-            value: speedup("processes_ms"),
+            label: t!(
+                "processes: speed-up (median of the rounds)",
+                "procesos: aceleración (mediana de las rondas)"
+            ),
+            value: processes,
+        },
+        Metric {
+            name: "processes_speedup_low",
+            label: t!("processes: lowest round", "procesos: la ronda más baja"),
+            value: processes_low,
+        },
+        Metric {
+            name: "processes_speedup_high",
+            label: t!("processes: highest round", "procesos: la ronda más alta"),
+            value: processes_high,
         },
         Metric {
             name: "process_startup_ms",
@@ -445,9 +502,11 @@ fn metrics(record: &Record) -> Vec<Metric> {
 
 fn python(knobs: &Knobs) -> String {
     let workers = knobs.get("workers").round() as i64;
+    let rounds = knobs.get("rounds").round().max(1.0) as i64;
     format!(
         r#"import multiprocessing
 import os
+import statistics
 import sys
 import threading
 import time
@@ -456,6 +515,7 @@ WORKERS = {workers}
 WORK = {work}          # seconds of CPU per task, on one core
 IO_SHARE = {io}        # part of each task spent waiting (time.sleep) instead
 CHUNKS = {chunks}
+ROUNDS = {rounds}          # each strategy is timed this many times
 
 def count(n):
     """Pure Python CPU work: the thread holds the GIL all the while."""
@@ -463,12 +523,22 @@ def count(n):
         n -= 1
 
 def steps_per_second():
-    """How many steps of count() one core runs in a second of CPU time
-    (thread_time: other programs using the cores do not change it)."""
+    """How many steps of count() one core runs in a second of CPU time, the
+    best of 5 tries (thread_time: other programs using the cores do not
+    change it)."""
     n = 200_000
-    started = time.thread_time()
-    count(n)
-    return n / (time.thread_time() - started)
+    best = float("inf")
+    for _ in range(5):
+        started = time.thread_time()
+        count(n)
+        best = min(best, time.thread_time() - started)
+    return n / best
+
+def warm_up(seconds=0.5):
+    """A core that was idle runs slowly for a while: compute before timing."""
+    until = time.perf_counter() + seconds
+    while time.perf_counter() < until:
+        count(10_000)
 
 def task(steps):
     for _ in range(CHUNKS):
@@ -500,26 +570,42 @@ def timed(strategy, steps):
     strategy(steps)
     return time.perf_counter() - started
 
+def speedups(strategies, steps):
+    """Time each strategy ROUNDS times, each time between two sequential
+    runs: its speed-up is the mean (geometric) of those two divided by its
+    own time, so a machine that slows down for a while (other programs)
+    slows both sides alike. Returns every sequential time, and each
+    strategy's speed-ups."""
+    sequential = [timed(one_after_another, steps)]
+    found = {{name: [] for name in strategies}}
+    for _ in range(ROUNDS):
+        for name, strategy in strategies.items():
+            took = timed(strategy, steps)
+            sequential.append(timed(one_after_another, steps))
+            around = (sequential[-2] * sequential[-1]) ** 0.5
+            found[name].append(around / took)
+    return sequential, found
+
 # The guard matters with processes: a child may import this file again
 # (the "spawn" start method does) and must not run the program itself.
 if __name__ == "__main__":
     sys.setswitchinterval({interval})
+    warm_up()
     steps = int(WORK * steps_per_second())
-    sequential = timed(one_after_another, steps)
-    threads = timed(with_threads, steps)
-    processes = timed(with_processes, steps)
+    strategies = {{"threads": with_threads, "processes": with_processes}}
+    gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+    if not gil:
+        # Python 3.13t (free-threaded): the same threads, without the GIL.
+        strategies["free-threaded"] = with_threads
+    sequential, found = speedups(strategies, steps)
     print(f"cores: {{os.cpu_count()}}")
-    print(f"sequential: {{sequential:.2f}} s")
-    print(f"threads: {{threads:.2f}} s")
-    print(f"processes: {{processes:.2f}} s")
-    print(f"threads speed-up: {{sequential / threads:.2f}}")
-    print(f"processes speed-up: {{sequential / processes:.2f}}")
-    # Python 3.13t (free-threaded) can run without the GIL:
-    if getattr(sys, "_is_gil_enabled", lambda: True)():
+    print(f"sequential: {{statistics.median(sequential):.2f}} s "
+          f"(the median of {{len(sequential)}} runs)")
+    for name, values in found.items():
+        print(f"{{name}} speed-up: {{statistics.median(values):.2f}} "
+              f"(from {{min(values):.2f}} to {{max(values):.2f}} over {{len(values)}} rounds)")
+    if gil:
         print("free-threaded: not this interpreter (its GIL is on)")
-    else:
-        free = timed(with_threads, steps)
-        print(f"free-threaded speed-up: {{sequential / free:.2f}}")
 "#,
         work = py_num(knobs.get("work")),
         io = py_num(knobs.get("io_share")),

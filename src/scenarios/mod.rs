@@ -26,6 +26,7 @@ pub mod asyncio_vs_threads;
 // Parallelism: the GIL and real child processes (Linux).
 #[cfg(target_os = "linux")]
 pub mod gil;
+pub mod measure;
 #[cfg(target_os = "linux")]
 pub mod process_communication;
 #[cfg(target_os = "linux")]

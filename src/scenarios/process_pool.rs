@@ -9,9 +9,10 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+use super::measure::{self, Sandwich, speedup_of};
 use super::{
     Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, Stepping,
-    ms_counter_seconds, py_num, round2, speedup, to_ms,
+    ms_counter_seconds, py_num, round2, to_ms,
 };
 use crate::lab::gil::steps_per_second;
 use crate::lab::process::pool::Pool;
@@ -48,6 +49,18 @@ const KNOBS: &[KnobSpec] = &[
         0.1,
     ),
     KnobSpec::int("chunksize", t!("chunksize", "chunksize"), "items", 1, 16, 1).not_live(NOT_LIVE),
+    KnobSpec::int(
+        "rounds",
+        t!(
+            "Rounds (each pool timed between two sequential runs)",
+            "Rondas (cada pool medido entre dos ejecuciones en secuencia)"
+        ),
+        "rounds",
+        1,
+        9,
+        3,
+    )
+    .not_live(NOT_LIVE),
     KnobSpec::flag(
         "waiting",
         t!(
@@ -160,36 +173,48 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
     let n = ctx.knob_usize("processes").max(1);
     let tasks = ctx.knob_usize("tasks").max(1);
     let chunksize = ctx.knob_usize("chunksize").max(1);
+    let rounds = ctx.knob_usize("rounds").max(1);
     lab.counter("cores").set(super::gil::cores() as i64);
     let cpython = lab.interpreter("GIL", true, crate::lab::gil::DEFAULT_SWITCH_INTERVAL);
     ctx.attach(&cpython)?;
+    if !ctx.knob_bool("waiting") {
+        ctx.log("Main    : warming up: half a second of CPU work before anything is timed");
+        measure::warm_up(ctx)?;
+    }
     let rate = steps_per_second(0.05);
     let items: Vec<Value> = (0..tasks)
         .map(|k| json!({ "n": k, "rate": rate }))
         .collect();
-
-    ctx.log(format!("Main    : {tasks} tasks one after another"));
-    let t0 = Instant::now();
-    for item in &items {
-        task(ctx, item)?;
-    }
-    let seq = secs(t0);
-    lab.counter("sequential_ms").set(to_ms(seq));
-    ctx.log(format!("Main    : sequential: {seq:.2} s"));
+    let one_after_another = || -> SyncResult<f64> {
+        ctx.log(format!("Main    : {tasks} tasks one after another"));
+        let t0 = Instant::now();
+        for item in &items {
+            task(ctx, item)?;
+        }
+        let took = secs(t0);
+        ctx.log(format!("Main    : sequential: {took:.2} s"));
+        Ok(took)
+    };
 
     let t0 = Instant::now();
     let pool = Pool::new(ctx, n)?;
-    pool.with(|pool| {
+    let mut m = pool.with(|pool| {
         ctx.log(format!("Main    : Pool({n}) started"));
-        let t1 = Instant::now();
-        let results = pool.map("task", &items, chunksize)?;
-        let took = secs(t1);
-        lab.counter("map_ms").set(to_ms(took));
-        lab.counter("results").set(results.len() as i64);
-        ctx.log(format!(
-            "Main    : Pool.map: {took:.2} s, results in order: {:?}",
-            results.iter().filter_map(Value::as_u64).collect::<Vec<_>>()
-        ));
+        let mut m = Sandwich::new(one_after_another()?);
+        for round in 1..=rounds {
+            ctx.log(format!("Main    : round {round} of {rounds}"));
+            let t1 = Instant::now();
+            let results = pool.map("task", &items, chunksize)?;
+            let took = secs(t1);
+            lab.counter("results").set(results.len() as i64);
+            ctx.log(format!(
+                "Main    : Pool.map: {took:.2} s, results in order: {:?}",
+                results.iter().filter_map(Value::as_u64).collect::<Vec<_>>()
+            ));
+            let s = m.add("map", took, one_after_another()?);
+            ctx.log(format!("Main    : Pool.map speed-up {s:.2}"));
+            m.record(&lab);
+        }
         let t1 = Instant::now();
         let mut order = Vec::new();
         for r in pool.imap_unordered("task", &items, chunksize)? {
@@ -212,24 +237,35 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
             let mean = startups.iter().sum::<f64>() / startups.len() as f64;
             lab.counter("startup_us").set((mean * 1e6) as i64);
         }
-        Ok(())
+        Ok(m)
     })?;
     lab.counter("pool_total_ms").set(to_ms(secs(t0)));
 
     ctx.log(format!(
         "Main    : ThreadPool({n}), imap_unordered as in seed 004"
     ));
-    let t0 = Instant::now();
     let pool = Pool::threads(ctx, n, super::pool_function)?;
     pool.with(|pool| {
-        for r in pool.imap_unordered("task", &items, chunksize)? {
-            ctx.log(format!("Main    : ThreadPool gave task {}", r?));
+        for round in 1..=rounds {
+            ctx.log(format!("Main    : ThreadPool, round {round} of {rounds}"));
+            let t0 = Instant::now();
+            for r in pool.imap_unordered("task", &items, chunksize)? {
+                ctx.log(format!("Main    : ThreadPool gave task {}", r?));
+            }
+            let took = secs(t0);
+            ctx.log(format!("Main    : ThreadPool: {took:.2} s"));
+            let s = m.add("threadpool", took, one_after_another()?);
+            ctx.log(format!("Main    : ThreadPool speed-up {s:.2}"));
+            m.record(&lab);
         }
         Ok(())
     })?;
-    let took = secs(t0);
-    lab.counter("threadpool_ms").set(to_ms(took));
-    ctx.log(format!("Main    : ThreadPool: {took:.2} s"));
+    for (name, label) in [("map", "Pool.map"), ("threadpool", "ThreadPool")] {
+        ctx.log(format!(
+            "Main    : {label} speed-up: {}",
+            m.spread(name).describe()
+        ));
+    }
     Ok(())
 }
 
@@ -244,7 +280,8 @@ fn sum_counters(record: &Record, suffix: &str) -> i64 {
 
 fn metrics(record: &Record) -> Vec<Metric> {
     let seq = ms_counter_seconds(record, "sequential_ms");
-    let speedup = |c: &str| speedup(seq, ms_counter_seconds(record, c));
+    let (map, map_low, map_high) = speedup_of(record, "map");
+    let (threadpool, threadpool_low, threadpool_high) = speedup_of(record, "threadpool");
     let per_process: Vec<i64> = record
         .counters()
         .filter(|c| c.name.ends_with(": tasks_done"))
@@ -283,13 +320,39 @@ fn metrics(record: &Record) -> Vec<Metric> {
         },
         Metric {
             name: "map_speedup",
-            label: t!("Pool.map: speed-up", "Pool.map: aceleración"),
-            value: speedup("map_ms"),
+            label: t!(
+                "Pool.map: speed-up (median of the rounds)",
+                "Pool.map: aceleración (mediana de las rondas)"
+            ),
+            value: map,
+        },
+        Metric {
+            name: "map_speedup_low",
+            label: t!("Pool.map: lowest round", "Pool.map: la ronda más baja"),
+            value: map_low,
+        },
+        Metric {
+            name: "map_speedup_high",
+            label: t!("Pool.map: highest round", "Pool.map: la ronda más alta"),
+            value: map_high,
         },
         Metric {
             name: "threadpool_speedup",
-            label: t!("ThreadPool: speed-up", "ThreadPool: aceleración"),
-            value: speedup("threadpool_ms"),
+            label: t!(
+                "ThreadPool: speed-up (median of the rounds)",
+                "ThreadPool: aceleración (mediana de las rondas)"
+            ),
+            value: threadpool,
+        },
+        Metric {
+            name: "threadpool_speedup_low",
+            label: t!("ThreadPool: lowest round", "ThreadPool: la ronda más baja"),
+            value: threadpool_low,
+        },
+        Metric {
+            name: "threadpool_speedup_high",
+            label: t!("ThreadPool: highest round", "ThreadPool: la ronda más alta"),
+            value: threadpool_high,
         },
         Metric {
             name: "process_startup_ms",
@@ -325,7 +388,8 @@ fn metrics(record: &Record) -> Vec<Metric> {
 fn python(knobs: &Knobs) -> String {
     let b = |v: f64| if v >= 0.5 { "True" } else { "False" };
     format!(
-        r#"import time
+        r#"import statistics
+import time
 from multiprocessing import Pool
 from multiprocessing.pool import ThreadPool
 
@@ -334,17 +398,27 @@ TASKS = {tasks}
 WORK = {work}           # seconds each task computes (or waits)
 CHUNKSIZE = {chunksize}
 WAITING = {waiting}      # tasks wait, like seed 004's downloads
+ROUNDS = {rounds}          # each pool is timed this many times
 
 def count(n):
     while n > 0:
         n -= 1
 
 def steps_per_second():
-    """Steps of count() per second of this thread's CPU time."""
+    """Steps of count() per second of this thread's CPU time (the best of 5)."""
     n = 200_000
-    started = time.thread_time()
-    count(n)
-    return n / (time.thread_time() - started)
+    best = float("inf")
+    for _ in range(5):
+        started = time.thread_time()
+        count(n)
+        best = min(best, time.thread_time() - started)
+    return n / best
+
+def warm_up(seconds=0.5):
+    """A core that was idle runs slowly for a while: compute before timing."""
+    until = time.perf_counter() + seconds
+    while time.perf_counter() < until:
+        count(10_000)
 
 def task(item):
     n, steps = item
@@ -354,35 +428,59 @@ def task(item):
         count(steps)          # pure Python: CPU and the GIL
     return n
 
+def one_after_another(items):
+    started = time.perf_counter()
+    for item in items:
+        task(item)
+    return time.perf_counter() - started
+
+def against_sequential(run, items, sequential, speedups):
+    """Time run() between the last sequential run and a new one: its
+    speed-up is the mean (geometric) of those two divided by its own time,
+    so a machine that slows down for a while slows both sides alike."""
+    started = time.perf_counter()
+    result = run()
+    took = time.perf_counter() - started
+    sequential.append(one_after_another(items))
+    speedups.append((sequential[-2] * sequential[-1]) ** 0.5 / took)
+    return result
+
+def spread(values):
+    return (f"{{statistics.median(values):.2f}} (from {{min(values):.2f}} "
+            f"to {{max(values):.2f}} over {{len(values)}} rounds)")
+
 # Pool's workers are processes: the guard keeps a child that imports this
 # file from starting pools of its own.
 if __name__ == "__main__":
+    if not WAITING:
+        warm_up()
     items = [(n, int(WORK * steps_per_second())) for n in range(TASKS)]
-    started = time.perf_counter()
-    results = [task(item) for item in items]
-    sequential = time.perf_counter() - started
+    pool_map, threads = [], []
     with Pool(PROCESSES) as pool:            # leaving it calls terminate()
-        started = time.perf_counter()
-        results = pool.map(task, items, chunksize=CHUNKSIZE)
-        pool_map = time.perf_counter() - started
+        sequential = [one_after_another(items)]
+        for _ in range(ROUNDS):
+            results = against_sequential(
+                lambda: pool.map(task, items, chunksize=CHUNKSIZE),
+                items, sequential, pool_map)
         print("Pool.map, in order:", results)
-        started = time.perf_counter()
         order = list(pool.imap_unordered(task, items, chunksize=CHUNKSIZE))
         print("imap_unordered, as they came:", order)
-    started = time.perf_counter()
     with ThreadPool(PROCESSES) as pool:
-        for r in pool.imap_unordered(task, items, chunksize=CHUNKSIZE):
-            pass
-    threads = time.perf_counter() - started
+        for _ in range(ROUNDS):
+            against_sequential(
+                lambda: list(pool.imap_unordered(task, items, chunksize=CHUNKSIZE)),
+                items, sequential, threads)
     print(f"results: {{len(results)}}")
-    print(f"sequential: {{sequential:.2f}} s")
-    print(f"Pool.map speed-up: {{sequential / pool_map:.2f}}")
-    print(f"ThreadPool speed-up: {{sequential / threads:.2f}}")
+    print(f"sequential: {{statistics.median(sequential):.2f}} s "
+          f"(the median of {{len(sequential)}} runs)")
+    print(f"Pool.map speed-up: {{spread(pool_map)}}")
+    print(f"ThreadPool speed-up: {{spread(threads)}}")
 "#,
         processes = knobs.get("processes").round() as i64,
         tasks = knobs.get("tasks").round() as i64,
         work = py_num(knobs.get("work")),
         chunksize = knobs.get("chunksize").round() as i64,
         waiting = b(knobs.get("waiting")),
+        rounds = knobs.get("rounds").round().max(1.0) as i64,
     )
 }
