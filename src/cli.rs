@@ -975,6 +975,9 @@ pub struct EventsJson {
     pub dropped: u64,
     /// Log lines trimmed from the front of the kept log.
     pub log_trimmed: u64,
+    /// asyncio tasks that switched faster than the recorder takes events,
+    /// moved from a lane of their own to their role's group lane.
+    pub coarse_tasks: u64,
 }
 
 /// Finished threads beyond the record's cap, folded into exact totals.
@@ -1249,6 +1252,7 @@ pub fn report(
             recorded: record.events_recorded,
             dropped: record.events_dropped + record.child_events_dropped,
             log_trimmed: record.log_trimmed,
+            coarse_tasks: record.coarse_tasks,
         },
         log: with_log.then(|| {
             record

@@ -146,6 +146,7 @@ pub fn trace(record: &Record, scenario: &Scenario) -> Value {
             "log_lines_trimmed": record.log_trimmed,
             "events_recorded": record.events_recorded,
             "events_dropped": record.events_dropped,
+            "coarse_tasks": record.coarse_tasks,
         },
     })
 }

@@ -413,6 +413,71 @@ fn tasks_past_the_lane_cap_are_counted_by_role_and_folded_exactly() {
     assert!(slept > 0.3, "folded sleeping time {slept} s");
 }
 
+/// Ten tasks that each await `asyncio.sleep(0)` 20,000 times switch far
+/// faster than the recorder takes events. A small channel makes sure the
+/// recorder falls behind on any machine: the tasks that switch while it is
+/// half full move from their own lanes to the Task group lane, and nothing
+/// is dropped; every task is still accounted for, and the log says which
+/// moved and why.
+#[test]
+fn tasks_that_switch_faster_than_the_recorder_are_counted_not_dropped() {
+    let _one = one_at_a_time();
+    let lab = Lab::new(
+        LabOptions {
+            channel_capacity: 256,
+            ..LabOptions::default()
+        },
+        Knobs::new(&[]),
+    );
+    let switches = lab.handle().counter("switches");
+    lab.start_main(move |ctx| {
+        aio::run(ctx, async move {
+            let tasks: Vec<_> = (0..10)
+                .map(|_| {
+                    let switches = switches.clone();
+                    aio::create_task(async move {
+                        for _ in 0..20_000 {
+                            aio::sleep(0.0).await?;
+                        }
+                        switches.add(20_000);
+                        Ok(())
+                    })
+                })
+                .collect();
+            aio::gather(tasks).await?;
+            PyResult::Ok(())
+        })
+    })
+    .expect("start");
+    assert!(lab.wait(Duration::from_secs(60)));
+    lab.stop();
+    let r = lab.record().lock();
+    assert_eq!(r.counter_value("switches"), Some(200_000));
+    assert_eq!(r.events_dropped, 0, "{} events recorded", r.events_recorded);
+    assert!(
+        (1..=10).contains(&r.coarse_tasks),
+        "{} tasks moved to the group lane",
+        r.coarse_tasks
+    );
+    assert_eq!(r.tasks_ever(), 11, "ten tasks and main()");
+    assert_eq!(r.alive_tasks(), 0);
+    let moved = r
+        .log
+        .iter()
+        .filter(|l| {
+            l.text
+                .contains("switches faster than the recorder can take")
+        })
+        .count() as u64;
+    assert_eq!(moved, r.coarse_tasks);
+    // Far fewer events than the 400,000 state changes.
+    assert!(
+        r.events_recorded < 100_000,
+        "{} events recorded",
+        r.events_recorded
+    );
+}
+
 fn check_with_python(id: &str, sets: &[&str]) -> Value {
     let mut args = vec![
         "run",

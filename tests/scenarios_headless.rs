@@ -290,7 +290,11 @@ fn every_scenario_runs_headless_and_prints_python() {
         );
         let knobs = s.knobs();
         assert!(!(s.python)(&knobs).is_empty());
-        let v = run_json(&[s.id, "--speed", "50", "--seconds", "20"]);
+        // Every scenario ends by itself; the limit only catches one that
+        // does not. The Parallelism lessons compute for real (speed does
+        // not shorten CPU work): gil at its default knobs takes about 20 s
+        // on 2 idle cores, twice that beside `stress --cpu 2`.
+        let v = run_json(&[s.id, "--speed", "50", "--seconds", "180"]);
         assert_eq!(v["scenario"], s.id);
         assert_eq!(v["finished"], true, "{} did not end by itself", s.id);
         for key in [

@@ -314,6 +314,14 @@ pub enum EventKind {
     /// lanes), summarised by their event loop once per loop iteration, so
     /// 100,000 tasks cost the recorder a few events, not 100,000 tracks.
     TaskCounts(Box<TaskCounts>),
+    /// A task with a lane of its own switched faster than the recorder
+    /// takes events (its channel was filling up): from now on its loop
+    /// counts it in its role's [`EventKind::TaskCounts`], as past the cap on
+    /// task lanes, and its lane ends here. Sent with
+    /// [`Probe::emit_surely`], before the counts that include it.
+    TaskCoarse {
+        id: WorkerId,
+    },
 }
 
 /// What changed among one role's summarised tasks since the loop's last report.
@@ -371,6 +379,31 @@ impl Probe {
     /// Nanoseconds since the lab started.
     pub fn now_ns(&self) -> u64 {
         self.clock.now_ns()
+    }
+
+    /// Whether the recorder is falling behind: half the channel or more
+    /// waits to be recorded.
+    pub fn congested(&self) -> bool {
+        self.tx
+            .capacity()
+            .is_some_and(|capacity| self.tx.len().saturating_mul(2) >= capacity)
+    }
+
+    /// Stamp and send an event that must not be lost (one that changes
+    /// how later ones are read): wait up to 100 ms for room in the channel,
+    /// then count it as dropped.
+    pub fn emit_surely(&self, kind: EventKind) {
+        let event = Event {
+            t_raw: self.clock.raw(),
+            kind,
+        };
+        if self
+            .tx
+            .send_timeout(event, std::time::Duration::from_millis(100))
+            .is_err()
+        {
+            self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Stamp and send one event; count it as dropped if the channel is full.

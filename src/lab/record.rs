@@ -563,6 +563,9 @@ pub struct Record {
     deadlocks_formed: u64,
     pub events_recorded: u64,
     pub events_dropped: u64,
+    /// Tasks moved from a lane of their own to their role's group lane
+    /// because they switched faster than the recorder takes events.
+    pub coarse_tasks: u64,
     /// Threads that ended in a Rust panic (a bug, never a lesson).
     pub panics: u64,
     /// The lab's speed now: every scenario sleep is divided by it. Scales a
@@ -620,6 +623,7 @@ impl Record {
             deadlocks_formed: 0,
             events_recorded: 0,
             events_dropped: 0,
+            coarse_tasks: 0,
             panics: 0,
             speed,
             limits,
@@ -999,6 +1003,7 @@ impl Record {
                 self.change_state(id, t, State::Ready, None, false);
             }
             EventKind::TaskCounts(counts) => self.count_tasks(t, &counts),
+            EventKind::TaskCoarse { id } => self.coarsen_task(t, id),
             EventKind::Failed { id, message, panic } => {
                 if panic {
                     self.panics += 1;
@@ -1287,6 +1292,34 @@ impl Record {
         }
     }
 
+    /// A task's lane ends while it lives on, counted in its role's group
+    /// lane from now on (its loop's next [`TaskCounts`] include it): its
+    /// track goes, and the log says why.
+    fn coarsen_task(&mut self, t: f64, id: WorkerId) {
+        let Some(track) = self.threads.remove(&id) else {
+            return;
+        };
+        if track.counted {
+            self.mix(&track.role, t, Some(track.state), State::Done);
+        }
+        if track.task {
+            self.kept_tasks = self.kept_tasks.saturating_sub(1);
+            if track.is_alive() {
+                self.tasks_alive = self.tasks_alive.saturating_sub(1);
+            }
+        }
+        self.removals += 1;
+        self.coarse_tasks += 1;
+        self.push_log(
+            t,
+            None,
+            format!(
+                "{} switches faster than the recorder can take: from {t:.3} s it is counted in the {} group lane",
+                track.name, track.role
+            ),
+        );
+    }
+
     /// Move one thread of `role` from `old` (if it was counted) to `new`.
     fn mix(&mut self, role: &Arc<str>, t: f64, old: Option<State>, new: State) {
         if old == Some(new) {
@@ -1564,6 +1597,7 @@ impl Record {
         self.resources_forgotten = src.resources_forgotten;
         self.events_recorded = src.events_recorded;
         self.events_dropped = src.events_dropped;
+        self.coarse_tasks = src.coarse_tasks;
         self.panics = src.panics;
         self.speed = src.speed;
         self.limits.clone_from(&src.limits);

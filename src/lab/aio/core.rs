@@ -358,7 +358,7 @@ impl Loop {
         // about to wait): the level holds until the next iteration.
         let left = self.ready.borrow().len();
         self.report(left);
-        self.lanes.flush();
+        self.lanes.flush_soon(left == 0);
     }
 
     /// Wait until `deadline` (None: until woken) for the executor's

@@ -7,6 +7,13 @@
 //! mix (what the group's lane draws) and, once they end, to the folded
 //! totals. So 100,000 tasks cost the recorder a few events per iteration and
 //! no track each, and the window draws them in one group lane.
+//!
+//! A task with a lane of its own that switches faster than the recorder
+//! takes events (a loop of `await asyncio.sleep(0)`: millions of switches a
+//! second) would fill the channel, and most of its events would be dropped.
+//! When the channel is half full, the task that is switching is moved to
+//! the counted grain instead ([`EventKind::TaskCoarse`]): its lane ends, a
+//! log line says why, and its role's group lane counts it from then on.
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::HashMap;
@@ -21,8 +28,8 @@ use crate::lab::state::State;
 enum Kind {
     /// Not at all (an uninstrumented loop, for benchmarks).
     Off,
-    /// A lane of its own.
-    Own,
+    /// A lane of its own; its role's index, should it be counted later.
+    Own(u32),
     /// Counted under the role with this index.
     Counted(u32),
 }
@@ -60,7 +67,18 @@ pub(crate) struct Lanes {
     roles: RefCell<Vec<RoleCounts>>,
     role_index: RefCell<HashMap<String, u32>>,
     dirty: Cell<bool>,
+    /// State events sent for lanes since the channel was last looked at.
+    since_look: Cell<u32>,
+    /// When the counts last went out (lab nanoseconds).
+    flushed_at: Cell<u64>,
 }
+
+/// While the loop stays busy, the counts go out at most this often; a loop
+/// about to wait sends them at once.
+const BUSY_FLUSH_NS: u64 = 1_000_000;
+
+/// Look at the channel's fill every this many state events of own lanes.
+const LOOK_EVERY: u32 = 32;
 
 impl Lanes {
     pub fn new(on: bool, probe: Probe, cap: usize) -> Lanes {
@@ -75,6 +93,8 @@ impl Lanes {
             roles: RefCell::new(Vec::new()),
             role_index: RefCell::new(HashMap::new()),
             dirty: Cell::new(false),
+            since_look: Cell::new(0),
+            flushed_at: Cell::new(0),
         }
     }
 
@@ -100,7 +120,7 @@ impl Lanes {
                 id,
                 name: name.clone(),
             });
-            Kind::Own
+            Kind::Own(self.role(role_of(name)))
         } else {
             let r = self.role(name.get().map_or("Task", |n| role_of(n)));
             let mut roles = self.roles.borrow_mut();
@@ -151,7 +171,10 @@ impl Lanes {
         lane.target.set(target);
         match lane.kind.get() {
             Kind::Off => {}
-            Kind::Own => {
+            Kind::Own(r) if !state.is_final() && self.storming() => {
+                self.coarsen(id, lane, r, state);
+            }
+            Kind::Own(_) => {
                 self.probe.emit(EventKind::State {
                     id,
                     state,
@@ -190,15 +213,48 @@ impl Lanes {
         }
         if state.is_final() && !old.is_final() {
             self.alive.set(self.alive.get().saturating_sub(1));
-            if lane.kind.get() == Kind::Own {
+            if matches!(lane.kind.get(), Kind::Own(_)) {
                 self.own_alive.set(self.own_alive.get().saturating_sub(1));
             }
         }
     }
 
+    /// Whether the recorder is falling behind the lanes' events: looked at
+    /// once every [`LOOK_EVERY`] of them, and at every one while it is (so
+    /// each task that switches meanwhile moves at its next switch, before
+    /// the channel is full).
+    fn storming(&self) -> bool {
+        let n = self.since_look.get() + 1;
+        if n < LOOK_EVERY {
+            self.since_look.set(n);
+            return false;
+        }
+        let congested = self.probe.congested();
+        self.since_look
+            .set(if congested { LOOK_EVERY - 1 } else { 0 });
+        congested
+    }
+
+    /// Move a task with a lane of its own (of role `r`), now in `state`,
+    /// to the counted grain: its lane ends, and from now on it is counted
+    /// in its role's [`TaskCounts`], as a task past the cap is.
+    fn coarsen(&self, id: WorkerId, lane: &Lane, r: u32, state: State) {
+        self.probe.emit_surely(EventKind::TaskCoarse { id });
+        self.own_alive.set(self.own_alive.get().saturating_sub(1));
+        lane.kind.set(Kind::Counted(r));
+        lane.since.set(self.clock.raw());
+        lane.time_in.set([0.0; 6]);
+        let mut roles = self.roles.borrow_mut();
+        let c = &mut roles[r as usize];
+        c.counts.created += 1;
+        c.counts.delta[state.index()] += 1;
+        c.dirty = true;
+        self.dirty.set(true);
+    }
+
     /// A task with a lane of its own failed: its lane shows why.
     pub fn failed(&self, id: WorkerId, lane: &Lane, message: String) {
-        if lane.kind.get() == Kind::Own {
+        if matches!(lane.kind.get(), Kind::Own(_)) {
             self.probe.emit(EventKind::Failed {
                 id,
                 message,
@@ -207,11 +263,26 @@ impl Lanes {
         }
     }
 
+    /// At the end of a loop iteration: send the counts if the loop is
+    /// about to wait (`idle`), or if a millisecond has passed since they last
+    /// went out. A loop whose counted tasks switch millions of times a
+    /// second sends a thousand reports a second, not one per iteration.
+    pub fn flush_soon(&self, idle: bool) {
+        if !self.dirty.get() {
+            return;
+        }
+        if !idle && self.clock.now_ns().saturating_sub(self.flushed_at.get()) < BUSY_FLUSH_NS {
+            return;
+        }
+        self.flush();
+    }
+
     /// Send what changed among the counted tasks since the last flush.
     pub fn flush(&self) {
         if !self.dirty.replace(false) {
             return;
         }
+        self.flushed_at.set(self.clock.now_ns());
         let mut roles = self.roles.borrow_mut();
         for c in roles.iter_mut().filter(|c| c.dirty) {
             c.dirty = false;
