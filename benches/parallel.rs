@@ -1,7 +1,7 @@
 //! What parallelism the lab measures, beside CPython on the same machine:
-//! the gil scenario's speed-ups for 2 workers (threads under the GIL, the
-//! free-threaded build, processes), each the median of 5 headless runs,
-//! and the same Python program's under the user's python3; the cost of
+//! the gil scenario's speed-ups at its default knobs (2 workers, 0.25 s of
+//! CPU per task, 5 rounds each), the median and the range of 10 headless
+//! runs, and the same Python program's under the user's python3; the cost of
 //! starting a child process (spawn to its first word) and a Pipe round
 //! trip. Prints the machine's load before and after: on a shared machine
 //! the numbers move with it.
@@ -42,8 +42,8 @@ fn main() {
     let runs: usize = std::env::var("HILOS_BENCH_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
-    let work = std::env::var("HILOS_BENCH_WORK").unwrap_or_else(|_| "0.5".into());
+        .unwrap_or(10);
+    let work = std::env::var("HILOS_BENCH_WORK").unwrap_or_else(|_| "0.25".into());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "parallel: {cores} cores; load average before: {}",
@@ -121,7 +121,9 @@ fn main() {
             rtt.push(v["metrics"]["pipe_rtt_us"].as_f64().unwrap_or(f64::NAN));
         }
     }
-    println!("parallel: gil, 2 workers, {work} s of CPU per task, median of {runs} runs");
+    println!(
+        "parallel: gil, 2 workers, {work} s of CPU per task, 5 rounds a run; the median of {runs} runs"
+    );
     println!("  {:<34} {:>10} {:>10}", "", "lab", "CPython");
     println!(
         "  {:<34} {:>10.3} {:>10.3}",
@@ -146,6 +148,24 @@ fn main() {
         "processes vs sequential",
         median(lab[3].clone()),
         median(py[2].clone())
+    );
+    let range = |v: &[f64]| {
+        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        format!("{lo:.2}-{hi:.2}")
+    };
+    println!("  range over the runs:");
+    println!(
+        "  {:<34} {:>10} {:>10}",
+        "threads vs sequential",
+        range(&lab[1]),
+        range(&py[1])
+    );
+    println!(
+        "  {:<34} {:>10} {:>10}",
+        "processes vs sequential",
+        range(&lab[3]),
+        range(&py[2])
     );
     println!("  all runs (lab): {lab:?}");
     println!("  all runs (CPython): {py:?}");
