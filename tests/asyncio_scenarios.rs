@@ -8,6 +8,8 @@
 //! and the record stays bounded. Then the lesson-changing variants against
 //! CPython.
 
+mod common;
+
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -22,25 +24,6 @@ use serde_json::Value;
 fn one_at_a_time() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// This process's CPU time so far (user and system, every thread), in
-/// seconds: what other programs on the machine do not change. Linux only
-/// (libc is a Linux dependency here); elsewhere 0, and only the wall-time
-/// bounds are checked.
-#[cfg(not(target_os = "linux"))]
-fn process_cpu_seconds() -> f64 {
-    0.0
-}
-
-#[cfg(target_os = "linux")]
-fn process_cpu_seconds() -> f64 {
-    // SAFETY: getrusage only writes the struct it is given.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; RUSAGE_SELF is always valid.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
-    secs(u.ru_utime) + secs(u.ru_stime)
 }
 
 fn run_json(args: &[&str]) -> Value {
@@ -334,9 +317,9 @@ fn stop_with_100000_tasks_alive_ends_them_all_and_the_record_stays_bounded() {
             "the group lane counts {sleeping} asleep"
         );
     }
-    let cpu_before = process_cpu_seconds();
+    let cpu_before = common::process_cpu();
     let report = lab.stop();
-    let cpu = process_cpu_seconds() - cpu_before;
+    let cpu = (common::process_cpu() - cpu_before).as_secs_f64();
     // Cancelling 100,000 tasks is CPU work: under 250 ms of it, whatever
     // else runs on the machine. Its wall time is about that on an idle
     // machine and grows with the load beside it (259 ms once beside

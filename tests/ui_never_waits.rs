@@ -3,6 +3,8 @@
 //! the recorder, and across a Stop and a Reset of 129 threads. Also: lanes
 //! grouped by role open and close, and a finished run can be scrubbed.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use eframe::egui;
@@ -39,21 +41,7 @@ fn harness_with(scenarios: &'static [&'static Scenario]) -> Harness<'static, Hil
     harness
 }
 
-/// The calling thread's CPU time and how many times it gave up the CPU to
-/// wait (voluntary context switches), from getrusage (Linux).
-#[cfg(target_os = "linux")]
-fn thread_usage() -> (Duration, i64) {
-    // SAFETY: getrusage only writes the struct it is given.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut u) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    (tv(u.ru_utime) + tv(u.ru_stime), u.ru_nvcsw)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn thread_usage() -> (Duration, i64) {
-    (Duration::ZERO, 0)
-}
+use common::thread_usage;
 
 /// Step frames for `how_long`, asserting that the window never waits: no
 /// frame spends more than [`FRAME_BOUND`] of the UI thread's own CPU time, and
