@@ -519,28 +519,7 @@ IO_SHARE = {io}        # part of each task spent waiting (time.sleep) instead
 CHUNKS = {chunks}
 ROUNDS = {rounds}          # each strategy is timed this many times
 
-def count(n):
-    """Pure Python CPU work: the thread holds the GIL all the while."""
-    while n > 0:
-        n -= 1
-
-def steps_per_second():
-    """How many steps of count() one core runs in a second of CPU time, the
-    best of 5 tries (thread_time: other programs using the cores do not
-    change it)."""
-    n = 200_000
-    best = float("inf")
-    for _ in range(5):
-        started = time.thread_time()
-        count(n)
-        best = min(best, time.thread_time() - started)
-    return n / best
-
-def warm_up(seconds=0.5):
-    """A core that was idle runs slowly for a while: compute before timing."""
-    until = time.perf_counter() + seconds
-    while time.perf_counter() < until:
-        count(10_000)
+{cpu_work}
 
 def task(steps):
     for _ in range(CHUNKS):
@@ -613,5 +592,6 @@ if __name__ == "__main__":
         io = py_num(knobs.get("io_share")),
         chunks = CHUNKS,
         interval = py_num(knobs.get("switch_interval")),
+        cpu_work = measure::PY_CPU_WORK,
     )
 }

@@ -31,6 +31,33 @@ pub fn warm_up(ctx: &Ctx) -> SyncResult<()> {
     Ok(())
 }
 
+/// The Python side of the same measuring, for the programs the Parallelism
+/// lessons print: `count()` (pure Python CPU work), its calibration against
+/// this thread's CPU time, and the warm-up. Both programs include it, so
+/// they measure alike.
+pub const PY_CPU_WORK: &str = r#"def count(n):
+    """Pure Python CPU work: the thread holds the GIL all the while."""
+    while n > 0:
+        n -= 1
+
+def steps_per_second():
+    """How many steps of count() one core runs in a second of CPU time, the
+    best of 5 tries (thread_time: other programs using the cores do not
+    change it)."""
+    n = 200_000
+    best = float("inf")
+    for _ in range(5):
+        started = time.thread_time()
+        count(n)
+        best = min(best, time.thread_time() - started)
+    return n / best
+
+def warm_up(seconds=0.5):
+    """A core that was idle runs slowly for a while: compute before timing."""
+    until = time.perf_counter() + seconds
+    while time.perf_counter() < until:
+        count(10_000)"#;
+
 /// The median (the mean of the middle two for an even count); 0 for none.
 pub fn median(values: &[f64]) -> f64 {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();

@@ -402,25 +402,7 @@ CHUNKSIZE = {chunksize}
 WAITING = {waiting}      # tasks wait, like seed 004's downloads
 ROUNDS = {rounds}          # each pool is timed this many times
 
-def count(n):
-    while n > 0:
-        n -= 1
-
-def steps_per_second():
-    """Steps of count() per second of this thread's CPU time (the best of 5)."""
-    n = 200_000
-    best = float("inf")
-    for _ in range(5):
-        started = time.thread_time()
-        count(n)
-        best = min(best, time.thread_time() - started)
-    return n / best
-
-def warm_up(seconds=0.5):
-    """A core that was idle runs slowly for a while: compute before timing."""
-    until = time.perf_counter() + seconds
-    while time.perf_counter() < until:
-        count(10_000)
+{cpu_work}
 
 def task(item):
     n, steps = item
@@ -484,5 +466,6 @@ if __name__ == "__main__":
         chunksize = knobs.get("chunksize").round() as i64,
         waiting = b(knobs.get("waiting")),
         rounds = knobs.get("rounds").round().max(1.0) as i64,
+        cpu_work = measure::PY_CPU_WORK,
     )
 }
