@@ -4,6 +4,13 @@
 //! Every Stop must finish within 250 ms (50 ms for a gated run, its threads
 //! parked at the gate), leave no OS thread behind, and no worker may panic.
 //!
+//! Those times are wall-clock times, which a loaded machine stretches (a
+//! 2-core machine beside `stress --cpu 2` and two builds once took 76 ms and
+//! 91 ms for a gated stop). A cycle that was only too slow is run again with
+//! the same choices, up to 3 times in all, and fails if every try was slow:
+//! a Stop that waits on a timeout instead of waking its threads is slow every
+//! time. Threads left behind and panics fail at once.
+//!
 //! `cargo test --test cycles` runs 60 cycles; the full 1,000:
 //! `cargo test --release --test cycles -- --ignored --nocapture`.
 //! (`HILOS_CYCLES=N` and `HILOS_SEED=S` change the count and the seed.)
@@ -15,6 +22,7 @@ use hilos::lab::{KnobKind, Lab, LabOptions, WorkerPriority};
 use hilos::scenarios::{self, Scenario};
 
 /// A small deterministic generator, so a failing seed can be replayed.
+#[derive(Clone)]
 struct Rng(u64);
 
 impl Rng {
@@ -101,10 +109,15 @@ struct Tally {
     panics: u64,
     threads_left: usize,
     children_left: usize,
+    /// Cycles that were too slow at least once and were run again.
+    retried: usize,
 }
 
+/// A cycle's result: `Err` says it was too slow (and how), nothing else.
+type Timely = Result<(), String>;
+
 /// One cycle through the lab directly.
-fn lab_cycle(scenario: &Scenario, rng: &mut Rng, tally: &mut Tally, what: &str) {
+fn lab_cycle(scenario: &Scenario, rng: &mut Rng, tally: &mut Tally, what: &str) -> Timely {
     let knobs = scenario.knobs();
     for (name, v) in random_knobs(scenario, rng) {
         knobs.set(name, v).unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -132,11 +145,6 @@ fn lab_cycle(scenario: &Scenario, rng: &mut Rng, tally: &mut Tally, what: &str) 
     tally.slowest_stop = tally
         .slowest_stop
         .max(Duration::from_secs_f64(report.stop_seconds));
-    assert!(
-        report.stop_seconds < 0.25,
-        "{what}: stop took {:.1} ms",
-        report.stop_seconds * 1000.0
-    );
     assert_eq!(report.threads_left, 0, "{what}");
     let prefix = lab.handle().shared().os_thread_prefix();
     let left = lab_threads_left(&prefix);
@@ -148,12 +156,17 @@ fn lab_cycle(scenario: &Scenario, rng: &mut Rng, tally: &mut Tally, what: &str) 
     let panics = lab.record().lock().panics;
     tally.panics += panics;
     assert_eq!(panics, 0, "{what}: a worker panicked");
+    if report.stop_seconds < 0.25 {
+        Ok(())
+    } else {
+        Err(format!("stop took {:.1} ms", report.stop_seconds * 1000.0))
+    }
 }
 
 /// One gated cycle (step mode, or a seeded search): the threads run some
 /// steps, then Stop finds them parked at the gate. It must end them all
 /// within 50 ms.
-fn gated_cycle(scenario: &Scenario, rng: &mut Rng, tally: &mut Tally, what: &str) {
+fn gated_cycle(scenario: &Scenario, rng: &mut Rng, tally: &mut Tally, what: &str) -> Timely {
     use hilos::lab::gate::{After, GateSetup, Policy};
     let knobs = scenario.knobs();
     for (name, v) in random_knobs(scenario, rng) {
@@ -183,11 +196,6 @@ fn gated_cycle(scenario: &Scenario, rng: &mut Rng, tally: &mut Tally, what: &str
     tally.slowest_stop = tally
         .slowest_stop
         .max(Duration::from_secs_f64(report.stop_seconds));
-    assert!(
-        report.stop_seconds < 0.05,
-        "{what}: a gated stop took {:.1} ms",
-        report.stop_seconds * 1000.0
-    );
     assert_eq!(report.threads_left, 0, "{what}");
     let left = lab_threads_left(&lab.handle().shared().os_thread_prefix());
     tally.threads_left += left;
@@ -195,11 +203,19 @@ fn gated_cycle(scenario: &Scenario, rng: &mut Rng, tally: &mut Tally, what: &str
     let panics = lab.record().lock().panics;
     tally.panics += panics;
     assert_eq!(panics, 0, "{what}: a worker panicked");
+    if report.stop_seconds < 0.05 {
+        Ok(())
+    } else {
+        Err(format!(
+            "a gated stop took {:.1} ms",
+            report.stop_seconds * 1000.0
+        ))
+    }
 }
 
 /// One cycle through the window's controller: Stop returns at once and the
 /// stop finishes on a thread of its own.
-fn controller_cycle(index: usize, rng: &mut Rng, tally: &mut Tally, what: &str) {
+fn controller_cycle(index: usize, rng: &mut Rng, tally: &mut Tally, what: &str) -> Timely {
     let mut c = Controller::new(scenarios::all(), WorkerPriority::BelowUi);
     c.select(index);
     for (name, v) in random_knobs(c.scenario(), rng) {
@@ -215,25 +231,23 @@ fn controller_cycle(index: usize, rng: &mut Rng, tally: &mut Tally, what: &str) 
     c.sync();
     let asked = Instant::now();
     c.stop();
-    assert!(
-        asked.elapsed() < Duration::from_millis(20),
-        "{what}: Stop blocked the caller for {:?}",
-        asked.elapsed()
-    );
+    let blocked = asked.elapsed();
     while !matches!(c.phase(), Phase::Stopped | Phase::Finished)
         || !c.lab().is_some_and(|l| l.is_stopped())
     {
         c.poll();
         c.sync();
+        // A backstop only: the 250 ms bound is checked below.
         assert!(
-            asked.elapsed() < Duration::from_millis(250),
+            asked.elapsed() < Duration::from_secs(10),
             "{what}: still {:?} after {:?}",
             c.phase(),
             asked.elapsed()
         );
         std::thread::sleep(Duration::from_millis(1));
     }
-    tally.slowest_stop = tally.slowest_stop.max(asked.elapsed());
+    let took = asked.elapsed();
+    tally.slowest_stop = tally.slowest_stop.max(took);
     let lab = c.lab().expect("the lab stays after Stop");
     let prefix = lab.handle().shared().os_thread_prefix();
     let left = lab_threads_left(&prefix);
@@ -245,6 +259,13 @@ fn controller_cycle(index: usize, rng: &mut Rng, tally: &mut Tally, what: &str) 
     let panics = c.mirror().map_or(0, |r| r.panics);
     tally.panics += panics;
     assert_eq!(panics, 0, "{what}: a worker panicked");
+    if blocked >= Duration::from_millis(20) {
+        Err(format!("Stop blocked the caller for {blocked:?}"))
+    } else if took >= Duration::from_millis(250) {
+        Err(format!("stopped after {took:?}"))
+    } else {
+        Ok(())
+    }
 }
 
 fn cycles(default: usize) -> Tally {
@@ -263,20 +284,35 @@ fn cycles(default: usize) -> Tally {
         let index = rng.below(all.len());
         let what = format!("cycle {i} (seed {seed}): {}", all[index].id);
         let steps = matches!(all[index].stepping, scenarios::Stepping::Yes(_));
-        if steps && rng.below(3) == 0 {
-            gated_cycle(all[index], &mut rng, &mut tally, &format!("{what} (gated)"));
-        } else if rng.below(2) == 0 {
-            lab_cycle(all[index], &mut rng, &mut tally, &what);
+        let kind = if steps && rng.below(3) == 0 {
+            0
         } else {
-            controller_cycle(index, &mut rng, &mut tally, &what);
+            1 + rng.below(2)
+        };
+        let choices = rng.clone();
+        let mut slow = Vec::new();
+        for _try in 0..3 {
+            rng = choices.clone();
+            let timely = match kind {
+                0 => gated_cycle(all[index], &mut rng, &mut tally, &format!("{what} (gated)")),
+                1 => lab_cycle(all[index], &mut rng, &mut tally, &what),
+                _ => controller_cycle(index, &mut rng, &mut tally, &what),
+            };
+            match timely {
+                Ok(()) => break,
+                Err(e) => slow.push(e),
+            }
         }
+        assert!(slow.len() < 3, "{what}: too slow in every try: {slow:?}");
+        tally.retried += usize::from(!slow.is_empty());
         tally.cycles += 1;
     }
     println!(
-        "cycles: {} start/stop cycles over {} scenarios: slowest stop {:.1} ms, {} OS threads left, {} child processes left, {} panics",
+        "cycles: {} start/stop cycles over {} scenarios: slowest stop {:.1} ms, {} cycles run again after a slow stop, {} OS threads left, {} child processes left, {} panics",
         tally.cycles,
         all.len(),
         tally.slowest_stop.as_secs_f64() * 1000.0,
+        tally.retried,
         tally.threads_left,
         tally.children_left,
         tally.panics

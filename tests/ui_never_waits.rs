@@ -214,14 +214,27 @@ fn frames_stay_short_under_a_flood_and_across_stop_and_reset_of_129_threads() {
         Phase::Running,
         "Stop is shown at once"
     );
-    frames_stay_short(&mut harness, Duration::from_secs(2), "stop", |app| {
+    // How long 129 threads take to end depends on how busy the machine is
+    // (cycles.rs bounds Stop itself); what the window owes is to show
+    // Stopped on the first frame after the lab has stopped.
+    let mut frames_after_the_lab_stopped = 0;
+    frames_stay_short(&mut harness, Duration::from_secs(10), "stop", |app| {
+        if app.lab().is_some_and(|l| l.is_stopped()) {
+            frames_after_the_lab_stopped += 1;
+        }
         app.phase() == Phase::Stopped
     });
-    assert_eq!(harness.state().phase(), Phase::Stopped);
-    assert!(
-        asked.elapsed() < Duration::from_secs(1),
-        "stopped shown after {:?}",
+    assert_eq!(
+        harness.state().phase(),
+        Phase::Stopped,
+        "not stopped after {:?}",
         asked.elapsed()
+    );
+    // 1: the lab stopped between two frames; 2: during the frame that
+    // looked just before it did.
+    assert!(
+        frames_after_the_lab_stopped <= 2,
+        "Stopped shown {frames_after_the_lab_stopped} frames after the lab stopped"
     );
     assert_eq!(harness.state().lab().unwrap().handle().active_count(), 0);
 
