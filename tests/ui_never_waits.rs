@@ -1,6 +1,7 @@
 //! The window never waits on the lab (egui_kittest over the real `HilosApp`):
 //! frames stay short while workers are deadlocked, while 64 + 64 workers flood
-//! the recorder, and across a Stop and a Reset of 129 threads. Also: lanes
+//! the recorder, and across a Stop and a Reset of 129 threads; Stop and Reset
+//! do not wait for a worker that notices them a second late. Also: lanes
 //! grouped by role open and close, and a finished run can be scrubbed.
 
 mod common;
@@ -41,7 +42,7 @@ fn harness_with(scenarios: &'static [&'static Scenario]) -> Harness<'static, Hil
     harness
 }
 
-use common::thread_usage;
+use common::{thread_sched, thread_usage};
 
 /// Step frames for `how_long`, asserting that the window never waits: no
 /// frame spends more than [`FRAME_BOUND`] of the UI thread's own CPU time, and
@@ -59,20 +60,30 @@ fn frames_stay_short(
     let t0 = Instant::now();
     let mut frames = 0;
     let (mut longest_cpu, mut longest_wall, mut most_waits) = (Duration::ZERO, Duration::ZERO, 0);
+    let mut longest_blocked = Duration::ZERO;
     while t0.elapsed() < how_long {
         let (cpu0, waits0) = thread_usage();
+        let s0 = thread_sched();
         let f0 = Instant::now();
         harness.step();
         let wall = f0.elapsed();
+        let s1 = thread_sched();
         let (cpu1, waits1) = thread_usage();
         let (cpu, waits) = (cpu1 - cpu0, waits1 - waits0);
+        let blocked = match (s0, s1) {
+            (Some((_, delay0)), Some((_, delay1))) => wall.saturating_sub(cpu + (delay1 - delay0)),
+            _ => Duration::ZERO,
+        };
         frames += 1;
         longest_cpu = longest_cpu.max(cpu);
         longest_wall = longest_wall.max(wall);
+        longest_blocked = longest_blocked.max(blocked);
         most_waits = most_waits.max(waits);
         assert!(
-            cpu < FRAME_BOUND && waits <= MAX_WAITS && wall < WALL_BOUND,
-            "{what}: frame {frames}: {cpu:?} of CPU, {waits} waits, {wall:?} in all"
+            cpu < FRAME_BOUND
+                && (waits <= MAX_WAITS || blocked < BLOCKED_BOUND)
+                && wall < WALL_BOUND,
+            "{what}: frame {frames}: {cpu:?} of CPU, {waits} waits, {blocked:?} blocked, {wall:?} in all"
         );
         if until(harness.state()) {
             break;
@@ -80,15 +91,26 @@ fn frames_stay_short(
         std::thread::sleep(Duration::from_millis(5));
     }
     println!(
-        "{what}: {frames} frames; the longest {longest_wall:?} ({longest_cpu:?} of CPU), at most {most_waits} waits in one"
+        "{what}: {frames} frames; the longest {longest_wall:?} ({longest_cpu:?} of CPU), at most {most_waits} waits and {longest_blocked:?} blocked in one"
     );
     frames
 }
 
 /// A frame may wait a few times (the record's lock, briefly, while the
-/// recorder applies a batch); Stop or Reset done on the UI thread would wait
-/// on every worker they join.
+/// recorder applies a batch; the kernel's locks on memory, which the UI
+/// thread shares with 129 threads that start or end at once); Stop or Reset
+/// done on the UI thread would wait on every worker they join. A frame fails
+/// when it waits more than this many times *and* is blocked longer than
+/// [`BLOCKED_BOUND`]: short waits on the kernel's locks once came to 17 in
+/// one frame (microseconds each), while a wait on a worker lasts as long as
+/// the worker takes.
 const MAX_WAITS: i64 = 8;
+
+/// Time a frame may spend blocked (wall time less CPU time and less time
+/// spent waiting for a CPU, from `/proc/thread-self/schedstat`; accurate to
+/// a few milliseconds, a scheduler tick) when it waits more than
+/// [`MAX_WAITS`] times.
+const BLOCKED_BOUND: Duration = Duration::from_millis(20);
 
 /// Even a starved UI thread gets a frame done in this long.
 const WALL_BOUND: Duration = Duration::from_secs(3);
@@ -171,6 +193,115 @@ fn frames_stay_short_while_workers_are_deadlocked_and_stop_and_reset_still_work(
     harness.get_by_label("Reset").click();
     frames_stay_short(&mut harness, Duration::from_millis(200), "reset", |_| false);
     assert!(harness.state().lab().is_none());
+}
+
+/// Set by the slow worker just before it sleeps where Stop cannot reach it.
+static SLOW_WORKER_ASLEEP: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// A worker that notices Stop only once a second: it sleeps in plain Rust
+/// (no lab call, nothing Stop can wake), then asks the lab whether to go on.
+fn slow_to_stop_body(ctx: &Ctx) -> SyncResult<()> {
+    let worker = ctx.spawn("Slow", |c| {
+        loop {
+            SLOW_WORKER_ASLEEP.store(true, std::sync::atomic::Ordering::SeqCst);
+            std::thread::sleep(Duration::from_secs(1));
+            c.sleep(0.0)?;
+        }
+    })?;
+    worker.join(None)?;
+    Ok(())
+}
+
+static SLOW_TO_STOP: Scenario = Scenario {
+    id: "test-slow-to-stop",
+    title: t!("Test slow to stop", "Lento en parar, de prueba"),
+    body: slow_to_stop_body,
+    ..DEADLOCK
+};
+
+/// Step the frame that handles a click; returns how long the UI thread was
+/// blocked in it (see [`BLOCKED_BOUND`]).
+fn blocked_in_one_frame(harness: &mut Harness<'static, HilosApp>) -> Duration {
+    let (cpu0, _) = thread_usage();
+    let s0 = thread_sched();
+    let f0 = Instant::now();
+    harness.step();
+    let wall = f0.elapsed();
+    let s1 = thread_sched();
+    let (cpu1, _) = thread_usage();
+    match (s0, s1) {
+        (Some((_, d0)), Some((_, d1))) => wall.saturating_sub((cpu1 - cpu0) + (d1 - d0)),
+        // Without schedstat, wall time: a loaded machine may stretch it, but
+        // not to the second a waiting frame would take.
+        _ => wall,
+    }
+}
+
+/// Stop and Reset never wait for a worker, by construction rather than by
+/// timing: the worker cannot notice Stop for up to a second, so a window
+/// that waited for it would be blocked for most of that second.
+#[test]
+fn stop_and_reset_never_wait_for_a_worker_that_notices_late() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let _one = one_at_a_time();
+    static ALL: [&Scenario; 1] = [&SLOW_TO_STOP];
+    let mut harness = harness_with(&ALL);
+    for action in ["Stop", "Reset"] {
+        SLOW_WORKER_ASLEEP.store(false, SeqCst);
+        harness.get_by_label("Start").click();
+        let t0 = Instant::now();
+        while !SLOW_WORKER_ASLEEP.load(SeqCst) {
+            harness.step();
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "the worker never started"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let prefix = harness
+            .state()
+            .lab()
+            .expect("running")
+            .handle()
+            .shared()
+            .os_thread_prefix();
+        harness.get_by_label(action).click();
+        let blocked = blocked_in_one_frame(&mut harness);
+        assert!(
+            blocked < Duration::from_millis(200),
+            "{action} blocked the window for {blocked:?}"
+        );
+        match harness.state().lab() {
+            Some(lab) => assert!(lab.is_stopping() && action == "Stop"),
+            None => assert_eq!(action, "Reset"),
+        }
+        // The lab's threads end once the worker wakes (within the second),
+        // while frames go on.
+        let t0 = Instant::now();
+        while hilos::lab::count_os_threads_with_prefix(&prefix).unwrap_or(0) > 0 {
+            harness.step();
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "{action}: threads left"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if action == "Stop" {
+            let t0 = Instant::now();
+            while harness.state().phase() != Phase::Stopped {
+                harness.step();
+                assert!(
+                    t0.elapsed() < Duration::from_secs(10),
+                    "never shown stopped"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            harness.get_by_label("Reset").click();
+            harness.run_steps(2);
+        }
+        assert!(harness.state().lab().is_none(), "{action}");
+    }
 }
 
 fn flood(harness: &mut Harness<'static, HilosApp>) {

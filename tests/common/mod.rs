@@ -46,3 +46,25 @@ pub fn process_cpu() -> Duration {
 pub fn process_cpu() -> Duration {
     Duration::ZERO
 }
+
+/// The calling thread's time on a CPU and time spent runnable but waiting
+/// for one (`/proc/thread-self/schedstat`, nanoseconds). Over an interval,
+/// wall time minus both is the time the thread was blocked: asleep on a
+/// lock, a join, a channel or the kernel, which the load beside it does not
+/// lengthen (preemption counts as waiting for a CPU, not as blocked).
+#[cfg(target_os = "linux")]
+pub fn thread_sched() -> Option<(Duration, Duration)> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let mut it = s.split_whitespace().map(|v| v.parse::<u64>().ok());
+    let on_cpu = it.next()??;
+    let run_delay = it.next()??;
+    Some((
+        Duration::from_nanos(on_cpu),
+        Duration::from_nanos(run_delay),
+    ))
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn thread_sched() -> Option<(Duration, Duration)> {
+    None
+}
