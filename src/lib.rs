@@ -4,8 +4,14 @@
 pub mod cli;
 pub mod explore;
 pub mod export;
-pub mod lab;
 pub mod python;
-pub mod scenarios;
 pub mod setup;
 pub mod ui;
+
+/// The engine (the `hilos-lab` crate): real threads with Python's semantics,
+/// the recorder, the gate, the controller. It knows no lesson and no egui.
+pub use hilos_lab as lab;
+/// `t!("English", "Español")`: a text in both languages.
+pub use hilos_lab::t;
+/// The lessons (the `hilos-scenarios` crate), built on the engine.
+pub use hilos_scenarios as scenarios;

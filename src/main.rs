@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         .nth(1)
         .is_some_and(|a| a == hilos::lab::process::CHILD_ARG)
     {
-        hilos::lab::process::child::main(hilos::scenarios::child_target);
+        hilos::lab::process::child::main(hilos::scenarios::CHILD_REGISTRY);
     }
     let plan = match hilos::cli::parse(std::env::args_os().skip(1)) {
         Ok(plan) => plan,
