@@ -20,9 +20,9 @@ use super::error::{SyncError, SyncResult};
 use super::monitor::{Monitor, WaitEnd};
 use super::probe::{ResourceKind, Target, WorkerId};
 use super::state::State;
-use super::sync::ResourceBase;
 use super::worker::{Ctx, WorkerInner};
 use super::{LabHandle, WakerKey};
+use crate::resource::ResourceBase;
 
 /// What the worker's `gil` field says (only the worker itself writes it).
 pub(crate) const NOT_HELD: u8 = 0;

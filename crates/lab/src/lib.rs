@@ -15,6 +15,7 @@ pub mod probe;
 #[cfg(target_os = "linux")]
 pub mod process;
 pub mod record;
+pub mod resource;
 pub mod scenario;
 pub mod series;
 pub mod state;

@@ -9,7 +9,7 @@ use parking_lot::Mutex;
 
 use super::LabHandle;
 use super::error::{SyncError, SyncResult};
-use super::sync::ThreadKey;
+use crate::resource::ThreadKey;
 
 thread_local! {
     /// Lives as long as the OS thread: a local's value for a thread that has

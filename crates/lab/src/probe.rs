@@ -253,7 +253,7 @@ pub enum EventKind {
     /// it stands for), `worker` with running, `error` with an exception.
     Future {
         id: FutureId,
-        state: super::futures::FutureState,
+        state: crate::state::FutureState,
         label: Option<Arc<str>>,
         worker: Option<WorkerId>,
         error: Option<String>,

@@ -19,12 +19,12 @@ use parking_lot::{Mutex, MutexGuard};
 
 pub use super::series::{Bucket, Series};
 
-use super::futures::FutureState;
 use super::probe::{
     CounterId, Event, EventKind, FutureId, LabClock, Probe, ProcessId, ResourceId, ResourceKind,
     Target, TaskCounts, WorkerId,
 };
 use super::state::State;
+use crate::state::FutureState;
 
 /// What the recorder keeps at most, so memory stays bounded for a run of any length.
 #[derive(Clone, Debug)]

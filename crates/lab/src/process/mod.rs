@@ -36,9 +36,9 @@ use super::error::{SyncError, SyncResult};
 use super::monitor::{Monitor, WaitEnd};
 use super::probe::{EventKind, ProcessId, ResourceKind, Target};
 use super::state::State;
-use super::sync::ResourceBase;
 use super::worker::{StateScope, current};
 use super::{LabHandle, LabShared, WakerKey};
+use crate::resource::ResourceBase;
 use wire::{Down, Handle, Spec, Up, WireEvent};
 
 /// The hidden first argument that makes the binary a child.

@@ -26,44 +26,7 @@ use super::sync::{Counter, Queue, ResourceBase, Semaphore};
 use super::worker::{Ctx, StateScope, Thread, current};
 use super::{LabHandle, LabShared, WakerKey};
 
-/// A future's state, by CPython's names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FutureState {
-    /// Submitted; no worker has picked it up. Only now can it be cancelled.
-    Pending,
-    Running,
-    /// `cancel()` succeeded; waiters have not been told yet.
-    Cancelled,
-    /// Cancelled, and a worker (or `as_completed`) has seen it.
-    CancelledAndNotified,
-    /// Done: it holds a result or an exception.
-    Finished,
-}
-
-impl FutureState {
-    pub fn is_final(self) -> bool {
-        !matches!(self, FutureState::Pending | FutureState::Running)
-    }
-
-    pub fn is_cancelled(self) -> bool {
-        matches!(
-            self,
-            FutureState::Cancelled | FutureState::CancelledAndNotified
-        )
-    }
-
-    /// CPython's name: "PENDING", "RUNNING", "CANCELLED", "FINISHED".
-    pub fn python_name(self) -> &'static str {
-        match self {
-            FutureState::Pending => "PENDING",
-            FutureState::Running => "RUNNING",
-            // CPython's repr says "cancelled" for both.
-            FutureState::Cancelled | FutureState::CancelledAndNotified => "CANCELLED",
-            FutureState::Finished => "FINISHED",
-        }
-    }
-}
+pub use crate::state::FutureState;
 
 /// What `concurrent.futures.thread` keeps per interpreter (here: per lab).
 #[derive(Default)]
