@@ -1,36 +1,11 @@
 //! The lessons. Each scenario is one file: its knobs, its body (run on real
 //! threads as "MainThread"), its metrics, its explanation and its Python
-//! program. Adding one is adding a file and a line in [`all`].
+//! program. Adding one is adding a file and a line in the registry below
+//! (see ARCHITECTURE.md).
 
-pub mod barrier;
-pub mod condition;
-pub mod daemon_threads;
-pub mod deadlock;
-pub mod dining_philosophers;
-pub mod event;
-pub mod frozen_ui;
-pub mod lock_rlock;
-pub mod payment_pipeline;
-pub mod producer_consumer;
-pub mod race_condition;
-pub mod semaphore;
-pub mod single_slot_pipeline;
-pub mod thread_lifecycle;
-pub mod thread_local;
-pub mod thread_pool;
-pub mod timer;
-
-pub mod asyncio_basics;
-pub mod asyncio_blocking;
-pub mod asyncio_vs_threads;
-// Parallelism: the GIL and real child processes (Linux).
-#[cfg(target_os = "linux")]
-pub mod gil;
+/// Helpers that time things honestly (warm-up, rounds, median and range),
+/// for the lessons whose outcome is a time or a speed-up.
 pub mod measure;
-#[cfg(target_os = "linux")]
-pub mod process_communication;
-#[cfg(target_os = "linux")]
-pub mod process_pool;
 
 use hilos_lab as lab;
 pub use hilos_lab::scenario::*;
@@ -92,42 +67,52 @@ pub(crate) fn ends_well(record: &Record, knobs: &Knobs) -> Option<String> {
     }
 }
 
-/// Every scenario, in the order of the window's list.
-pub fn all() -> &'static [&'static Scenario] {
-    static ALL: &[&Scenario] = &[
-        &frozen_ui::SCENARIO,
-        &race_condition::SCENARIO,
-        &producer_consumer::SCENARIO,
-        // Synchronisation, after race-condition: the locks, then the others.
-        &lock_rlock::SCENARIO,
-        &deadlock::SCENARIO,
-        &dining_philosophers::SCENARIO,
-        // Threads, pools and pipelines.
-        &thread_lifecycle::SCENARIO,
-        &daemon_threads::SCENARIO,
-        &thread_pool::SCENARIO,
-        &thread_local::SCENARIO,
-        &single_slot_pipeline::SCENARIO,
-        &payment_pipeline::SCENARIO,
-        // Synchronisation: semaphore, event, condition, barrier, timer.
-        &semaphore::SCENARIO,
-        &timer::SCENARIO,
-        &barrier::SCENARIO,
-        &event::SCENARIO,
-        &condition::SCENARIO,
-        // Parallelism: the GIL and child processes.
-        #[cfg(target_os = "linux")]
-        &gil::SCENARIO,
-        #[cfg(target_os = "linux")]
-        &process_pool::SCENARIO,
-        #[cfg(target_os = "linux")]
-        &process_communication::SCENARIO,
-        // Async: asyncio on a real event loop.
-        &asyncio_basics::SCENARIO,
-        &asyncio_blocking::SCENARIO,
-        &asyncio_vs_threads::SCENARIO,
-    ];
-    ALL
+/// The registry: each line declares a scenario's module (its file, named
+/// like its id with `_` for `-`) and puts it in [`all`], in this order.
+macro_rules! registry {
+    ($($(#[$attr:meta])* $module:ident,)*) => {
+        $($(#[$attr])* pub mod $module;)*
+
+        /// Every scenario, in the order of the window's list.
+        pub fn all() -> &'static [&'static Scenario] {
+            static ALL: &[&Scenario] = &[$($(#[$attr])* &$module::SCENARIO,)*];
+            ALL
+        }
+    };
+}
+
+registry! {
+    frozen_ui,
+    race_condition,
+    producer_consumer,
+    // Synchronisation, after race-condition: the locks, then the others.
+    lock_rlock,
+    deadlock,
+    dining_philosophers,
+    // Threads, pools and pipelines.
+    thread_lifecycle,
+    daemon_threads,
+    thread_pool,
+    thread_local,
+    single_slot_pipeline,
+    payment_pipeline,
+    // Synchronisation: semaphore, event, condition, barrier, timer.
+    semaphore,
+    timer,
+    barrier,
+    event,
+    condition,
+    // Parallelism: the GIL and real child processes (Linux).
+    #[cfg(target_os = "linux")]
+    gil,
+    #[cfg(target_os = "linux")]
+    process_pool,
+    #[cfg(target_os = "linux")]
+    process_communication,
+    // Async: asyncio on a real event loop.
+    asyncio_basics,
+    asyncio_blocking,
+    asyncio_vs_threads,
 }
 
 /// What the child processes of the Parallelism scenarios are handed (see
