@@ -15,6 +15,8 @@
 //! `cargo test --release --test cycles -- --ignored --nocapture`.
 //! (`HILOS_CYCLES=N` and `HILOS_SEED=S` change the count and the seed.)
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use hilos::lab::controller::{Controller, Phase};
@@ -68,7 +70,7 @@ fn random_knobs(scenario: &Scenario, rng: &mut Rng) -> Vec<(&'static str, f64)> 
 
 #[cfg(target_os = "linux")]
 fn lab_threads_left(prefix: &str) -> usize {
-    hilos::lab::count_os_threads_with_prefix(prefix).unwrap_or(0)
+    common::os_threads_left(prefix).unwrap_or(0)
 }
 
 #[cfg(not(target_os = "linux"))]

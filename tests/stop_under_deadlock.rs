@@ -2,6 +2,8 @@
 //! threads in a lock-order cycle, Stop ends every worker promptly and leaves no
 //! OS thread of the lab behind.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use hilos::lab::{Knobs, Lab, LabOptions, State};
@@ -46,7 +48,7 @@ fn stop_ends_a_self_deadlock_promptly_and_leaves_no_threads() {
     );
     assert_eq!(report.threads_left, 0);
     assert_os_threads(
-        lab.handle().os_threads_alive(),
+        common::os_threads_left(&lab.handle().shared().os_thread_prefix()),
         0,
         "no worker thread left in the process",
     );
@@ -102,7 +104,7 @@ fn stop_ends_a_lock_order_cycle_promptly_and_leaves_no_threads() {
     assert!(took < Duration::from_millis(250), "stop took {took:?}");
     assert_eq!(report.threads_left, 0);
     assert_os_threads(
-        lab.handle().os_threads_alive(),
+        common::os_threads_left(&lab.handle().shared().os_thread_prefix()),
         0,
         "no worker thread left in the process",
     );
@@ -126,7 +128,7 @@ fn dropping_a_lab_stops_it() {
         wait_until("asleep", || t.state() == State::Sleeping);
     }
     assert_os_threads(
-        hilos::lab::count_os_threads_with_prefix(&prefix),
+        common::os_threads_left(&prefix),
         0,
         "the dropped lab's sleeper",
     );
@@ -152,7 +154,7 @@ fn start_stop_spam_never_leaks_a_thread() {
         worst = worst.max(Duration::from_secs_f64(report.stop_seconds));
         assert_eq!(report.threads_left, 0, "round {round}");
         assert_os_threads(
-            hilos::lab::count_os_threads_with_prefix(&prefix),
+            common::os_threads_left(&prefix),
             0,
             &format!("round {round}"),
         );

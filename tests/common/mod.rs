@@ -68,3 +68,19 @@ pub fn thread_sched() -> Option<(Duration, Duration)> {
 pub fn thread_sched() -> Option<(Duration, Duration)> {
     None
 }
+
+/// How many of a lab's OS threads are still listed once they have had a
+/// moment to go (`None` where they cannot be counted: not Linux). A thread
+/// that was joined has ended, but the kernel may list it in /proc for a
+/// little while longer, more so on a loaded machine: wait up to a second
+/// for the count to reach 0, and return what it is then.
+pub fn os_threads_left(prefix: &str) -> Option<usize> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    loop {
+        let n = hilos::lab::count_os_threads_with_prefix(prefix)?;
+        if n == 0 || std::time::Instant::now() >= deadline {
+            return Some(n);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
