@@ -460,9 +460,15 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 /// effort: where the OS refuses, the worker runs at normal priority.
 fn lower_priority() {
     // Linux: niceness is per thread; a positive one needs no privilege.
+    // Below the process's main thread (the window's), not at a fixed value:
+    // a Hilos started with `nice 10` keeps its workers at 15, not 5 (which
+    // would put them above the window, and which only root may set).
     #[cfg(target_os = "linux")]
     {
-        let nice = super::BELOW_UI_NICENESS as libc::c_int;
+        // SAFETY: getpriority only reads its arguments; on Linux, `who` =
+        // the process id names the main thread.
+        let main = unsafe { libc::getpriority(libc::PRIO_PROCESS, std::process::id()) };
+        let nice = (main + super::BELOW_UI_NICENESS as libc::c_int).min(19);
         // SAFETY: setpriority only reads its arguments; `who` 0 is this thread.
         let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
     }
