@@ -15,3 +15,9 @@ pub use hilos_lab as lab;
 pub use hilos_lab::t;
 /// The lessons (the `hilos-scenarios` crate), built on the engine.
 pub use hilos_scenarios as scenarios;
+
+/// ARCHITECTURE.md's example scenario is compiled and run as a doctest, so
+/// the way to add a scenario stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../ARCHITECTURE.md")]
+pub struct ArchitectureMd;
