@@ -5,6 +5,7 @@
 pub mod aio;
 pub mod controller;
 pub mod error;
+pub(crate) mod extension;
 pub mod futures;
 pub mod gate;
 pub mod gil;
@@ -126,13 +127,14 @@ pub struct LabShared {
     thread_names: AtomicU32,
     /// `threading.excepthook`; `None` is Python's default (print it).
     excepthook: Mutex<Option<ExceptHook>>,
-    /// What `concurrent.futures` keeps per interpreter.
-    pub(crate) futures: futures::Globals,
+    /// Python's exit has begun (`concurrent.futures.thread._shutdown`:
+    /// no executor takes new work after it).
+    exiting: AtomicBool,
     /// `atexit.register`ed calls, run at MainThread's exit (last first).
     atexit: Mutex<Vec<AtExit>>,
-    /// The lab's child processes (`multiprocessing`).
-    #[cfg(target_os = "linux")]
-    pub(crate) processes: process::Processes,
+    /// What the layers above the core keep for this lab (child processes,
+    /// `concurrent.futures`), with their hooks; see [`extension`].
+    pub(crate) extensions: extension::Extensions,
     /// Step, replay or explore mode's scheduler; `None` in Free mode.
     pub(crate) gate: Option<Arc<gate::Gate>>,
 }
@@ -154,6 +156,11 @@ pub(crate) type WakerKey = u64;
 impl LabShared {
     pub fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Whether Python's exit has begun (MainThread's body has returned).
+    pub(crate) fn is_exiting(&self) -> bool {
+        self.exiting.load(Ordering::Acquire)
     }
 
     pub fn speed(&self) -> f64 {
@@ -574,10 +581,9 @@ impl Lab {
             main: OnceLock::new(),
             thread_names: AtomicU32::new(0),
             excepthook: Mutex::new(None),
-            futures: futures::Globals::default(),
+            exiting: AtomicBool::new(false),
             atexit: Mutex::new(Vec::new()),
-            #[cfg(target_os = "linux")]
-            processes: process::Processes::default(),
+            extensions: extension::Extensions::default(),
             gate,
         });
         shared.register_waker(sleeper);
@@ -661,11 +667,9 @@ impl Lab {
             name: "speed",
             value: speed,
         });
-        #[cfg(target_os = "linux")]
-        self.handle
-            .0
-            .processes
-            .broadcast(&process::wire::Down::Speed { speed });
+        for ext in self.handle.0.extensions.all() {
+            ext.speed_changed(speed);
+        }
     }
 
     /// Write a knob and note the change in the log.
@@ -676,14 +680,9 @@ impl Lab {
             name: spec.name,
             value: self.knobs().get(name),
         });
-        #[cfg(target_os = "linux")]
-        self.handle
-            .0
-            .processes
-            .broadcast(&process::wire::Down::Knob {
-                name: spec.name.to_string(),
-                value: self.knobs().get(name),
-            });
+        for ext in self.handle.0.extensions.all() {
+            ext.knob_changed(spec.name, self.knobs().get(name));
+        }
         Ok(())
     }
 
@@ -748,10 +747,12 @@ impl Lab {
         // child blocked reading it would see the end of the pipe and exit 1
         // on its own before the signal came: reported as ended by the
         // program, not by Stop (seen once in tests/processes.rs).
-        #[cfg(target_os = "linux")]
-        let processes_left = process::stop_all(shared, deadline);
-        #[cfg(not(target_os = "linux"))]
-        let processes_left = 0;
+        let processes_left: usize = shared
+            .extensions
+            .all()
+            .iter()
+            .map(|ext| ext.stop(shared, deadline))
+            .sum();
         shared.wake_to_stop();
         let mut threads_left;
         loop {
@@ -804,7 +805,10 @@ impl LabHandle {
     /// workers), then join every non-daemon thread (they may start more),
     /// then the `atexit` calls, then cut the daemons off.
     fn exit_like_python(&self, ctx: &Ctx) -> SyncResult<()> {
-        futures::python_exit(self)?;
+        self.0.exiting.store(true, Ordering::Release);
+        for ext in self.0.extensions.all() {
+            ext.exit_before_join(self)?;
+        }
         loop {
             let pending: Vec<Thread> = self
                 .enumerate()
@@ -819,8 +823,9 @@ impl LabHandle {
             }
         }
         // multiprocessing's exit: daemonic children terminated, the others joined.
-        #[cfg(target_os = "linux")]
-        process::python_exit(self)?;
+        for ext in self.0.extensions.all() {
+            ext.exit_after_join(self)?;
+        }
         loop {
             let next = self.0.atexit.lock().pop();
             match next {

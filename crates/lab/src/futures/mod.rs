@@ -12,13 +12,14 @@
 use std::collections::VecDeque;
 use std::fmt::Debug;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use parking_lot::Mutex;
 
 use super::error::{SyncError, SyncResult};
+use super::extension::Extension;
 use super::monitor::{Monitor, WaitEnd};
 use super::probe::{EventKind, FutureId, ResourceKind, WorkerId};
 use super::state::State;
@@ -28,43 +29,50 @@ use super::{LabHandle, LabShared, WakerKey};
 
 pub use crate::state::FutureState;
 
-/// What `concurrent.futures.thread` keeps per interpreter (here: per lab).
+/// What `concurrent.futures.thread` keeps per interpreter (here: per lab),
+/// made on first use. Its `_shutdown` flag is the lab's own
+/// ([`LabShared::is_exiting`]): set at Python's exit even in a lab that
+/// had no executor yet.
 #[derive(Default)]
 pub(crate) struct Globals {
     /// `ThreadPoolExecutor._counter`: numbers the default thread-name prefixes.
     counter: AtomicU32,
-    /// `concurrent.futures.thread._shutdown`: the interpreter is exiting.
-    shutdown: AtomicBool,
     /// Executors whose workers `_python_exit` must finish and join.
     executors: Mutex<Vec<Weak<Shared>>>,
     next_future: AtomicU32,
 }
 
-/// `_python_exit`, which `threading._shutdown` calls before joining the
-/// non-daemon threads: no new work, wake every worker (each finishes the
-/// work already queued first), join them.
-pub(crate) fn python_exit(lab: &LabHandle) -> SyncResult<()> {
-    let globals = &lab.0.futures;
-    globals.shutdown.store(true, Ordering::Release);
-    let executors: Vec<Arc<Shared>> = globals
-        .executors
-        .lock()
-        .iter()
-        .filter_map(Weak::upgrade)
-        .collect();
-    let mut threads = Vec::new();
-    for ex in &executors {
-        let state = ex.state.lock();
-        for t in &state.threads {
-            ex.work_queue.put(None)?;
-            threads.push(t.clone());
+impl LabShared {
+    fn futures(&self) -> Arc<Globals> {
+        self.extensions.get::<Globals>()
+    }
+}
+
+impl Extension for Globals {
+    /// `_python_exit`, which `threading._shutdown` calls before joining the
+    /// non-daemon threads: no new work, wake every worker (each finishes the
+    /// work already queued first), join them.
+    fn exit_before_join(&self, _lab: &LabHandle) -> SyncResult<()> {
+        let executors: Vec<Arc<Shared>> = self
+            .executors
+            .lock()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        let mut threads = Vec::new();
+        for ex in &executors {
+            let state = ex.state.lock();
+            for t in &state.threads {
+                ex.work_queue.put(None)?;
+                threads.push(t.clone());
+            }
         }
+        drop(executors);
+        for t in threads {
+            t.join(None)?;
+        }
+        Ok(())
     }
-    drop(executors);
-    for t in threads {
-        t.join(None)?;
-    }
-    Ok(())
 }
 
 // ---- Future
@@ -149,7 +157,7 @@ impl<T: Clone + Send + 'static> Future<T> {
     /// A pending future; executors make them (as `submit` does in Python).
     pub fn new(lab: &LabHandle, label: &str) -> Future<T> {
         let shared = &lab.0;
-        let id = shared.futures.next_future.fetch_add(1, Ordering::Relaxed);
+        let id = shared.futures().next_future.fetch_add(1, Ordering::Relaxed);
         let m = Arc::new(Monitor::new(Inner {
             state: FutureState::Pending,
             outcome: None,
@@ -683,7 +691,7 @@ impl ThreadPoolExecutor {
                 "max_workers must be greater than 0".into(),
             ));
         }
-        let globals = &lab.0.futures;
+        let globals = lab.0.futures();
         let prefix = if prefix.is_empty() {
             let n = globals.counter.fetch_add(1, Ordering::Relaxed);
             format!("ThreadPoolExecutor-{n}")
@@ -785,7 +793,7 @@ impl ThreadPoolExecutor {
                 "cannot schedule new futures after shutdown".into(),
             ));
         }
-        if shared.lab.0.futures.shutdown.load(Ordering::Acquire) {
+        if shared.lab.0.is_exiting() {
             return Err(SyncError::RuntimeError(
                 "cannot schedule new futures after interpreter shutdown".into(),
             ));
@@ -967,7 +975,7 @@ fn worker_loop(
             }
             None => {
                 let ex = executor.upgrade();
-                let exiting = ctx.lab().0.futures.shutdown.load(Ordering::Acquire);
+                let exiting = ctx.lab().0.is_exiting();
                 let shut = ex.as_ref().is_none_or(|ex| ex.state.lock().shutdown);
                 if exiting || shut {
                     if let Some(ex) = &ex {

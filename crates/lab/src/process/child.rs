@@ -144,7 +144,7 @@ pub fn main(registry: Registry) -> ! {
     let _ = clock.set(lab.handle().shared().probe.clock().clone());
     if let Some((fd, _)) = spec.shm {
         match super::ipc::SharedMemory::open(fd) {
-            Ok(shm) => *lab.handle().shared().processes.shm.lock() = Some(Arc::new(shm)),
+            Ok(shm) => *lab.handle().shared().processes().shm.lock() = Some(Arc::new(shm)),
             Err(e) => eprintln!("hilos: no shared memory in the child: {e}"),
         }
     }

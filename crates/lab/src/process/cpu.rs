@@ -76,7 +76,7 @@ pub(super) fn sample(lab: &Weak<LabShared>) {
             });
             last_self = Some(b);
         }
-        for p in lab.processes.alive() {
+        for p in lab.processes().alive() {
             let Some(pid) = p.m.lock().pid else { continue };
             let Some(now_ticks) = ticks(&pid.to_string()) else {
                 continue;

@@ -131,7 +131,7 @@ impl SharedMemory {
 
 /// The lab's shared memory in this process (made in the lab, inherited in a child).
 pub(crate) fn shared_memory(lab: &LabShared) -> SyncResult<Arc<SharedMemory>> {
-    let procs = &lab.processes;
+    let procs = lab.processes();
     let mut shm = procs.shm.lock();
     if let Some(s) = &*shm {
         return Ok(s.clone());
@@ -341,7 +341,7 @@ impl Queue {
         depth_at: usize,
     ) -> Queue {
         let base = ResourceBase::new(lab, name, ResourceKind::Queue, None);
-        lab.0.processes.share_name(name, base.id);
+        lab.0.processes().share_name(name, base.id);
         Queue(Arc::new(QueueCore {
             base,
             handle,
@@ -477,7 +477,7 @@ pub fn pipe(lab: &LabHandle, name: &str) -> SyncResult<(Connection, Connection)>
 impl Connection {
     fn build(lab: &LabHandle, name: &str, handle: Handle, fd: OwnedFd) -> Connection {
         let base = ResourceBase::new(lab, name, ResourceKind::Queue, None);
-        lab.0.processes.share_name(name, base.id);
+        lab.0.processes().share_name(name, base.id);
         Connection(Arc::new(ConnCore {
             base,
             fd,
@@ -558,7 +558,7 @@ impl Lock {
 
     fn build(lab: &LabHandle, name: &str, shm: Arc<SharedMemory>, at: usize) -> Lock {
         let base = ResourceBase::new(lab, name, ResourceKind::Lock, Some(1));
-        lab.0.processes.share_name(name, base.id);
+        lab.0.processes().share_name(name, base.id);
         Lock(Arc::new(LockCore {
             base,
             shm,
@@ -709,7 +709,7 @@ impl Value {
             None => None,
         };
         let base = ResourceBase::new(lab, name, ResourceKind::Value, None);
-        lab.0.processes.share_name(name, base.id);
+        lab.0.processes().share_name(name, base.id);
         Ok(Value {
             base: Arc::new(base),
             shm,
@@ -806,7 +806,7 @@ impl Array {
             None => None,
         };
         let base = ResourceBase::new(lab, name, ResourceKind::Value, None);
-        lab.0.processes.share_name(name, base.id);
+        lab.0.processes().share_name(name, base.id);
         Ok(Array {
             base: Arc::new(base),
             shm,

@@ -167,7 +167,7 @@ impl Manager {
                 std::process::id(),
                 lab.0.serial,
                 lab.0
-                    .processes
+                    .processes()
                     .next_id
                     .load(std::sync::atomic::Ordering::Relaxed)
             ))
@@ -178,7 +178,7 @@ impl Manager {
         spec.name = Some(format!(
             "SyncManager-{}",
             lab.0
-                .processes
+                .processes()
                 .names
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
                 + 1

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use super::error::{SyncError, SyncResult};
+use super::extension::Extension;
 use super::monitor::{Monitor, WaitEnd};
 use super::probe::{EventKind, ProcessId, ResourceKind, Target};
 use super::state::State;
@@ -124,51 +125,76 @@ impl Processes {
 /// Tell children which scenario's knobs to read.
 impl LabHandle {
     pub fn set_process_scenario(&self, id: &'static str) {
-        *self.0.processes.scenario.lock() = Some(id);
+        *self.0.processes().scenario.lock() = Some(id);
     }
 
     /// `multiprocessing.active_children()`: the children alive now.
     pub fn active_children(&self) -> Vec<Process> {
-        self.0.processes.alive().into_iter().map(Process).collect()
+        self.0
+            .processes()
+            .alive()
+            .into_iter()
+            .map(Process)
+            .collect()
     }
 }
 
-/// End every child now (Stop): SIGKILL, reap, and wait for the threads
-/// that read them. Returns how many were still alive at the deadline.
-pub(crate) fn stop_all(lab: &LabShared, deadline: Instant) -> usize {
-    let all: Vec<Arc<ProcInner>> = lab.processes.all.lock().clone();
-    for p in &all {
-        p.kill_now(true);
+impl LabShared {
+    /// This lab's children, made on first use (registering the hooks below).
+    pub(crate) fn processes(&self) -> Arc<Processes> {
+        self.extensions.get::<Processes>()
     }
-    let mut left = 0;
-    for p in &all {
-        if !p.wait_exit(deadline) {
-            left += 1;
+}
+
+impl Extension for Processes {
+    /// End every child now (Stop): SIGKILL, reap, and wait for the threads
+    /// that read them. Returns how many were still alive at the deadline.
+    fn stop(&self, _lab: &LabShared, deadline: Instant) -> usize {
+        let all: Vec<Arc<ProcInner>> = self.all.lock().clone();
+        for p in &all {
+            p.kill_now(true);
         }
-    }
-    let helpers: Vec<JoinHandle<()>> = lab.processes.helpers.lock().drain(..).collect();
-    for h in helpers {
-        if h.is_finished() || Instant::now() < deadline {
+        let mut left = 0;
+        for p in &all {
+            if !p.wait_exit(deadline) {
+                left += 1;
+            }
+        }
+        let helpers: Vec<JoinHandle<()>> = self.helpers.lock().drain(..).collect();
+        for h in helpers {
+            if h.is_finished() || Instant::now() < deadline {
+                let _ = h.join();
+            }
+        }
+        if let Some(h) = self.cpu.lock().take() {
             let _ = h.join();
         }
+        left
     }
-    if let Some(h) = lab.processes.cpu.lock().take() {
-        let _ = h.join();
-    }
-    left
-}
 
-/// Python's exit for processes (multiprocessing's `_exit_function`):
-/// terminate the daemonic children, then join the others.
-pub(crate) fn python_exit(lab: &LabHandle) -> SyncResult<()> {
-    let children = lab.active_children();
-    for p in children.iter().filter(|p| p.daemon()) {
-        p.terminate();
+    fn speed_changed(&self, speed: f64) {
+        self.broadcast(&Down::Speed { speed });
     }
-    for p in &lab.active_children() {
-        p.join(None)?;
+
+    fn knob_changed(&self, name: &str, value: f64) {
+        self.broadcast(&Down::Knob {
+            name: name.to_string(),
+            value,
+        });
     }
-    Ok(())
+
+    /// Python's exit for processes (multiprocessing's `_exit_function`):
+    /// terminate the daemonic children, then join the others.
+    fn exit_after_join(&self, _lab: &LabHandle) -> SyncResult<()> {
+        let children: Vec<Process> = self.alive().into_iter().map(Process).collect();
+        for p in children.iter().filter(|p| p.daemon()) {
+            p.terminate();
+        }
+        for p in self.alive().into_iter().map(Process) {
+            p.join(None)?;
+        }
+        Ok(())
+    }
 }
 
 /// How a child ended (`None` while it runs).
@@ -292,7 +318,7 @@ pub struct Process(Arc<ProcInner>);
 impl LabHandle {
     /// `Process(target=…, args=…)`: made, not started.
     pub fn process(&self, spec: ProcessSpec) -> Process {
-        let procs = &self.0.processes;
+        let procs = self.0.processes();
         let id = procs.next_id.fetch_add(1, Ordering::Relaxed);
         let name = spec.name.unwrap_or_else(|| {
             format!(
@@ -432,7 +458,7 @@ impl Process {
             }
             s.started = true;
         }
-        let shm = lab.processes.shm.lock().clone();
+        let shm = lab.processes().shm.lock().clone();
         let knobs = lab
             .knobs
             .values()
@@ -446,7 +472,7 @@ impl Process {
             target: inner.target.clone(),
             args: inner.args.clone(),
             handles: inner.handles.clone(),
-            scenario: lab.processes.scenario.lock().map(str::to_string),
+            scenario: lab.processes().scenario.lock().map(str::to_string),
             knobs,
             speed: lab.speed(),
             epoch_mono: lab.probe.clock().epoch_mono(),
@@ -539,7 +565,7 @@ impl Process {
                 inner.kill_now(true);
             }
         }
-        lab.processes.helpers.lock().extend(helpers);
+        lab.processes().helpers.lock().extend(helpers);
         Ok(())
     }
 }
@@ -733,8 +759,9 @@ fn translate(p: &ProcInner, remap: &mut Remap, ev: WireEvent) -> Option<EventKin
             capacity,
         } => {
             // An object shared across processes is the lab's own.
-            if lab.processes.shared_names.lock().contains(&name) {
-                let mut ids = lab.processes.shared_ids.lock();
+            let procs = lab.processes();
+            if procs.shared_names.lock().contains(&name) {
+                let mut ids = procs.shared_ids.lock();
                 if let Some(&mine) = ids.get(&name) {
                     remap.resources.insert(id, mine);
                     return None;
@@ -774,7 +801,13 @@ fn translate(p: &ProcInner, remap: &mut Remap, ev: WireEvent) -> Option<EventKin
         WireEvent::ResourceDropped { id } => {
             let mine = *remap.resources.get(&id)?;
             // A shared object lives on in the lab.
-            if lab.processes.shared_ids.lock().values().any(|v| *v == mine) {
+            if lab
+                .processes()
+                .shared_ids
+                .lock()
+                .values()
+                .any(|v| *v == mine)
+            {
                 return None;
             }
             EventKind::ResourceDropped { id: mine }
@@ -876,7 +909,8 @@ fn finish(
 }
 
 fn start_cpu_sampler(lab: &Arc<LabShared>) {
-    let mut slot = lab.processes.cpu.lock();
+    let procs = lab.processes();
+    let mut slot = procs.cpu.lock();
     if slot.is_some() {
         return;
     }

@@ -398,7 +398,7 @@ fn raised(line: &str) -> SyncError {
 
 /// Python numbers pool workers across the program: ForkPoolWorker-1, -2…
 fn pool_worker_number(lab: &LabHandle, _k: usize) -> u32 {
-    lab.0.processes.names.fetch_add(1, Ordering::Relaxed) + 1
+    lab.0.processes().names.fetch_add(1, Ordering::Relaxed) + 1
 }
 
 /// What `imap_unordered` returns: an iterator of results in the order the
