@@ -10,7 +10,7 @@ use egui::{Color32, RichText, Ui};
 use egui_plot::{GridMark, HoverPosition, Line, Plot, PlotPoints};
 
 use super::Action;
-use super::extras::{ExtraCx, ScenarioExtra};
+use super::scenario_view::{ExtraCx, ScenarioExtra};
 use crate::lab::aio::{EVENT_LOOP, LOOP_LAG_MS};
 use crate::lab::knobs::format_number;
 use crate::lab::record::Record;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use egui::{Color32, RichText, Ui, vec2};
 
-use super::extras::{ExtraCx, ScenarioExtra};
+use super::scenario_view::{ExtraCx, ScenarioExtra};
 use super::view::View;
 use super::{Action, i18n, plots};
 use crate::lab::Knobs;

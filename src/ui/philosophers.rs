@@ -8,7 +8,7 @@ use std::f32::consts::{PI, TAU};
 use eframe::egui;
 use egui::{Align2, Color32, CornerRadius, FontId, Pos2, Rect, RichText, Sense, Stroke, Ui, vec2};
 
-use super::extras::{ExtraCx, ScenarioExtra};
+use super::scenario_view::{ExtraCx, ScenarioExtra};
 use super::waitfor::{Palette, arrow_along, text_on, thread_tooltip};
 use super::{Action, i18n, timeline};
 use crate::lab::probe::{ResourceId, Target, WorkerId};

@@ -7,7 +7,7 @@ use eframe::egui;
 use egui::{Align2, Color32, CornerRadius, FontId, RichText, Sense, Stroke, StrokeKind, Ui, vec2};
 
 use super::Action;
-use super::extras::{ExtraCx, ScenarioExtra};
+use super::scenario_view::{ExtraCx, ScenarioExtra};
 use super::timeline::state_color;
 use crate::lab::State;
 use crate::lab::futures::FutureState;

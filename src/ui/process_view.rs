@@ -9,8 +9,8 @@ use egui::{Color32, RichText, Ui};
 use egui_plot::{Line, LineStyle, Plot, PlotPoints, VLine};
 
 use super::Action;
-use super::extras::{ExtraCx, ScenarioExtra};
 use super::i18n;
+use super::scenario_view::{ExtraCx, ScenarioExtra};
 use super::timeline::state_color;
 use crate::lab::State;
 use crate::lab::record::{ProcessTrack, Record};

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use egui::{Color32, RichText, Ui};
 
-use super::extras::ExtraCx;
+use super::scenario_view::ExtraCx;
 use super::{Action, HilosApp, i18n};
 use crate::lab::KnobKind;
 

@@ -519,3 +519,93 @@ fn strip(ui: &mut Ui, view: &GateView, lang: Lang, actions: &mut Vec<Action>) {
         }
     });
 }
+
+// ---- The app's side: what a step-mode action does to the running lab.
+
+impl super::HilosApp {
+    /// What the step panel asked for.
+    pub fn step(&mut self, action: StepAction) {
+        match action {
+            StepAction::Mode(on) => {
+                self.reset();
+                self.controller.set_step_mode(on);
+                self.break_it.said = None;
+            }
+            StepAction::Pick(pick) => {
+                if let Some(gate) = self.controller.gate()
+                    && let Err(e) = gate.choose(pick)
+                {
+                    self.message = Some(e);
+                }
+            }
+            StepAction::Any => {
+                if let Some(gate) = self.controller.gate() {
+                    gate.step_any();
+                }
+            }
+            StepAction::Run(n) => {
+                if let Some(gate) = self.controller.gate() {
+                    gate.run_steps(n);
+                }
+            }
+            StepAction::Undo => {
+                self.view.clear();
+                self.log.clear();
+                self.controller.undo();
+            }
+            StepAction::GoTo(n) => {
+                self.view.clear();
+                self.log.clear();
+                self.controller.go_to_step(n);
+            }
+            StepAction::BreakIt => {
+                if self.break_it.is_running() {
+                    return;
+                }
+                let scenario = self.scenario();
+                self.break_it
+                    .start(scenario, self.controller.knobs(), self.break_seed);
+                self.break_seed += 1;
+            }
+        }
+    }
+
+    /// "Break it"'s answer: open the failing schedule in step mode, or say
+    /// that every schedule kept the promise.
+    pub(super) fn poll_break_it(&mut self) {
+        let Some(answer) = self.break_it.poll() else {
+            return;
+        };
+        let lang = self.lang;
+        self.break_it.said = Some(match answer {
+            Ok((report, Some(steps))) => {
+                self.reset();
+                self.controller.open_schedule(steps);
+                self.axis.apply(super::view::AxisAction::Follow(true), 0.0);
+                format!(
+                    "{} {} / {}: {}. {}",
+                    i18n::BROKEN_IN_RUN.get(lang),
+                    report.first_broken_run.unwrap_or(0),
+                    report.runs,
+                    report.first_broken.unwrap_or_default(),
+                    i18n::SCHEDULE_OPENED.get(lang)
+                )
+            }
+            Ok((report, None)) => format!(
+                "{} {}: «{}» {}",
+                report.runs,
+                i18n::SCHEDULES_TRIED.get(lang),
+                self.scenario_invariant(),
+                i18n::HELD_IN_EVERY_ONE.get(lang)
+            ),
+            Err(e) => e,
+        });
+    }
+
+    pub(super) fn scenario_invariant(&self) -> &'static str {
+        self.scenario()
+            .stepping
+            .invariant()
+            .map_or("", |i| i.holds.get(self.lang))
+    }
+}

@@ -12,7 +12,7 @@ use egui::{
     Ui, Vec2, pos2, vec2,
 };
 
-use super::extras::{ExtraCx, ScenarioExtra};
+use super::scenario_view::{ExtraCx, ScenarioExtra};
 use super::{Action, i18n, timeline};
 use crate::lab::State;
 use crate::lab::knobs::format_number;
