@@ -160,7 +160,7 @@ fn against_n_plots(ui: &mut Ui, record: &Record, against: &[AgainstN], lang: Lan
                     ui.label(RichText::new(title.get(lang)).strong().small());
                     for (i, (a, _)) in data.iter().enumerate() {
                         let color = COLORS[i % COLORS.len()];
-                        super::plots::swatch_and_label(
+                        super::paint::swatch_and_label(
                             ui,
                             egui::vec2(12.0, 3.0),
                             a.label.get(lang),

@@ -18,6 +18,7 @@ mod frozen;
 pub mod i18n;
 mod log;
 mod open_save;
+pub mod paint;
 mod panels;
 pub mod philosophers;
 mod plots;

@@ -10,7 +10,7 @@ use egui::{Align2, Color32, CornerRadius, FontId, Pos2, Rect, RichText, Sense, S
 
 use super::scenario_view::{ExtraCx, ScenarioExtra};
 use super::waitfor::{Palette, arrow_along, text_on, thread_tooltip};
-use super::{Action, i18n, timeline};
+use super::{Action, i18n, paint};
 use crate::lab::probe::{ResourceId, Target, WorkerId};
 use crate::lab::record::{Record, ThreadTrack};
 use crate::lab::text::{Lang, Text};
@@ -32,13 +32,13 @@ pub enum Doing {
 impl Doing {
     fn color(self) -> Color32 {
         match self {
-            Doing::Thinking => timeline::state_color(State::Sleeping),
+            Doing::Thinking => paint::state_color(State::Sleeping),
             // The palette's yellow: apart from hungry's vermilion and
             // thinking's blue for every kind of colour vision.
             Doing::OneFork => Color32::from_rgb(240, 228, 66),
-            Doing::Eating => timeline::state_color(State::Running),
-            Doing::Hungry => timeline::state_color(State::Blocked),
-            Doing::Other(s) => timeline::state_color(s),
+            Doing::Eating => paint::state_color(State::Running),
+            Doing::Hungry => paint::state_color(State::Blocked),
+            Doing::Other(s) => paint::state_color(s),
         }
     }
 
@@ -117,7 +117,7 @@ fn at(centre: Pos2, radius: f32, a: f32) -> Pos2 {
 }
 
 fn legend_dot(ui: &mut Ui, color: Color32, label: &str) {
-    super::plots::swatch_and_label(ui, vec2(12.0, 12.0), label, |painter, rect| {
+    super::paint::swatch_and_label(ui, vec2(12.0, 12.0), label, |painter, rect| {
         painter.circle_filled(rect.center(), 5.0, color);
     });
 }

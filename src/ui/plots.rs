@@ -7,7 +7,8 @@ use egui_plot::{GridInput, GridMark, HLine, HoverPosition, Line, LineStyle, Plot
 
 use super::frames::{FrameTimes, HISTORY};
 use super::i18n;
-use super::timeline::{self, LABEL_WIDTH};
+use super::paint::{LABEL_WIDTH, legend_entry};
+use super::timeline;
 use super::view::{AxisAction, PlotData, TimeWindow, View};
 use crate::lab::knobs::format_number;
 use crate::lab::text::Lang;
@@ -88,46 +89,6 @@ pub fn scenario_plots(ui: &mut Ui, view: &View, lang: Lang, height: f32) -> Vec<
         );
     }
     axis
-}
-
-/// One legend entry drawn in a row beside a plot's title: a colour swatch
-/// and its label. Kept out of the plot so it never hides the data.
-pub(super) fn legend_entry(ui: &mut Ui, color: Color32, label: &str) {
-    swatch_and_label(ui, egui::vec2(14.0, 3.0), label, |painter, swatch| {
-        painter.rect_filled(swatch, 1.0, color);
-    });
-}
-
-/// A swatch of `size`, drawn by `paint`, then `label` in small text: one
-/// allocation, so a wrapped row wraps between entries and never parts a
-/// swatch from its label (a nested `ui.horizontal` would never wrap at all,
-/// and a label squeezed at a row's end breaks into a column of letters).
-pub(super) fn swatch_and_label(
-    ui: &mut Ui,
-    size: egui::Vec2,
-    label: &str,
-    paint: impl FnOnce(&egui::Painter, egui::Rect),
-) {
-    let font = egui::TextStyle::Small.resolve(ui.style());
-    let text_color = ui.visuals().text_color();
-    let galley = ui
-        .painter()
-        .layout_no_wrap(label.to_string(), font, text_color);
-    let text = galley.size();
-    let whole = egui::vec2(size.x + 4.0 + text.x, text.y.max(size.y));
-    let (rect, response) = ui.allocate_exact_size(whole, egui::Sense::hover());
-    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, label));
-    let swatch = egui::Rect::from_min_size(
-        egui::pos2(rect.left(), rect.center().y - size.y / 2.0),
-        size,
-    );
-    paint(ui.painter(), swatch);
-    ui.painter().galley(
-        egui::pos2(swatch.right() + 4.0, rect.center().y - text.y / 2.0),
-        galley,
-        text_color,
-    );
-    ui.add_space(6.0);
 }
 
 /// A plot the user cannot zoom or drag: the window sets its bounds every

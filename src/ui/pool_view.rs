@@ -7,8 +7,8 @@ use eframe::egui;
 use egui::{Align2, Color32, CornerRadius, FontId, RichText, Sense, Stroke, StrokeKind, Ui, vec2};
 
 use super::Action;
+use super::paint::state_color;
 use super::scenario_view::{ExtraCx, ScenarioExtra};
-use super::timeline::state_color;
 use crate::lab::State;
 use crate::lab::futures::FutureState;
 use crate::lab::knobs::format_number;
@@ -294,7 +294,7 @@ fn legend(ui: &mut Ui, lang: Lang) {
             (UNREAD, state_color(State::Failed), true),
         ];
         for (text, color, framed) in entries {
-            super::plots::swatch_and_label(
+            super::paint::swatch_and_label(
                 ui,
                 vec2(12.0, 12.0),
                 text.get(lang),

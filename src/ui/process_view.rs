@@ -10,8 +10,8 @@ use egui_plot::{Line, LineStyle, Plot, PlotPoints, VLine};
 
 use super::Action;
 use super::i18n;
+use super::paint::state_color;
 use super::scenario_view::{ExtraCx, ScenarioExtra};
-use super::timeline::state_color;
 use crate::lab::State;
 use crate::lab::record::{ProcessTrack, Record};
 use crate::lab::text::{Lang, Text};
@@ -73,13 +73,6 @@ fn state_text(p: &ProcessTrack, lang: Lang) -> (String, Color32) {
     }
 }
 
-/// Who holds the process's GIL now (its resource is "NAME: GIL").
-pub fn gil_holder(record: &Record, p: &ProcessTrack) -> Option<String> {
-    let gil = record.resource_by_name(&format!("{}: GIL", p.name))?;
-    let holder = gil.holder?;
-    Some(record.thread_name(holder).to_string())
-}
-
 impl ScenarioExtra for ProcessesExtra {
     fn show(&mut self, ui: &mut Ui, cx: &ExtraCx, _actions: &mut Vec<Action>) {
         let lang = cx.lang;
@@ -135,7 +128,10 @@ impl ProcessesExtra {
                                 } else {
                                     "-".into()
                                 });
-                                ui.label(gil_holder(record, p).unwrap_or_else(|| "-".into()));
+                                ui.label(
+                                    super::view::gil_holder(record, p)
+                                        .unwrap_or_else(|| "-".into()),
+                                );
                                 ui.end_row();
                             }
                         });
@@ -170,10 +166,10 @@ impl ProcessesExtra {
             .collect();
         // The legend above the plot, never over its lines.
         ui.horizontal_wrapped(|ui| {
-            super::plots::legend_entry(ui, Color32::from_gray(200), MACHINE.get(lang));
-            super::plots::legend_entry(ui, Color32::from_rgb(0, 114, 178), MAIN.get(lang));
+            super::paint::legend_entry(ui, Color32::from_gray(200), MACHINE.get(lang));
+            super::paint::legend_entry(ui, Color32::from_rgb(0, 114, 178), MAIN.get(lang));
             for (i, (name, _)) in lines.iter().enumerate() {
-                super::plots::legend_entry(ui, LINE_COLORS[i % LINE_COLORS.len()], name);
+                super::paint::legend_entry(ui, LINE_COLORS[i % LINE_COLORS.len()], name);
             }
         });
         Plot::new("cpu_plot")
@@ -240,11 +236,11 @@ impl ProcessesExtra {
             ui.label(RichText::new(SPEEDUP_TITLE.get(lang)).strong());
             ui.add_space(12.0);
             for (i, (label, _)) in series.iter().enumerate() {
-                super::plots::legend_entry(ui, LINE_COLORS[i % LINE_COLORS.len()], label);
+                super::paint::legend_entry(ui, LINE_COLORS[i % LINE_COLORS.len()], label);
             }
-            super::plots::legend_entry(ui, ideal_color, IDEAL.get(lang));
+            super::paint::legend_entry(ui, ideal_color, IDEAL.get(lang));
             if cores > 0.0 {
-                super::plots::legend_entry(
+                super::paint::legend_entry(
                     ui,
                     cores_color,
                     &format!("{} = {cores}", CORES.get(lang)),
@@ -256,7 +252,7 @@ impl ProcessesExtra {
             .allow_zoom(false)
             .allow_drag(false)
             .allow_scroll(false)
-            .y_axis_min_width(super::timeline::LABEL_WIDTH)
+            .y_axis_min_width(super::paint::LABEL_WIDTH)
             .show(ui, |plot| {
                 plot.set_plot_bounds_x(0.5..=max_k + 0.5);
                 plot.set_plot_bounds_y(0.0..=cores.max(2.0) + 0.6);

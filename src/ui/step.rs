@@ -11,7 +11,7 @@ use egui::{Color32, RichText, Ui};
 
 use super::Action;
 use super::i18n;
-use super::timeline::state_color;
+use super::paint::state_color;
 use crate::explore::ExploreReport;
 use crate::lab::gate::{GateView, Status, ThreadView};
 use crate::lab::record::Record;

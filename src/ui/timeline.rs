@@ -10,39 +10,16 @@ use egui::{
 };
 
 use super::i18n;
+use super::paint::{LABEL_WIDTH, state_color};
 use super::view::{AxisAction, Row, TimeWindow, View};
 use crate::lab::State;
 use crate::lab::knobs::format_number;
 use crate::lab::record::{Record, Span, ThreadTrack};
 use crate::lab::text::Lang;
 
-/// Width of the lane-name column (wide enough for Python's pool thread
-/// names, "ThreadPoolExecutor-0_12"); the plots' y axes use it too so their
-/// time axes line up with the timeline's.
-pub const LABEL_WIDTH: f32 = 180.0;
 /// Height of one lane: lanes keep a readable height and the timeline scrolls.
 pub const LANE: f32 = 18.0;
 const AXIS_HEIGHT: f32 = 16.0;
-
-/// The palette of thread states: Okabe–Ito's colours, which stay apart for
-/// colour-blind eyes and read on dark and light backgrounds alike; blocked
-/// also gets a hatching (see [`hatch`]), a cue that does not need colour.
-pub fn state_color(state: State) -> Color32 {
-    match state {
-        State::Created => Color32::from_rgb(153, 153, 153),
-        State::Ready => Color32::from_rgb(86, 180, 233),
-        // Runnable, not running: Okabe-Ito's yellow, with dots (see
-        // `stipple`) so it reads apart from running without colour.
-        State::GilWait => Color32::from_rgb(240, 228, 66),
-        State::Running => Color32::from_rgb(0, 158, 115),
-        State::Sleeping => Color32::from_rgb(0, 114, 178),
-        State::Blocked => Color32::from_rgb(213, 94, 0),
-        State::Waiting => Color32::from_rgb(230, 159, 0),
-        State::Done => Color32::from_rgb(110, 110, 110),
-        State::Failed => Color32::from_rgb(204, 121, 167),
-        State::Killed => Color32::from_rgb(136, 34, 85),
-    }
-}
 
 /// Diagonal stripes over a blocked span, wide enough to show them.
 pub fn hatch(painter: &egui::Painter, rect: Rect) {
@@ -107,7 +84,7 @@ pub fn legend_items(ui: &mut Ui, lang: Lang, tasks: bool) {
             i18n::state_name(state)
         }
         .get(lang);
-        super::plots::swatch_and_label(ui, vec2(12.0, 12.0), name, |painter, swatch| {
+        super::paint::swatch_and_label(ui, vec2(12.0, 12.0), name, |painter, swatch| {
             painter.rect_filled(swatch, CornerRadius::same(2), state_color(state));
             if state == State::Blocked {
                 hatch(painter, swatch);
@@ -701,7 +678,7 @@ fn process_details(ui: &mut Ui, record: &Record, p: &crate::lab::record::Process
     if let Some(f) = &p.failure {
         ui.label(RichText::new(f).color(state_color(State::Failed)));
     }
-    if let Some(holder) = super::process_view::gil_holder(record, p) {
+    if let Some(holder) = super::view::gil_holder(record, p) {
         ui.label(format!("{}: {holder}", i18n::GIL_HELD_BY.get(lang)));
     }
     ui.label(RichText::new(i18n::PROCESS_HINT.get(lang)).small().weak());

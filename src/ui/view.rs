@@ -432,6 +432,13 @@ impl LogView {
     }
 }
 
+/// Who holds the process's GIL now (its resource is "NAME: GIL").
+pub fn gil_holder(record: &Record, p: &crate::lab::record::ProcessTrack) -> Option<String> {
+    let gil = record.resource_by_name(&format!("{}: GIL", p.name))?;
+    let holder = gil.holder?;
+    Some(record.thread_name(holder).to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

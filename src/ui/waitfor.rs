@@ -13,7 +13,7 @@ use egui::{
 };
 
 use super::scenario_view::{ExtraCx, ScenarioExtra};
-use super::{Action, i18n, timeline};
+use super::{Action, i18n, paint};
 use crate::lab::State;
 use crate::lab::knobs::format_number;
 use crate::lab::probe::{ResourceId, ResourceKind, Target, WorkerId};
@@ -362,7 +362,7 @@ pub(super) fn thread_tooltip(ui: &mut Ui, record: &Record, t: &ThreadTrack, lang
             i18n::FOR_NOW.get(lang),
             format_number(((now - t.since).max(0.0) * 1000.0).round() / 1000.0)
         ))
-        .color(timeline::state_color(t.state)),
+        .color(paint::state_color(t.state)),
     );
     if let (Some(target), false) = (t.target, t.state.is_final()) {
         let what = record.target_name(target);
@@ -402,7 +402,7 @@ pub(super) fn thread_tooltip(ui: &mut Ui, record: &Record, t: &ThreadTrack, lang
     if let Some(f) = &t.failure {
         ui.label(
             RichText::new(format!("{}: {f}", i18n::HOVER_FAILED.get(lang)))
-                .color(timeline::state_color(State::Failed)),
+                .color(paint::state_color(State::Failed)),
         );
     }
 }
@@ -564,7 +564,7 @@ pub fn show(ui: &mut Ui, record: &Record, lang: Lang) {
         let text_color = match node.what {
             NodeRef::Thread(w) => {
                 let state = record.thread(w).map_or(State::Created, |t| t.state);
-                let fill = timeline::state_color(state);
+                let fill = paint::state_color(state);
                 painter.rect(r, CornerRadius::same(10), fill, ring, StrokeKind::Outside);
                 text_on(fill)
             }
