@@ -302,13 +302,33 @@ fn the_switch_interval_bounds_how_long_one_holds_the_gil_while_another_waits() {
 
 /// What holds however busy the machine is (other programs take the cores
 /// for a while, or all the time): the processes computed at the same time,
-/// each under a GIL of its own, and the threads under one GIL never did; the
-/// speed-ups, each round timed between two sequential runs, stay within
-/// what the cores allow. How large the processes' speed-up is depends on
-/// how much of the machine they get: `benches/` and the note measure it.
+/// each under a GIL of its own, and the threads under one GIL never did.
+/// Those are checked on every run. The speed-ups, each round timed between
+/// two sequential runs, are measurements: on a loaded machine the scheduler
+/// can give the sequential runs a smaller share of a core than the rounds
+/// beside them (seen beside `stress --cpu 2`: threads under the GIL at 1.38×,
+/// their GIL never held by two), so a speed-up beyond what the cores allow
+/// is measured again, up to three runs in all. How large the processes'
+/// speed-up is depends on how much of the machine they get: `benches/` and
+/// the note measure it.
 #[test]
 fn processes_compute_at_once_and_the_speed_ups_stay_within_what_the_cores_allow() {
     let _serial = serial();
+    const TRIES: usize = 3;
+    for attempt in 1..=TRIES {
+        match gil_run_within_the_cores() {
+            Ok(()) => return,
+            Err(e) if attempt < TRIES => {
+                eprintln!("measured again (try {attempt} of {TRIES}): {e}");
+            }
+            Err(e) => panic!("{e} (try {attempt} of {TRIES})"),
+        }
+    }
+}
+
+/// One run of gil: panics on what must hold on any machine, returns an
+/// error for a speed-up beyond what the cores allow.
+fn gil_run_within_the_cores() -> Result<(), String> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let trace = temp("speedups.json");
     let path = trace.to_string_lossy().to_string();
@@ -331,16 +351,6 @@ fn processes_compute_at_once_and_the_speed_ups_stay_within_what_the_cores_allow(
             "{strategy}: {low} <= {median} <= {high}"
         );
     }
-    // Two workers: no more than two (or the cores) at once, whatever the
-    // load; a quarter more for a round whose sequential runs were slowed.
-    let most = 2.0_f64.min(cores as f64) * 1.25;
-    assert!(m("processes_speedup") <= most, "{}", v["metrics"]);
-    assert!(m("free_threaded_speedup") <= most, "{}", v["metrics"]);
-    assert!(
-        m("threads_speedup") <= 1.25,
-        "one at a time: {}",
-        v["metrics"]
-    );
     assert_eq!(m("max_running_under_gil"), 1.0);
     if cores >= 2 {
         // The children's MainThreads (the trace gives the lab pid 1 and
@@ -356,6 +366,20 @@ fn processes_compute_at_once_and_the_speed_ups_stay_within_what_the_cores_allow(
             "two processes computed at the same time: {} lanes",
             children.len()
         );
+    }
+    // Two workers: no more than two (or the cores) at once; a quarter more
+    // for a round whose sequential runs were slowed. Under one GIL: one.
+    let most = 2.0_f64.min(cores as f64) * 1.25;
+    let within = m("processes_speedup") <= most
+        && m("free_threaded_speedup") <= most
+        && m("threads_speedup") <= 1.25;
+    if within {
+        Ok(())
+    } else {
+        Err(format!(
+            "a speed-up beyond the cores (processes and free-threaded <= {most}, threads <= 1.25): {}",
+            v["metrics"]
+        ))
     }
 }
 
