@@ -303,14 +303,18 @@ fn the_switch_interval_bounds_how_long_one_holds_the_gil_while_another_waits() {
 /// What holds however busy the machine is (other programs take the cores
 /// for a while, or all the time): the processes computed at the same time,
 /// each under a GIL of its own, and the threads under one GIL never did.
-/// Those are checked on every run. The speed-ups, each round timed between
-/// two sequential runs, are measurements: on a loaded machine the scheduler
-/// can give the sequential runs a smaller share of a core than the rounds
-/// beside them (seen beside `stress --cpu 2`: threads under the GIL at 1.38×,
-/// their GIL never held by two), so a speed-up beyond what the cores allow
-/// is measured again, up to three runs in all. How large the processes'
-/// speed-up is depends on how much of the machine they get: `benches/` and
-/// the note measure it.
+/// Those are checked on every run. The speed-ups are held to what the cores
+/// allow given the share of a core the sequential runs had
+/// (`sequential_cpu_share`, their CPU time over their wall time): beside
+/// `stress --cpu 2` they had 62-68% of a core while two threads taking
+/// turns under the GIL had nearly a whole one (the scheduler shares a core
+/// per thread), so threads measured up to 1.49x in a round with the GIL
+/// never held by two. Threads under one GIL use at most one core, so their
+/// speed-up is at most 1 / share; processes and the free-threaded build at
+/// most min(2, cores) / share. A quarter more for a round whose sequential
+/// runs were slowed; and as a measurement, a miss is measured again, up to
+/// three runs in all. How large the processes' speed-up is on an idle
+/// machine: `benches/` and the note measure it.
 #[test]
 fn processes_compute_at_once_and_the_speed_ups_stay_within_what_the_cores_allow() {
     let _serial = serial();
@@ -367,17 +371,21 @@ fn gil_run_within_the_cores() -> Result<(), String> {
             children.len()
         );
     }
-    // Two workers: no more than two (or the cores) at once; a quarter more
-    // for a round whose sequential runs were slowed. Under one GIL: one.
-    let most = 2.0_f64.min(cores as f64) * 1.25;
+    // Two workers: no more than two (or the cores) at once; under one GIL,
+    // one. Against a sequential run that had `share` of a core.
+    let share = m("sequential_cpu_share");
+    assert!(share > 0.0 && share <= 1.0, "{}", v["metrics"]);
+    let share = share.max(0.25);
+    let most = 2.0_f64.min(cores as f64) * 1.25 / share;
+    let one = 1.25 / share;
     let within = m("processes_speedup") <= most
         && m("free_threaded_speedup") <= most
-        && m("threads_speedup") <= 1.25;
+        && m("threads_speedup") <= one;
     if within {
         Ok(())
     } else {
         Err(format!(
-            "a speed-up beyond the cores (processes and free-threaded <= {most}, threads <= 1.25): {}",
+            "a speed-up beyond the cores (processes and free-threaded <= {most:.2}, threads <= {one:.2}): {}",
             v["metrics"]
         ))
     }

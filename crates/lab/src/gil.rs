@@ -332,8 +332,9 @@ pub fn raw_steps(seed: u64, steps: u64) -> u64 {
 }
 
 /// The CPU time this thread has had, in seconds (its own clock: other
-/// programs taking the cores do not move it). Wall time where there is none.
-fn thread_cpu_seconds(wall_start: std::time::Instant) -> f64 {
+/// programs taking the cores do not move it). Wall time since `wall_start`
+/// where there is none.
+pub fn thread_cpu_seconds(wall_start: std::time::Instant) -> f64 {
     #[cfg(target_os = "linux")]
     {
         let _ = wall_start;

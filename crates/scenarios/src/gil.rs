@@ -13,7 +13,7 @@ use super::{
     Agree, Extra, Group, Metric, Outcome, PlotSpec, Scenario, SeriesRef, Stepping,
     ms_counter_seconds, py_num, round2, scenario_seconds, to_ms,
 };
-use crate::lab::gil::steps_per_second;
+use crate::lab::gil::{steps_per_second, thread_cpu_seconds};
 use crate::lab::process::child::ChildArgs;
 use crate::lab::process::{Process, ProcessSpec};
 use crate::lab::record::Record;
@@ -290,12 +290,25 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
         py_num(work)
     ));
 
+    // How much of a core each sequential run got (its CPU time over its wall
+    // time): near 1 on an idle machine. Other programs busy on the cores
+    // make it smaller, and the speed-ups larger than on an idle machine:
+    // the scheduler shares a core per thread, so two threads taking turns
+    // under the GIL get more of it than one thread alone.
+    let shares = std::cell::RefCell::new(Vec::new());
     let one_after_another = || -> SyncResult<f64> {
         ctx.log(format!("Main    : {n} tasks one after another"));
         let started = Instant::now();
+        let cpu = thread_cpu_seconds(started);
         for _ in 0..n {
             task(ctx, steps, work)?;
         }
+        let wall = started.elapsed().as_secs_f64();
+        let share = (thread_cpu_seconds(started) - cpu) / wall.max(1e-9);
+        let mut shares = shares.borrow_mut();
+        shares.push(share.clamp(0.0, 1.0));
+        lab.counter("sequential_cpu_pct")
+            .set((measure::median(&shares) * 100.0).round() as i64);
         let took = scenario_seconds(ctx, started);
         ctx.log(format!("Main    : sequential: {took:.2} s"));
         Ok(took)
@@ -336,6 +349,13 @@ fn body(ctx: &Ctx) -> SyncResult<()> {
     }
     let seq = m.sequential();
     lab.counter("one_task_ms").set(to_ms(seq / n as f64));
+    let share = measure::median(&shares.borrow());
+    if share < 0.9 {
+        ctx.log(format!(
+            "Main    : the sequential runs had {:.0}% of a core: other programs are busy on the cores, so these speed-ups are larger than on an idle machine",
+            share * 100.0
+        ));
+    }
 
     if ctx.knob_bool("sweep") {
         let mut one = seq / n as f64;
@@ -419,6 +439,14 @@ fn metrics(record: &Record) -> Vec<Metric> {
             name: "sequential_seconds",
             label: t!("one after another (s)", "uno tras otro (s)"),
             value: seq,
+        },
+        Metric {
+            name: "sequential_cpu_share",
+            label: t!(
+                "one after another: share of a core it had",
+                "uno tras otro: parte de un núcleo que tuvo"
+            ),
+            value: record.counter_value("sequential_cpu_pct").unwrap_or(0) as f64 / 100.0,
         },
         Metric {
             name: "threads_seconds",
