@@ -620,7 +620,9 @@ mod lab_api {
         assert_eq!(procs.len(), 4);
         for p in procs {
             assert_eq!(p.end_state, Some(State::Killed), "{}", p.name);
-            assert_eq!(p.exitcode, Some(-9));
+            // Seen once in a cold CI run: a child had exited 101 (a panic)
+            // as Stop came; the failure text says why.
+            assert_eq!(p.exitcode, Some(-9), "{}: {:?}", p.name, p.failure);
         }
         // Their threads were cut off too.
         assert!(

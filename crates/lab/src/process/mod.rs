@@ -869,8 +869,24 @@ fn finish(
         Err(_) => (1, None),
     };
     let killed_by_lab = p.m.lock().killed_by_lab;
-    let (state, message) = if killed_by_lab {
+    let why = || {
+        raised
+            .lock()
+            .clone()
+            .or_else(|| tail.lock().last().cloned())
+            .unwrap_or_default()
+    };
+    let (state, message) = if killed_by_lab && signal.is_some() {
         (State::Killed, Some("stopped by the lab".to_string()))
+    } else if killed_by_lab {
+        // It ended by itself as Stop came: say how, not only that it stopped.
+        let why = why();
+        let message = if why.is_empty() {
+            format!("stopped by the lab; it had ended by itself (exitcode {exitcode})")
+        } else {
+            format!("stopped by the lab; it had ended by itself (exitcode {exitcode}: {why})")
+        };
+        (State::Killed, Some(message))
     } else if let Some(sig) = signal {
         let name = match sig {
             9 => "SIGKILL",
@@ -884,11 +900,7 @@ fn finish(
     } else if exitcode == 0 {
         (State::Done, None)
     } else {
-        let why = raised
-            .lock()
-            .clone()
-            .or_else(|| tail.lock().last().cloned())
-            .unwrap_or_default();
+        let why = why();
         let message = if why.is_empty() {
             format!("exitcode {exitcode}")
         } else {
