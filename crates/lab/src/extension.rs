@@ -14,14 +14,14 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
-use crate::{LabHandle, LabShared, SyncResult};
+use crate::SyncResult;
 
 /// What a layer above the core keeps per lab. Every hook has a default that
 /// does nothing.
 pub(crate) trait Extension: Any + Send + Sync {
     /// At Stop, before any lab thread is woken. Returns how many of its
     /// things (child processes) were still alive at `deadline`.
-    fn stop(&self, _lab: &LabShared, _deadline: Instant) -> usize {
+    fn stop(&self, _deadline: Instant) -> usize {
         0
     }
 
@@ -33,13 +33,13 @@ pub(crate) trait Extension: Any + Send + Sync {
 
     /// Python's exit, before the non-daemon threads are joined (where
     /// `threading._shutdown` runs `concurrent.futures`' `_python_exit`).
-    fn exit_before_join(&self, _lab: &LabHandle) -> SyncResult<()> {
+    fn exit_before_join(&self) -> SyncResult<()> {
         Ok(())
     }
 
     /// Python's exit, after the non-daemon threads are joined and before
     /// the `atexit` calls (`multiprocessing`'s exit function).
-    fn exit_after_join(&self, _lab: &LabHandle) -> SyncResult<()> {
+    fn exit_after_join(&self) -> SyncResult<()> {
         Ok(())
     }
 }

@@ -751,7 +751,7 @@ impl Lab {
             .extensions
             .all()
             .iter()
-            .map(|ext| ext.stop(shared, deadline))
+            .map(|ext| ext.stop(deadline))
             .sum();
         shared.wake_to_stop();
         let mut threads_left;
@@ -807,7 +807,7 @@ impl LabHandle {
     fn exit_like_python(&self, ctx: &Ctx) -> SyncResult<()> {
         self.0.exiting.store(true, Ordering::Release);
         for ext in self.0.extensions.all() {
-            ext.exit_before_join(self)?;
+            ext.exit_before_join()?;
         }
         loop {
             let pending: Vec<Thread> = self
@@ -824,7 +824,7 @@ impl LabHandle {
         }
         // multiprocessing's exit: daemonic children terminated, the others joined.
         for ext in self.0.extensions.all() {
-            ext.exit_after_join(self)?;
+            ext.exit_after_join()?;
         }
         loop {
             let next = self.0.atexit.lock().pop();

@@ -52,7 +52,7 @@ impl Extension for Globals {
     /// `_python_exit`, which `threading._shutdown` calls before joining the
     /// non-daemon threads: no new work, wake every worker (each finishes the
     /// work already queued first), join them.
-    fn exit_before_join(&self, _lab: &LabHandle) -> SyncResult<()> {
+    fn exit_before_join(&self) -> SyncResult<()> {
         let executors: Vec<Arc<Shared>> = self
             .executors
             .lock()

@@ -149,7 +149,7 @@ impl LabShared {
 impl Extension for Processes {
     /// End every child now (Stop): SIGKILL, reap, and wait for the threads
     /// that read them. Returns how many were still alive at the deadline.
-    fn stop(&self, _lab: &LabShared, deadline: Instant) -> usize {
+    fn stop(&self, deadline: Instant) -> usize {
         let all: Vec<Arc<ProcInner>> = self.all.lock().clone();
         for p in &all {
             p.kill_now(true);
@@ -185,7 +185,7 @@ impl Extension for Processes {
 
     /// Python's exit for processes (multiprocessing's `_exit_function`):
     /// terminate the daemonic children, then join the others.
-    fn exit_after_join(&self, _lab: &LabHandle) -> SyncResult<()> {
+    fn exit_after_join(&self) -> SyncResult<()> {
         let children: Vec<Process> = self.alive().into_iter().map(Process).collect();
         for p in children.iter().filter(|p| p.daemon()) {
             p.terminate();
@@ -458,7 +458,8 @@ impl Process {
             }
             s.started = true;
         }
-        let shm = lab.processes().shm.lock().clone();
+        let procs = lab.processes();
+        let shm = procs.shm.lock().clone();
         let knobs = lab
             .knobs
             .values()
@@ -472,7 +473,7 @@ impl Process {
             target: inner.target.clone(),
             args: inner.args.clone(),
             handles: inner.handles.clone(),
-            scenario: lab.processes().scenario.lock().map(str::to_string),
+            scenario: procs.scenario.lock().map(str::to_string),
             knobs,
             speed: lab.speed(),
             epoch_mono: lab.probe.clock().epoch_mono(),
@@ -565,7 +566,7 @@ impl Process {
                 inner.kill_now(true);
             }
         }
-        lab.processes().helpers.lock().extend(helpers);
+        procs.helpers.lock().extend(helpers);
         Ok(())
     }
 }
